@@ -1,0 +1,40 @@
+# The lab's entry points. Every target goes through the `lab` CLI (lab/cli.py).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: run test up down status load smoke venv clean
+
+run: $(STAMP)  ## the main job: start the stack, load features, predict through both chains
+	$(BIN)/lab run
+
+test: $(STAMP)  ## install everything from scratch and run the whole test suite
+	$(BIN)/python -m pytest
+
+up: $(STAMP)  ## start the stack in the background; return once every service is healthy
+	$(BIN)/lab up
+
+down: $(STAMP)  ## stop every process the lab started
+	$(BIN)/lab down
+
+status: $(STAMP)  ## show each service's process and health
+	$(BIN)/lab status
+
+load: $(STAMP)  ## write the entities' features into Redis
+	$(BIN)/lab load
+
+smoke: $(STAMP)  ## one prediction through each chain
+	$(BIN)/lab smoke
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:  ## remove the virtualenv and the lab's state (not the results)
+	rm -rf $(VENV) .lab

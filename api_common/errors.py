@@ -1,0 +1,47 @@
+"""One error shape for both chains: ``{"error": code, "message": text, "details": [...]}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """An error that reaches the client as a JSON body with an HTTP status."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+# Codes for HTTP errors raised by the frameworks themselves (routing, methods).
+HTTP_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def http_error(status: int, message: str) -> ApiError:
+    """Wrap a framework-level HTTP error (404, 405...) in the shared shape."""
+    return ApiError(status, HTTP_CODES.get(status, "http_error"), message)
+
+
+def internal_error() -> ApiError:
+    # Deliberately generic: no exception text or stack trace reaches the client.
+    return ApiError(500, "internal_error", "internal server error")

@@ -1,0 +1,39 @@
+"""Flask side of the shared conventions: JSON errors everywhere and a capped body reader."""
+
+from __future__ import annotations
+
+import logging
+from typing import TypeVar
+
+from flask import Flask, Request, jsonify
+from pydantic import TypeAdapter
+from werkzeug.exceptions import HTTPException
+
+from api_common.errors import ApiError, http_error, internal_error
+from api_common.validation import check_content_type, check_declared_size, parse_body
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+def install_error_handlers(app: Flask) -> None:
+    """Every error, ours or Werkzeug's, leaves as ``{"error", "message"}`` JSON."""
+
+    def respond(err: ApiError):
+        return jsonify(err.body()), err.status
+
+    app.register_error_handler(ApiError, respond)
+    app.register_error_handler(HTTPException, lambda e: respond(http_error(e.code or 500, e.description)))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return respond(internal_error())
+
+
+def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int) -> T:
+    """Check type and size before reading, then parse and validate with the shared rules."""
+    check_content_type(request.content_type)
+    check_declared_size(request.content_length, max_bytes)
+    raw = request.stream.read(max_bytes + 1)
+    return parse_body(raw, adapter, max_bytes)

@@ -1,0 +1,61 @@
+"""Parse and validate a request body the same way in Flask and FastAPI."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+
+from api_common.errors import ApiError
+
+T = TypeVar("T")
+
+
+def check_content_type(content_type: str | None) -> None:
+    """Accept ``application/json`` and ``application/*+json``; anything else is a 415."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
+        return
+    raise ApiError(415, "unsupported_media_type", f"expected Content-Type application/json, got {media or 'none'!r}")
+
+
+def check_declared_size(content_length: int | None, max_bytes: int) -> None:
+    """Reject a body announced as too large before reading any of it."""
+    if content_length is not None and content_length > max_bytes:
+        raise too_large(max_bytes)
+
+
+def too_large(max_bytes: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name} is not valid JSON")
+
+
+def parse_body(raw: bytes, adapter: TypeAdapter[T], max_bytes: int) -> T:
+    """Size-check, decode and validate ``raw``; every failure is an ``ApiError`` (4xx)."""
+    if len(raw) > max_bytes:
+        raise too_large(max_bytes)
+    if not raw.strip():
+        raise ApiError(400, "invalid_json", "request body is empty: expected JSON")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        # NaN/Infinity are not JSON; Python's parser would accept them, so refuse them here.
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+    try:
+        return adapter.validate_python(data, strict=True)
+    except ValidationError as exc:
+        details = [
+            {"loc": [str(p) for p in err["loc"]], "msg": err["msg"], "type": err["type"]}
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        first = details[0]
+        where = ".".join(first["loc"]) or "body"
+        raise ApiError(422, "validation_error", f"invalid request at {where}: {first['msg']}", details) from None

@@ -1,0 +1,41 @@
+"""The async model API: FastAPI, served by uvicorn. The model waits with ``asyncio.sleep``."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import FastAPI, Request
+
+from api_common.fastapi_glue import install_error_handlers, json_body_doc, read_json_body
+from api_model.model import burn_cpu
+from api_model.schemas import FEATURES, Prediction
+from api_model.service import plan
+from api_model.settings import ModelAsyncSettings
+
+PREDICT_PATH = "/api/v1/ml/async/predict"
+
+
+def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
+    settings = settings or ModelAsyncSettings()
+    app = FastAPI(title="Model API (async)", version="1.0")
+    install_error_handlers(app)
+
+    @app.get("/")
+    async def index() -> dict:
+        return {"service": "model-async", "framework": "fastapi", "predict": f"POST {PREDICT_PATH}", "docs": "/docs"}
+
+    @app.get("/api/v1/healthcheck")
+    async def healthcheck() -> dict:
+        return {"status": "OK"}
+
+    @app.post(PREDICT_PATH, response_model=Prediction, openapi_extra=json_body_doc(FEATURES))
+    async def predict(request: Request, model: str | None = None) -> dict:
+        features = await read_json_body(request, FEATURES, settings.max_body_bytes)
+        job = plan(settings, features, model)
+        if settings.kind == "cpu":
+            burn_cpu(job.latency_ms / 1000)  # blocks the event loop on purpose: that is what CPU-bound means
+        else:
+            await asyncio.sleep(job.latency_ms / 1000)
+        return job.result()
+
+    return app

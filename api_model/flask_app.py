@@ -1,0 +1,41 @@
+"""The sync model API: Flask, served by gunicorn. The model waits with ``time.sleep``."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, jsonify, request
+
+from api_common.flask_glue import install_error_handlers, read_json_body
+from api_model.model import burn_cpu
+from api_model.schemas import FEATURES
+from api_model.service import plan
+from api_model.settings import ModelSyncSettings
+
+PREDICT_PATH = "/api/v1/ml/sync/predict"
+
+
+def create_app(settings: ModelSyncSettings | None = None) -> Flask:
+    settings = settings or ModelSyncSettings()
+    app = Flask(__name__)
+    install_error_handlers(app)
+
+    @app.get("/")
+    def index():
+        return jsonify(service="model-sync", framework="flask", predict=f"POST {PREDICT_PATH}")
+
+    @app.get("/api/v1/healthcheck")
+    def healthcheck():
+        return jsonify(status="OK")
+
+    @app.post(PREDICT_PATH)
+    def predict():
+        features = read_json_body(request, FEATURES, settings.max_body_bytes)
+        job = plan(settings, features, request.args.get("model"))
+        if settings.kind == "cpu":
+            burn_cpu(job.latency_ms / 1000)
+        else:
+            time.sleep(job.latency_ms / 1000)
+        return jsonify(job.result())
+
+    return app

@@ -1,0 +1,30 @@
+"""Request and response schemas of the model API, used by both twins."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BaseModel, Field, FiniteFloat, TypeAdapter
+
+from api_common.errors import ApiError
+
+MAX_FEATURES = 1000
+
+Features = Annotated[list[FiniteFloat], Field(min_length=1, max_length=MAX_FEATURES)]
+FEATURES = TypeAdapter(Features)
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+class Prediction(BaseModel):
+    detail: float = Field(description="The prediction: a score in [0, 1].")
+    model: str
+    latency_ms: float = Field(description="Latency the simulated model waited, in ms.")
+
+
+def check_model_name(name: str) -> str:
+    """Model names come from a query parameter: keep them short and plain."""
+    if not _MODEL_NAME.match(name):
+        raise ApiError(422, "validation_error", "model name must match [A-Za-z0-9_.-]{1,64}")
+    return name

@@ -1,0 +1,87 @@
+"""The scoring steps both twins share: plan, join, interpret a model answer, aggregate, time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from api_common.errors import ApiError
+from api_model.schemas import MAX_FEATURES
+from api_scoring.schemas import EntityRequest
+from api_scoring.settings import ScoringSettings
+from feature_store.entities import decode, key
+
+
+@dataclass(frozen=True)
+class Plan:
+    entity_id: str
+    redis_key: str
+    features: list[float]
+
+
+def plan(settings: ScoringSettings, body: list[float] | EntityRequest) -> Plan:
+    """The array form scores the default entity; the object form names its entity."""
+    if isinstance(body, EntityRequest):
+        entity_id, features = body.entity_id, body.features
+    else:
+        entity_id, features = settings.default_entity_id, body
+    return Plan(entity_id, key(settings.key_prefix, entity_id), features)
+
+
+def join(p: Plan, stored: bytes | None) -> list[float]:
+    """Entity features from the store followed by the request's own."""
+    if stored is None:
+        raise ApiError(404, "entity_not_found", f"no features stored for entity {p.entity_id!r}")
+    joined = decode(stored) + p.features
+    if len(joined) > MAX_FEATURES:
+        raise ApiError(422, "validation_error", f"too many features: {len(joined)} after the join, max {MAX_FEATURES}")
+    return joined
+
+
+def model_names(settings: ScoringSettings) -> list[str]:
+    return [f"model-{i + 1}" for i in range(settings.n_models)]
+
+
+def model_score(status: int, body: Any) -> float:
+    """The score from a model API answer, or a 502 if the answer is not a prediction."""
+    if status != 200:
+        raise ApiError(502, "model_error", f"model API answered HTTP {status}")
+    try:
+        return float(body["detail"])
+    except (TypeError, KeyError, ValueError):
+        raise ApiError(502, "model_error", "model API answered without a numeric 'detail'") from None
+
+
+def aggregate(entity_id: str, scores: list[float]) -> dict[str, Any]:
+    return {"detail": sum(scores) / len(scores), "predictions": scores, "entity_id": entity_id}
+
+
+def redis_unavailable(exc: Exception) -> ApiError:
+    return ApiError(503, "feature_store_unavailable", f"feature store unavailable: {type(exc).__name__}")
+
+
+def model_unreachable(exc: Exception) -> ApiError:
+    return ApiError(502, "model_unreachable", f"model API unreachable: {type(exc).__name__}")
+
+
+def model_timeout(timeout_s: float) -> ApiError:
+    return ApiError(504, "model_timeout", f"model API did not answer within {timeout_s:g} s")
+
+
+@dataclass
+class Timings:
+    """Wall time per step, sent back as a W3C ``Server-Timing`` header."""
+
+    start: float = field(default_factory=time.perf_counter)
+    spans: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.spans[name] = (now - since) * 1000
+        return now
+
+    def header(self) -> str:
+        total = (time.perf_counter() - self.start) * 1000
+        parts = [f"{name};dur={ms:.2f}" for name, ms in self.spans.items()]
+        return ", ".join([*parts, f"total;dur={total:.2f}"])

@@ -1,0 +1,44 @@
+"""Settings of the scoring handlers (env prefixes SCORING_SYNC_ and SCORING_ASYNC_)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic_settings import SettingsConfigDict
+
+from api_common.settings import Server, ServiceSettings
+
+Fanout = Literal["sequential", "concurrent"]
+
+
+class ScoringSettings(ServiceSettings):
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "features:"
+    default_entity_id: str = "0"
+    redis_timeout_s: float = 0.5
+    model_url: str
+    model_path: str
+    n_models: int = 2
+    model_timeout_s: float = 1.0
+    model_connect_timeout_s: float = 0.5
+    # Upper bound on concurrent connections to the model API from one worker process.
+    model_max_connections: int = 512
+    fanout: Fanout
+
+
+class ScoringSyncSettings(ScoringSettings):
+    model_config = SettingsConfigDict(env_prefix="SCORING_SYNC_")
+    port: int = 5001
+    server: Server = "gunicorn"
+    model_url: str = "http://127.0.0.1:5000"
+    model_path: str = "/api/v1/ml/sync/predict"
+    fanout: Fanout = "sequential"  # as the original lab did
+
+
+class ScoringAsyncSettings(ScoringSettings):
+    model_config = SettingsConfigDict(env_prefix="SCORING_ASYNC_")
+    port: int = 8001
+    server: Server = "uvicorn"
+    model_url: str = "http://127.0.0.1:8000"
+    model_path: str = "/api/v1/ml/async/predict"
+    fanout: Fanout = "concurrent"

@@ -1,0 +1,167 @@
+"""Bring a stack up (healthy or nothing), take it down (nothing left behind), report its status."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab import health, launcher, processes
+from lab.ports import ensure_free
+from lab.processes import Record, StateFile
+from lab.settings import LabSettings
+from lab.stack import Stack
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+@dataclass
+class ServiceStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool
+    address: str
+
+
+def state_file(lab: LabSettings) -> StateFile:
+    return StateFile(lab.state_dir / "stack.json")
+
+
+def is_healthy(stack: Stack, name: str) -> bool:
+    if name == "redis":
+        return health.redis_ok(stack.redis.effective_url)
+    return health.http_ok(stack.service(name).health_url)
+
+
+def address(stack: Stack, name: str) -> str:
+    return stack.redis.effective_url if name == "redis" else stack.service(name).url
+
+
+def _port(stack: Stack, name: str) -> tuple[str, int]:
+    if name == "redis":
+        return stack.redis.host, stack.redis.port
+    s = stack.service(name).settings
+    return s.host, s.port
+
+
+def cleanup_stale(lab: LabSettings, log=print) -> int:
+    """Stop processes recorded by an earlier run that crashed or was killed; returns how many."""
+    state = state_file(lab)
+    stopped = 0
+    for rec in reversed(state.read()):
+        if processes.stop(rec, lab.stop_timeout_s):
+            log(f"stopped stale {rec.name} (pid {rec.pid}) left by an earlier run")
+            stopped += 1
+    state.clear()
+    return stopped
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while starting, so a killed `lab up` still cleans up."""
+
+    def raise_interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _wait_healthy(stack: Stack, name: str, rec: Record | None, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if is_healthy(stack, name):
+            return
+        if rec is not None and not processes.leader_alive(rec):
+            processes.reap(rec)
+            raise StartupError(f"{name} exited during start-up; last lines of {rec.log}:\n{_tail(rec.log)}")
+        time.sleep(0.1)
+    where = f"; see {rec.log}" if rec else ""
+    raise StartupError(f"{name} did not become healthy at {address(stack, name)} within {timeout:g} s{where}")
+
+
+def _tail(path: str, lines: int = 15) -> str:
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
+    """Start every service and return once each answers its health check; on any failure stop them all."""
+    state = state_file(lab)
+    existing = state.read()
+    if existing and all(processes.alive(r) for r in existing) and all(is_healthy(stack, n) for n in stack.names()):
+        log("stack already running")
+        return existing
+    cleanup_stale(lab, log)
+    for name in stack.names():
+        ensure_free(*_port(stack, name), owner=name)
+    if stack.redis.external and not health.redis_ok(stack.redis.effective_url):
+        raise StartupError(f"external Redis at {stack.redis.effective_url} does not answer PING")
+
+    owner = uuid.uuid4().hex
+    workdir = lab.state_dir / "run"
+    workdir.mkdir(parents=True, exist_ok=True)
+    records: list[Record] = []
+    with _sigterm_as_interrupt():
+        try:
+            for name in stack.names():
+                cmd = launcher.command(stack, name, workdir)
+                rec = processes.spawn(
+                    name, cmd, launcher.environment(stack, name), lab.state_dir / "logs" / f"{name}.log", owner
+                )
+                records.append(rec)
+                state.write(records)  # recorded before waiting, so a crash here still leaves a trace
+                _wait_healthy(stack, name, rec, lab.startup_timeout_s)
+                log(f"{name:<14} up   pid {rec.pid:<7} {address(stack, name)}")
+        except BaseException:
+            for rec in reversed(records):
+                processes.stop(rec, lab.stop_timeout_s)
+                processes.reap(rec)
+            state.clear()
+            raise
+    return records
+
+
+def down(lab: LabSettings, log=print) -> int:
+    """Stop every process the lab recorded, newest first; returns how many were running."""
+    state = state_file(lab)
+    records = state.read()
+    stopped = 0
+    for rec in reversed(records):
+        if processes.stop(rec, lab.stop_timeout_s):
+            stopped += 1
+            log(f"{rec.name:<14} stopped (pid {rec.pid})")
+        processes.reap(rec)
+    state.clear()
+    if not records:
+        log("no stack recorded: nothing to stop")
+    return stopped
+
+
+def status(stack: Stack, lab: LabSettings) -> list[ServiceStatus]:
+    recorded = {r.name: r for r in state_file(lab).read()}
+    rows = []
+    for name in stack.names():
+        rec = recorded.get(name)
+        rows.append(
+            ServiceStatus(
+                name=name,
+                pid=rec.pid if rec else None,
+                running=bool(rec and processes.alive(rec)),
+                healthy=is_healthy(stack, name),
+                address=address(stack, name),
+            )
+        )
+    return rows

@@ -1,0 +1,156 @@
+"""Processes the lab owns: each service in its own process group, recorded in a state file.
+
+A process is only ever signalled if it is provably ours: the group leader we spawned (same PID
+and same start time as recorded), or a member of its group that carries the lab's ownership tag
+(``LAB_OWNER`` in its environment). A reused PID never gets a signal from us. Both checks are
+needed: redis-server rewrites its process title over its environment block, so the tag alone
+would not find it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+OWNER_VAR = "LAB_OWNER"
+
+
+@dataclass
+class Record:
+    name: str
+    pid: int
+    pgid: int
+    owner: str
+    log: str
+    cmd: list[str]
+    start_ticks: int | None = None
+
+
+def spawn(name: str, cmd: list[str], env: dict[str, str], log_path: Path, owner: str) -> Record:
+    """Start ``cmd`` in a new session (its own process group), output appended to ``log_path``."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    env = {**env, OWNER_VAR: owner}
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    return Record(name, proc.pid, proc.pid, owner, str(log_path), cmd, _start_ticks(proc.pid))
+
+
+def _owner_of(pid: int) -> str | None:
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = f"{OWNER_VAR}=".encode()
+    for entry in environ.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def _stat(pid: int) -> list[str] | None:
+    """Fields 3 onwards of /proc/PID/stat (the command name may contain spaces: split after it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def _pgid_of(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[2]) if fields and fields[0] != "Z" else None
+
+
+def _start_ticks(pid: int) -> int | None:
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def _is_ours(rec: Record, pid: int) -> bool:
+    if _pgid_of(pid) != rec.pgid:
+        return False
+    if pid == rec.pid and rec.start_ticks is not None and _start_ticks(pid) == rec.start_ticks:
+        return True
+    return _owner_of(pid) == rec.owner
+
+
+def members(rec: Record) -> list[int]:
+    """Live processes of ``rec``'s group that carry its ownership tag."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            pid = int(entry.name)
+            if _is_ours(rec, pid):
+                pids.append(pid)
+    return pids
+
+
+def alive(rec: Record) -> bool:
+    return bool(members(rec))
+
+
+def leader_alive(rec: Record) -> bool:
+    return _is_ours(rec, rec.pid)
+
+
+def stop(rec: Record, timeout: float = 10.0) -> bool:
+    """SIGTERM the group, wait, then SIGKILL what is left. True if something of ours was running."""
+    if not members(rec):
+        return False
+    _signal_group(rec, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not members(rec):
+            return True
+        time.sleep(0.05)
+    _signal_group(rec, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while members(rec) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def _signal_group(rec: Record, sig: signal.Signals) -> None:
+    if not members(rec):
+        return
+    try:
+        os.killpg(rec.pgid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def reap(rec: Record) -> None:
+    """Collect the exit status of a child we spawned ourselves, if it has exited (no zombies)."""
+    try:
+        os.waitpid(rec.pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+class StateFile:
+    """The records of a running stack, written atomically (write, then rename)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self) -> list[Record]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return []
+        return [Record(**r) for r in data.get("processes", [])]
+
+    def write(self, records: list[Record]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"processes": [asdict(r) for r in records]}, indent=2))
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

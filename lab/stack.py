@@ -1,0 +1,90 @@
+"""The five services of the stack, their settings, and how they are wired to each other."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from api_common.settings import ServiceSettings
+from api_model.settings import ModelAsyncSettings, ModelSyncSettings
+from api_scoring.settings import ScoringAsyncSettings, ScoringSettings, ScoringSyncSettings
+from feature_store.settings import RedisSettings
+
+CHAINS = ("sync", "async")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # e.g. "model-sync"
+    role: str  # "model" or "scoring"
+    chain: str  # "sync" or "async"
+    settings: ServiceSettings
+
+    @property
+    def app_module(self) -> str:
+        package = "api_model" if self.role == "model" else "api_scoring"
+        return f"{package}.{'flask_app' if self.chain == 'sync' else 'fastapi_app'}"
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def health_url(self) -> str:
+        return f"{self.url}/api/v1/healthcheck"
+
+    @property
+    def predict_url(self) -> str:
+        return f"{self.url}/api/v1/ml/{self.chain}/predict"
+
+
+@dataclass(frozen=True)
+class Stack:
+    redis: RedisSettings
+    services: tuple[Service, ...]
+
+    def service(self, name: str) -> Service:
+        for svc in self.services:
+            if svc.name == name:
+                return svc
+        raise KeyError(f"unknown service {name!r}; known: {', '.join(self.names())}")
+
+    def names(self) -> list[str]:
+        return (["redis"] if not self.redis.external else []) + [s.name for s in self.services]
+
+    def scoring(self, chain: str) -> Service:
+        return self.service(f"scoring-{chain}")
+
+    def model(self, chain: str) -> Service:
+        return self.service(f"model-{chain}")
+
+
+def _wire(scoring: ScoringSettings, model: ServiceSettings, redis: RedisSettings) -> ScoringSettings:
+    """Point a scoring handler at its model API and at the feature store, unless set explicitly."""
+    wiring = {
+        "model_url": model.base_url,
+        "redis_url": redis.effective_url,
+        "key_prefix": redis.key_prefix,
+        "default_entity_id": redis.default_entity_id,
+    }
+    update = {k: v for k, v in wiring.items() if k not in scoring.model_fields_set}
+    return scoring.model_copy(update=update)
+
+
+def build_stack(overrides: dict[str, dict[str, Any]] | None = None) -> Stack:
+    """The stack from environment variables, with ``overrides`` (per service name) on top."""
+    o = overrides or {}
+    redis = RedisSettings(**o.get("redis", {}))
+    model_sync = ModelSyncSettings(**o.get("model-sync", {}))
+    model_async = ModelAsyncSettings(**o.get("model-async", {}))
+    scoring_sync = _wire(ScoringSyncSettings(**o.get("scoring-sync", {})), model_sync, redis)
+    scoring_async = _wire(ScoringAsyncSettings(**o.get("scoring-async", {})), model_async, redis)
+    return Stack(
+        redis=redis,
+        services=(
+            Service("model-sync", "model", "sync", model_sync),
+            Service("scoring-sync", "scoring", "sync", scoring_sync),
+            Service("model-async", "model", "async", model_async),
+            Service("scoring-async", "scoring", "async", scoring_async),
+        ),
+    )
