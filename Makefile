@@ -10,6 +10,7 @@ run: $(STAMP)  ## the main job: start the stack, load features, predict through 
 	$(BIN)/lab run
 
 test: $(STAMP)  ## install everything from scratch and run the whole test suite
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 up: $(STAMP)  ## start the stack in the background; return once every service is healthy

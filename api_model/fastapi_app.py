@@ -22,7 +22,12 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
 
     @app.get("/")
     async def index() -> dict:
-        return {"service": "model-async", "framework": "fastapi", "predict": f"POST {PREDICT_PATH}", "docs": "/docs"}
+        return {
+            "service": "model-async",
+            "framework": "fastapi",
+            "predict": f"POST {PREDICT_PATH}",
+            "docs": "/docs",
+        }
 
     @app.get("/api/v1/healthcheck")
     async def healthcheck() -> dict:

@@ -29,7 +29,9 @@ def weights(model_name: str) -> tuple[tuple[float, ...], float]:
 def score(model_name: str, features: list[float]) -> float:
     """Deterministic score in [0, 1] of ``features`` by ``model_name``."""
     w, bias = weights(model_name)
-    z = bias + sum(wi * max(-CLIP, min(CLIP, x)) for wi, x in zip(w, features)) / math.sqrt(len(features))
+    # zip stops at the features: a model holds weights for the longest input it accepts.
+    dot = sum(wi * max(-CLIP, min(CLIP, x)) for wi, x in zip(w, features, strict=False))
+    z = bias + dot / math.sqrt(len(features))
     # Numerically stable logistic.
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))

@@ -16,7 +16,9 @@ class Job:
     latency_ms: float
 
     def result(self) -> dict:
-        return Prediction(detail=score(self.model, self.features), model=self.model, latency_ms=self.latency_ms).model_dump()
+        return Prediction(
+            detail=score(self.model, self.features), model=self.model, latency_ms=self.latency_ms
+        ).model_dump()
 
 
 def plan(settings: ModelApiSettings, features: list[float], model: str | None) -> Job:

@@ -76,7 +76,12 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
 
     @app.get("/")
     async def index() -> dict:
-        return {"service": "scoring-async", "framework": "fastapi", "predict": f"POST {PREDICT_PATH}", "docs": "/docs"}
+        return {
+            "service": "scoring-async",
+            "framework": "fastapi",
+            "predict": f"POST {PREDICT_PATH}",
+            "docs": "/docs",
+        }
 
     @app.get("/api/v1/healthcheck")
     async def healthcheck() -> dict:

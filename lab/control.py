@@ -101,7 +101,11 @@ def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
     """Start every service and return once each answers its health check; on any failure stop them all."""
     state = state_file(lab)
     existing = state.read()
-    if existing and all(processes.alive(r) for r in existing) and all(is_healthy(stack, n) for n in stack.names()):
+    if (
+        existing
+        and all(processes.alive(r) for r in existing)
+        and all(is_healthy(stack, n) for n in stack.names())
+    ):
         log("stack already running")
         return existing
     cleanup_stale(lab, log)
@@ -119,7 +123,11 @@ def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
             for name in stack.names():
                 cmd = launcher.command(stack, name, workdir)
                 rec = processes.spawn(
-                    name, cmd, launcher.environment(stack, name), lab.state_dir / "logs" / f"{name}.log", owner
+                    name,
+                    cmd,
+                    launcher.environment(stack, name),
+                    lab.state_dir / "logs" / f"{name}.log",
+                    owner,
                 )
                 records.append(rec)
                 state.write(records)  # recorded before waiting, so a crash here still leaves a trace

@@ -37,7 +37,12 @@ def spawn(name: str, cmd: list[str], env: dict[str, str], log_path: Path, owner:
     env = {**env, OWNER_VAR: owner}
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     return Record(name, proc.pid, proc.pid, owner, str(log_path), cmd, _start_ticks(proc.pid))
 

@@ -27,7 +27,9 @@ class SmokeResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == 200 and self.prediction is not None and abs(self.prediction - self.expected) < 1e-9
+        return (
+            self.status == 200 and self.prediction is not None and abs(self.prediction - self.expected) < 1e-9
+        )
 
 
 def expected_prediction(stack: Stack, chain: str, features: list[float] = SAMPLE) -> float:
@@ -62,5 +64,7 @@ def table(results: list[SmokeResult]) -> str:
     for r in results:
         pred = f"{r.prediction:.6f}" if r.prediction is not None else "-"
         check = "ok" if r.ok else f"FAIL {r.error or 'wrong prediction'}"
-        lines.append(f"{r.chain:<7} {r.status or '-':>6} {pred:>12} {r.expected:>12.6f} {r.latency_ms:>7.1f} ms  {check}")
+        status = r.status or "-"
+        latency = f"{r.latency_ms:.1f} ms"
+        lines.append(f"{r.chain:<7} {status:>6} {pred:>12} {r.expected:>12.6f} {latency:>10}  {check}")
     return "\n".join(lines)

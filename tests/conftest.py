@@ -1,0 +1,93 @@
+"""Fixtures in three tiers: in-process test clients, real Redis, and real stacks on free ports."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from feature_store import server
+from feature_store.loader import load
+from feature_store.settings import RedisSettings
+from lab import control, health
+from lab.ports import free_port
+from lab.settings import LabSettings
+from lab.stack import Stack, build_stack
+
+SERVICES = ("model-sync", "scoring-sync", "model-async", "scoring-async")
+
+
+def wait_for(check, timeout: float = 15.0, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"condition not met within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server (the same binary the lab starts) on a free port, for the whole session."""
+    settings = RedisSettings(port=free_port())
+    proc = subprocess.Popen(
+        server.command(settings, tmp_path_factory.mktemp("redis")),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: health.redis_ok(settings.effective_url))
+        yield settings.effective_url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def key_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis.from_url(redis_url)
+    keys = list(client.scan_iter(f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def make_stack(entities: int = 200, **overrides: dict) -> Stack:
+    """A stack on free ports, so it can run beside another (or beside the user's own)."""
+    o: dict[str, dict] = {"redis": {"port": free_port(), "entities": entities}}
+    for name in SERVICES:
+        o[name] = {"port": free_port()}
+    for name, values in overrides.items():
+        o.setdefault(name.replace("_", "-"), {}).update(values)
+    return build_stack(o)
+
+
+def lab_settings(path: Path) -> LabSettings:
+    return LabSettings(state_dir=path / "state", results_dir=path / "results", startup_timeout_s=30)
+
+
+def start(stack: Stack, lab: LabSettings) -> None:
+    control.up(stack, lab, log=lambda *_: None)
+    client = redis.Redis.from_url(stack.redis.effective_url)
+    load(client, stack.redis.entities, stack.redis.key_prefix, stack.redis.features_per_entity)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, LabSettings]]:
+    """The whole stack with its default workers, real processes on free ports, for the session."""
+    stack = make_stack()
+    lab = lab_settings(tmp_path_factory.mktemp("lab"))
+    start(stack, lab)
+    try:
+        yield stack, lab
+    finally:
+        control.down(lab, log=lambda *_: None)

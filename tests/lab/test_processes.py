@@ -1,0 +1,45 @@
+"""The lab only signals processes it owns, and stopping a group leaves nothing behind."""
+
+import subprocess
+import sys
+
+from lab import processes
+from lab.processes import Record, StateFile
+
+CHILD = (
+    "import subprocess, sys, time; "
+    "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"
+)
+
+
+def test_stop_ends_the_whole_group(tmp_path):
+    rec = processes.spawn("t", [sys.executable, "-c", CHILD], {}, tmp_path / "t.log", owner="abc")
+    try:
+        from tests.conftest import wait_for
+
+        wait_for(lambda: len(processes.members(rec)) == 2)  # the leader and its child
+        assert processes.stop(rec, timeout=5)
+        assert processes.members(rec) == []
+    finally:
+        processes.reap(rec)
+
+
+def test_a_process_we_do_not_own_is_never_signalled(tmp_path):
+    stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True)
+    try:
+        forged = Record("x", stranger.pid, stranger.pid, owner="not-its-owner", log="", cmd=[], start_ticks=1)
+        assert processes.members(forged) == []
+        assert processes.stop(forged, timeout=1) is False
+        assert stranger.poll() is None  # still running
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_state_file_round_trip(tmp_path):
+    state = StateFile(tmp_path / "s.json")
+    rec = Record("redis", 1, 1, "o", "log", ["redis-server"], 5)
+    state.write([rec])
+    assert state.read() == [rec]
+    state.clear()
+    assert state.read() == []
