@@ -80,3 +80,48 @@ def json_body_doc(adapter: TypeAdapter[Any]) -> dict[str, Any]:
         return node
 
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": inline(schema)}}}}
+
+
+class ProfilingMiddleware:
+    """Pure ASGI middleware: ``?profile=pyinstrument|yappi`` profiles one request when allowed.
+
+    A request without ``profile=`` in its query string costs one byte-string search, nothing more.
+    """
+
+    def __init__(self, app, service: str, enabled: bool, folder):
+        self.app = app
+        self.service = service
+        self.enabled = enabled
+        self.folder = folder
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or b"profile=" not in scope.get("query_string", b""):
+            return await self.app(scope, receive, send)
+        from urllib.parse import parse_qs
+
+        from api_common import profiling
+
+        value = parse_qs(scope["query_string"].decode("latin-1")).get("profile", [""])[0]
+        try:
+            profiler = profiling.requested(value, self.enabled)
+        except ApiError as err:
+            return await JSONResponse(err.body(), status_code=err.status)(scope, receive, send)
+        if profiler is None:
+            return await self.app(scope, receive, send)
+        profile = profiling.RequestProfile(profiler, self.service, self.folder, is_async=True)
+        stopped = False
+
+        async def send_with_files(message):
+            nonlocal stopped
+            if message["type"] == "http.response.start" and not stopped:
+                stopped = True
+                files = ", ".join(profile.stop()).encode()
+                message = {**message, "headers": [*message.get("headers", []), (b"x-profile-files", files)]}
+            await send(message)
+
+        profile.start()
+        try:
+            await self.app(scope, receive, send_with_files)
+        finally:
+            if not stopped:
+                profile.stop()

@@ -37,3 +37,25 @@ def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int) ->
     check_declared_size(request.content_length, max_bytes)
     raw = request.stream.read(max_bytes + 1)
     return parse_body(raw, adapter, max_bytes)
+
+
+def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:
+    """``?profile=pyinstrument|yappi`` profiles this request when the service allows it."""
+    from flask import g, request
+
+    from api_common import profiling
+
+    @app.before_request
+    def _start():
+        profiler = profiling.requested(request.args.get("profile"), enabled)
+        if profiler:
+            g.profiler_name = profiler
+            g.profile = profiling.RequestProfile(profiler, service, folder, is_async=False)
+            g.profile.start()
+
+    @app.after_request
+    def _stop(response):
+        profile = g.pop("profile", None)
+        if profile is not None:
+            response.headers[profiling.HEADER] = ", ".join(profile.stop())
+        return response

@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import FastAPI, Request
 
-from api_common.fastapi_glue import install_error_handlers, json_body_doc, read_json_body
+from api_common.fastapi_glue import ProfilingMiddleware, install_error_handlers, json_body_doc, read_json_body
 from api_model.model import burn_cpu
 from api_model.schemas import FEATURES, Prediction
 from api_model.service import plan
@@ -19,6 +19,9 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     settings = settings or ModelAsyncSettings()
     app = FastAPI(title="Model API (async)", version="1.0")
     install_error_handlers(app)
+    app.add_middleware(
+        ProfilingMiddleware, service="model-async", enabled=settings.profiling, folder=settings.profile_dir
+    )
 
     @app.get("/")
     async def index() -> dict:
@@ -34,7 +37,7 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
         return {"status": "OK"}
 
     @app.post(PREDICT_PATH, response_model=Prediction, openapi_extra=json_body_doc(FEATURES))
-    async def predict(request: Request, model: str | None = None) -> dict:
+    async def predict(request: Request, model: str | None = None, profile: str | None = None) -> dict:
         features = await read_json_body(request, FEATURES, settings.max_body_bytes)
         job = plan(settings, features, model)
         if settings.kind == "cpu":

@@ -6,7 +6,7 @@ import time
 
 from flask import Flask, jsonify, request
 
-from api_common.flask_glue import install_error_handlers, read_json_body
+from api_common.flask_glue import install_error_handlers, install_profiling, read_json_body
 from api_model.model import burn_cpu
 from api_model.schemas import FEATURES
 from api_model.service import plan
@@ -19,6 +19,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     settings = settings or ModelSyncSettings()
     app = Flask(__name__)
     install_error_handlers(app)
+    install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
 
     @app.get("/")
     def index():

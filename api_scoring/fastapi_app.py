@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
 from api_common.errors import ApiError
-from api_common.fastapi_glue import install_error_handlers, json_body_doc, read_json_body
+from api_common.fastapi_glue import ProfilingMiddleware, install_error_handlers, json_body_doc, read_json_body
 from api_scoring import service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringAsyncSettings
@@ -47,10 +47,17 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Scoring handler (async)", version="1.0", lifespan=lifespan)
     install_error_handlers(app)
+    app.add_middleware(
+        ProfilingMiddleware, service="scoring-async", enabled=settings.profiling, folder=settings.profile_dir
+    )
 
-    async def call_model(http: httpx.AsyncClient, name: str, features: list[float]) -> float:
+    async def call_model(
+        http: httpx.AsyncClient, name: str, features: list[float], profile: str | None
+    ) -> float:
+        # A profiled request is profiled down the chain: the model API is asked to profile too.
+        params = {"model": name, "profile": profile} if profile else {"model": name}
         try:
-            resp = await http.post(model_url, params={"model": name}, json=features)
+            resp = await http.post(model_url, params=params, json=features)
         except httpx.TimeoutException:
             raise service.model_timeout(settings.model_timeout_s) from None
         except httpx.HTTPError as exc:
@@ -61,13 +68,13 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
             body = None
         return service.model_score(resp.status_code, body)
 
-    async def call_models(http: httpx.AsyncClient, features: list[float]) -> list[float]:
+    async def call_models(http: httpx.AsyncClient, features: list[float], profile: str | None) -> list[float]:
         names = service.model_names(settings)
         if settings.fanout == "sequential":
-            return [await call_model(http, name, features) for name in names]
+            return [await call_model(http, name, features, profile) for name in names]
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(call_model(http, name, features)) for name in names]
+                tasks = [group.create_task(call_model(http, name, features, profile)) for name in names]
         except ExceptionGroup as eg:
             # One failed call cancels its siblings; report the first failure like the sync chain does.
             first = eg.exceptions[0]
@@ -99,7 +106,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
             raise service.redis_unavailable(exc) from None
         t = timings.mark("redis", t)
         features = service.join(plan, stored)
-        scores = await call_models(request.app.state.http, features)
+        scores = await call_models(request.app.state.http, features, request.query_params.get("profile"))
         timings.mark("models", t)
         return JSONResponse(
             service.aggregate(plan.entity_id, scores), headers={"Server-Timing": timings.header()}

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import redis
 import requests
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, request
 from requests.adapters import HTTPAdapter
 
-from api_common.flask_glue import install_error_handlers, read_json_body
+from api_common.flask_glue import install_error_handlers, install_profiling, read_json_body
 from api_scoring import service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringSyncSettings
@@ -22,6 +22,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     settings = settings or ScoringSyncSettings()
     app = Flask(__name__)
     install_error_handlers(app)
+    install_profiling(app, "scoring-sync", settings.profiling, settings.profile_dir)
 
     # Made once per worker process (gunicorn loads the app after forking), never per request.
     store = redis.Redis.from_url(
@@ -37,9 +38,11 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     model_url = settings.model_url.rstrip("/") + settings.model_path
     timeout = (settings.model_connect_timeout_s, settings.model_timeout_s)
 
-    def call_model(name: str, features: list[float]) -> float:
+    def call_model(name: str, features: list[float], profile: str | None) -> float:
+        # A profiled request is profiled down the chain: the model API is asked to profile too.
+        params = {"model": name, "profile": profile} if profile else {"model": name}
         try:
-            resp = session.post(model_url, params={"model": name}, json=features, timeout=timeout)
+            resp = session.post(model_url, params=params, json=features, timeout=timeout)
         except requests.Timeout:
             raise service.model_timeout(settings.model_timeout_s) from None
         except requests.RequestException as exc:
@@ -71,10 +74,11 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
         t = timings.mark("redis", t)
         features = service.join(plan, stored)
         names = service.model_names(settings)
+        profile = g.get("profiler_name")
         if pool is None:
-            scores = [call_model(name, features) for name in names]
+            scores = [call_model(name, features, profile) for name in names]
         else:
-            scores = list(pool.map(lambda name: call_model(name, features), names))
+            scores = list(pool.map(lambda name: call_model(name, features, profile), names))
         timings.mark("models", t)
         resp = jsonify(service.aggregate(plan.entity_id, scores))
         resp.headers["Server-Timing"] = timings.header()

@@ -1,0 +1,54 @@
+"""Sample CPU time and RSS of process groups while a scenario runs (from /proc, via psutil)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from benchmark.rundir import write_atomic
+from lab import processes
+from lab.processes import Record
+
+
+def _usage(recs: list[Record]) -> tuple[float, int]:
+    cpu, rss = 0.0, 0
+    for rec in recs:
+        for pid in processes.members(rec):
+            try:
+                proc = psutil.Process(pid)
+                times = proc.cpu_times()
+                cpu += times.user + times.system
+                rss += proc.memory_info().rss
+            except psutil.Error:
+                continue
+    return cpu, rss
+
+
+class Sampler(threading.Thread):
+    """Every ``interval`` s, cumulative CPU seconds and total RSS of each named group of records."""
+
+    def __init__(self, groups: dict[str, list[Record]], interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.groups = groups
+        self.interval = interval
+        self.rows: list[tuple[float, str, float, int]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.is_set():
+            now = time.time()
+            for name, recs in self.groups.items():
+                cpu, rss = _usage(recs)
+                self.rows.append((now, name, cpu, rss))
+            self._stop_event.wait(self.interval)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+    def write(self, path: Path) -> None:
+        lines = ["time,group,cpu_s,rss_bytes"] + [f"{t:.3f},{g},{c:.3f},{r}" for t, g, c, r in self.rows]
+        write_atomic(path, "\n".join(lines) + "\n")

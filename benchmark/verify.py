@@ -1,0 +1,55 @@
+"""Verify before measuring: every endpoint answers correctly, then a warm-up that is not counted."""
+
+from __future__ import annotations
+
+import httpx
+
+from api_model.model import score
+from lab.smoke import SAMPLE, expected_prediction
+from lab.stack import CHAINS, Stack
+
+
+class VerificationError(RuntimeError):
+    pass
+
+
+def verify(stack: Stack, timeout: float = 5.0) -> list[str]:
+    """Check health, predictions and one error per service; raise on the first wrong answer."""
+    checks = []
+    with httpx.Client(timeout=timeout) as client:
+        for svc in stack.services:
+            try:
+                health = client.get(svc.health_url)
+                predict = client.post(svc.predict_url, json=SAMPLE)
+                bad = client.post(svc.predict_url, content=b"[", headers={"Content-Type": "application/json"})
+            except httpx.HTTPError as exc:
+                raise VerificationError(f"{svc.name} at {svc.url} did not answer: {exc!r}") from None
+            if health.status_code != 200 or health.json() != {"status": "OK"}:
+                raise VerificationError(
+                    f"{svc.name}: healthcheck answered {health.status_code} {health.text[:100]}"
+                )
+            if predict.status_code != 200:
+                raise VerificationError(
+                    f"{svc.name}: predict answered {predict.status_code} {predict.text[:200]}"
+                )
+            if svc.role == "scoring":
+                want = expected_prediction(stack, svc.chain)
+            else:
+                want = score(svc.settings.default_model, SAMPLE)
+            got = predict.json().get("detail")
+            if not isinstance(got, (int, float)) or abs(got - want) > 1e-9:
+                raise VerificationError(f"{svc.name}: predicted {got!r}, expected {want!r}")
+            if bad.status_code != 400 or "error" not in bad.json():
+                raise VerificationError(
+                    f"{svc.name}: malformed JSON answered {bad.status_code}, expected 400"
+                )
+            checks.append(f"{svc.name}: health, prediction {got:.6f} and error shape ok")
+    return checks
+
+
+def warm_up(stack: Stack, requests_per_chain: int = 20) -> None:
+    """Open connections and load code paths in every worker; the answers are thrown away."""
+    with httpx.Client(timeout=5.0) as client:
+        for chain in CHAINS:
+            for _ in range(requests_per_chain):
+                client.post(stack.scoring(chain).predict_url, json=SAMPLE)
