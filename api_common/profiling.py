@@ -58,9 +58,7 @@ class RequestProfile:
     def stop(self) -> list[str]:
         """Stop, write the files, return their names (relative to the profile folder)."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        stem = (
-            f"{self.service}-{self.profiler}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{next(_counter)}"
-        )
+        stem = f"{self.service}-{self.profiler}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{next(_counter)}"
         if self.profiler == "pyinstrument":
             assert self._pyi is not None
             self._pyi.stop()

@@ -17,9 +17,7 @@ def check_content_type(content_type: str | None) -> None:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return
-    raise ApiError(
-        415, "unsupported_media_type", f"expected Content-Type application/json, got {media or 'none'!r}"
-    )
+    raise ApiError(415, "unsupported_media_type", f"expected Content-Type application/json, got {media or 'none'!r}")
 
 
 def check_declared_size(content_length: int | None, max_bytes: int) -> None:
@@ -60,6 +58,4 @@ def parse_body(raw: bytes, adapter: TypeAdapter[T], max_bytes: int) -> T:
         ]
         first = details[0]
         where = ".".join(first["loc"]) or "body"
-        raise ApiError(
-            422, "validation_error", f"invalid request at {where}: {first['msg']}", details
-        ) from None
+        raise ApiError(422, "validation_error", f"invalid request at {where}: {first['msg']}", details) from None

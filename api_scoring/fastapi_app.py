@@ -51,9 +51,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
         ProfilingMiddleware, service="scoring-async", enabled=settings.profiling, folder=settings.profile_dir
     )
 
-    async def call_model(
-        http: httpx.AsyncClient, name: str, features: list[float], profile: str | None
-    ) -> float:
+    async def call_model(http: httpx.AsyncClient, name: str, features: list[float], profile: str | None) -> float:
         # A profiled request is profiled down the chain: the model API is asked to profile too.
         params = {"model": name, "profile": profile} if profile else {"model": name}
         try:
@@ -108,8 +106,6 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
         features = service.join(plan, stored)
         scores = await call_models(request.app.state.http, features, request.query_params.get("profile"))
         timings.mark("models", t)
-        return JSONResponse(
-            service.aggregate(plan.entity_id, scores), headers={"Server-Timing": timings.header()}
-        )
+        return JSONResponse(service.aggregate(plan.entity_id, scores), headers={"Server-Timing": timings.header()})
 
     return app

@@ -32,9 +32,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     )
     session = requests.Session()
     session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=max(settings.n_models, 10)))
-    pool = (
-        ThreadPoolExecutor(settings.n_models * settings.threads) if settings.fanout == "concurrent" else None
-    )
+    pool = ThreadPoolExecutor(settings.n_models * settings.threads) if settings.fanout == "concurrent" else None
     model_url = settings.model_url.rstrip("/") + settings.model_path
     timeout = (settings.model_connect_timeout_s, settings.model_timeout_s)
 

@@ -35,9 +35,7 @@ def join(p: Plan, stored: bytes | None) -> list[float]:
         raise ApiError(404, "entity_not_found", f"no features stored for entity {p.entity_id!r}")
     joined = decode(stored) + p.features
     if len(joined) > MAX_FEATURES:
-        raise ApiError(
-            422, "validation_error", f"too many features: {len(joined)} after the join, max {MAX_FEATURES}"
-        )
+        raise ApiError(422, "validation_error", f"too many features: {len(joined)} after the join, max {MAX_FEATURES}")
     return joined
 
 

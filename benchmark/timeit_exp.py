@@ -17,9 +17,7 @@ from lab.stack import CHAINS, Stack
 FIELDS = ("n", "chain", "mean_s", "median_s", "min_s", "max_s")
 
 
-def run(
-    stack: Stack, out: Path, min_calls: int, max_calls: int, repetitions: int, progress=print
-) -> list[dict]:
+def run(stack: Stack, out: Path, min_calls: int, max_calls: int, repetitions: int, progress=print) -> list[dict]:
     """Write ``timeit.csv`` and return its rows. Chains alternate per n, so drift hits both alike."""
     rows = []
     with httpx.Client(timeout=10.0) as client:

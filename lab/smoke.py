@@ -27,9 +27,7 @@ class SmokeResult:
 
     @property
     def ok(self) -> bool:
-        return (
-            self.status == 200 and self.prediction is not None and abs(self.prediction - self.expected) < 1e-9
-        )
+        return self.status == 200 and self.prediction is not None and abs(self.prediction - self.expected) < 1e-9
 
 
 def expected_prediction(stack: Stack, chain: str, features: list[float] = SAMPLE) -> float:

@@ -26,9 +26,7 @@ class FlaskClient:
     def __exit__(self, *exc):
         return None
 
-    def request(
-        self, method: str, path: str, content: bytes | None = None, headers: dict | None = None
-    ) -> Reply:
+    def request(self, method: str, path: str, content: bytes | None = None, headers: dict | None = None) -> Reply:
         resp = self.client.open(path, method=method, data=content, headers=headers or {})
         return Reply(resp.status_code, resp.get_json(silent=True), dict(resp.headers))
 
@@ -44,9 +42,7 @@ class FastAPIClient:
     def __exit__(self, *exc):
         self.client.__exit__(*exc)
 
-    def request(
-        self, method: str, path: str, content: bytes | None = None, headers: dict | None = None
-    ) -> Reply:
+    def request(self, method: str, path: str, content: bytes | None = None, headers: dict | None = None) -> Reply:
         resp = self.client.request(method, path, content=content, headers=headers or {})
         try:
             body = resp.json()

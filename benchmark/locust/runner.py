@@ -77,9 +77,7 @@ def run(
         **scenario.env,
     }
     cmd = command(scenario, scoring.url, prefix, locust_processes)
-    rec = processes.spawn(
-        f"locust-{chain}-{scenario.name}", cmd, env, Path(f"{prefix}.stdout"), uuid.uuid4().hex
-    )
+    rec = processes.spawn(f"locust-{chain}-{scenario.name}", cmd, env, Path(f"{prefix}.stdout"), uuid.uuid4().hex)
     sampler = Sampler({"locust": [rec], chain: chain_records})
     sampler.start()
     # Every load run is bounded: past its duration plus a grace period the whole group is stopped.

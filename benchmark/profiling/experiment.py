@@ -66,9 +66,7 @@ def run(stack: Stack, out: Path, server_side: bool) -> dict:
             resp = profile_client(url, profiler, params, out, f"{chain}-client-{profiler}")
             index["latency_ms"][f"{chain}-{profiler}"] = round((time.perf_counter() - t0) * 1000, 2)
             if resp.status_code != 200:
-                raise RuntimeError(
-                    f"profiled request to {chain} answered {resp.status_code}: {resp.text[:200]}"
-                )
+                raise RuntimeError(f"profiled request to {chain} answered {resp.status_code}: {resp.text[:200]}")
             files = [f"{chain}-client-{profiler}.txt"] + (
                 [f"{chain}-client-{profiler}.html"] if profiler == "pyinstrument" else []
             )
@@ -100,8 +98,7 @@ def _collect(stack: Stack, chain: str, before: dict[str, set[str]], out: Path) -
         folder = Path(svc.settings.profile_dir)
         while True:
             new = sorted(
-                set(p.name for p in folder.glob(f"{svc.name}-*") if not p.name.endswith(".tmp"))
-                - before[svc.name]
+                set(p.name for p in folder.glob(f"{svc.name}-*") if not p.name.endswith(".tmp")) - before[svc.name]
             )
             if new or time.monotonic() > deadline:
                 break

@@ -25,9 +25,7 @@ def spawn_model(tmp_path, latency_ms: float) -> Iterator[str]:
     """A real async model API (one uvicorn worker) started by the lab's launcher."""
     stack = make_stack(model_async={"workers": 1, "latency_min_ms": latency_ms, "latency_max_ms": latency_ms})
     cmd = launcher.command(stack, "model-async", tmp_path)
-    rec = processes.spawn(
-        "model-async", cmd, launcher.environment(stack, "model-async"), tmp_path / "m.log", "t"
-    )
+    rec = processes.spawn("model-async", cmd, launcher.environment(stack, "model-async"), tmp_path / "m.log", "t")
     try:
         svc = stack.service("model-async")
         wait_for(lambda: health.http_ok(svc.health_url))
@@ -92,9 +90,7 @@ def test_object_form_names_its_entity(twin):
     assert reply.status == 200, reply.body
     assert reply.body["entity_id"] == "7"
     assert reply.body["detail"] == pytest.approx(expected([1.0, 2.0], entity="7"))
-    assert post_json(client, path, {"entity_id": "7"}).body["detail"] == pytest.approx(
-        expected([], entity="7")
-    )
+    assert post_json(client, path, {"entity_id": "7"}).body["detail"] == pytest.approx(expected([], entity="7"))
 
 
 def test_server_timing_header_splits_the_request(twin):
@@ -137,9 +133,7 @@ def test_redis_down_is_a_fast_503(chain, loaded, model_url):
 
 @pytest.mark.parametrize("chain", CHAINS)
 def test_model_unreachable_is_a_fast_502(chain, redis_url, loaded):
-    client, path = make_twin(
-        chain, redis_url=redis_url, key_prefix=loaded, model_url=f"http://127.0.0.1:{free_port()}"
-    )
+    client, path = make_twin(chain, redis_url=redis_url, key_prefix=loaded, model_url=f"http://127.0.0.1:{free_port()}")
     with client:
         t0 = time.perf_counter()
         reply = post_json(client, path, SAMPLE)

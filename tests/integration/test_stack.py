@@ -49,9 +49,7 @@ def test_predictions_match_end_to_end(running_stack):
     results = smoke(stack)
     assert [r.chain for r in results] == ["sync", "async"]
     for r in results:
-        assert r.status == 200 and r.prediction == pytest.approx(
-            expected_prediction(stack, r.chain), abs=1e-12
-        )
+        assert r.status == 200 and r.prediction == pytest.approx(expected_prediction(stack, r.chain), abs=1e-12)
 
 
 def test_index_and_docs(running_stack):
@@ -113,9 +111,7 @@ def test_dead_dependencies_give_502_and_503(tmp_path):
 
 
 def lab_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "lab", *args], env=env, capture_output=True, text=True, timeout=120
-    )
+    return subprocess.run([sys.executable, "-m", "lab", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def stack_env(stack, tmp_path) -> dict[str, str]:

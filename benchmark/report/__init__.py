@@ -1,0 +1,1 @@
+"""The report: a pure function of a run folder (``lab report RUN_DIR`` rebuilds it)."""

@@ -1,0 +1,265 @@
+"""Figures from a run folder's raw files: per-request CSVs, Locust histories, resource samples."""
+
+from __future__ import annotations
+
+import csv
+import math
+from bisect import bisect_right
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Request:
+    start: float
+    ms: float
+    ok: bool
+    timing: dict[str, float]
+
+
+def load_requests(prefix: Path) -> list[Request]:
+    """Every request of a scenario, from all Locust processes' raw files, in start order."""
+    rows = []
+    for path in sorted(prefix.parent.glob(f"{prefix.name}-requests-*.csv")):
+        with open(path, newline="") as f:
+            for r in csv.DictReader(f):
+                try:
+                    timing = dict(
+                        (k, float(v)) for k, v in (p.split(";dur=") for p in r["server_timing"].split("|") if p)
+                    )
+                    rows.append(Request(float(r["start"]), float(r["response_ms"]), r["ok"] == "1", timing))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a line cut short by a stopped Locust process
+    rows.sort(key=lambda r: r.start)
+    return rows
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (no interpolation), NaN when empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+@dataclass
+class Summary:
+    requests: int
+    failures: int
+    failure_pct: float
+    duration_s: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    redis_ms: float  # median Server-Timing spans of successful requests
+    models_ms: float
+    server_ms: float
+
+
+def summarise(reqs: list[Request], trim_s: float = 0.0) -> Summary:
+    """Latency percentiles over all requests (failed ones too) and throughput over the window."""
+    if trim_s and reqs:
+        start = reqs[0].start + trim_s
+        reqs = [r for r in reqs if r.start >= start]
+    if not reqs:
+        nan = math.nan
+        return Summary(0, 0, nan, 0.0, nan, nan, nan, nan, nan, nan, nan)
+    ms = [r.ms for r in reqs]
+    failures = sum(1 for r in reqs if not r.ok)
+    duration = max(reqs[-1].start - reqs[0].start, 1e-9)
+    ok = [r for r in reqs if r.ok and r.timing]
+    return Summary(
+        requests=len(reqs),
+        failures=failures,
+        failure_pct=100 * failures / len(reqs),
+        duration_s=duration,
+        rps=(len(reqs) - 1) / duration if len(reqs) > 1 else math.nan,
+        p50_ms=percentile(ms, 50),
+        p95_ms=percentile(ms, 95),
+        p99_ms=percentile(ms, 99),
+        redis_ms=percentile([r.timing.get("redis", math.nan) for r in ok], 50),
+        models_ms=percentile([r.timing.get("models", math.nan) for r in ok], 50),
+        server_ms=percentile([r.timing.get("total", math.nan) for r in ok], 50),
+    )
+
+
+def load_user_history(prefix: Path) -> list[tuple[float, int]]:
+    """(timestamp, user count) from Locust's history CSV (the aggregated rows)."""
+    path = Path(f"{prefix}_stats_history.csv")
+    if not path.exists():
+        return []
+    out = []
+    with open(path, newline="") as f:
+        for r in csv.DictReader(f):
+            if r.get("Name") == "Aggregated":
+                out.append((float(r["Timestamp"]), int(float(r["User Count"]))))
+    return out
+
+
+@dataclass
+class Step:
+    start: float
+    end: float
+    users: int
+    offered_rps: float
+    rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    failure_pct: float
+    requests: int
+
+
+def ramp_steps(
+    reqs: list[Request], history: list[tuple[float, int]], step_users: int, pacing_s: float = 1.0
+) -> list[Step]:
+    """Cut a ramp into steps of ``step_users`` users.
+
+    Each request goes to the step it started in; a step's time window is the span of Locust's
+    one-second history rows during which the user count was in that step.
+    """
+    if not reqs or not history:
+        return []
+
+    def bucket(users: int) -> int:
+        return max(1, math.ceil(users / step_users)) * step_users
+
+    windows: dict[int, list[float]] = {}
+    for t, users in history:
+        w = windows.setdefault(bucket(users), [t, t])
+        w[0], w[1] = min(w[0], t), max(w[1], t)
+    times = [t for t, _ in history]
+    buckets: dict[int, list[Request]] = {}
+    for r in reqs:
+        i = bisect_right(times, r.start)
+        if i >= len(history):
+            break  # after Locust's last history row: no user count is known for it
+        # History rows are written at the end of each second: a request belongs to the next row.
+        users = history[i][1]
+        buckets.setdefault(bucket(users), []).append(r)
+    steps = []
+    for top, rs in sorted(buckets.items()):
+        start, end = windows.get(top, (rs[0].start, rs[-1].start))
+        duration = end - start + 1.0  # each history row stands for the second before it
+        if len(rs) < 5:
+            continue
+        ms = [r.ms for r in rs]
+        mean_users = top - (step_users - 1) / 2
+        steps.append(
+            Step(
+                start=start - 1.0,
+                end=end,
+                users=top,
+                offered_rps=mean_users / pacing_s,
+                rps=len(rs) / duration,
+                p50_ms=percentile(ms, 50),
+                p95_ms=percentile(ms, 95),
+                p99_ms=percentile(ms, 99),
+                failure_pct=100 * sum(1 for r in rs if not r.ok) / len(rs),
+                requests=len(rs),
+            )
+        )
+    return steps
+
+
+@dataclass
+class BreakingPoint:
+    users: int | None
+    rps: float | None
+    reason: str
+
+
+def breaking_point(steps: list[Step], latency_bound_ms: float, min_gain: float = 0.05) -> BreakingPoint:
+    """The last step before throughput stopped following the added users, or p95 passed the bound.
+
+    With paced users the offered load grows by the users added; a step whose throughput grew by
+    less than ``min_gain`` of that while falling short of its offered load (or whose p95 passed
+    the bound, or that had failures) is past the breaking point.
+    """
+    last: Step | None = None
+    for step in steps:
+        if step.p95_ms > latency_bound_ms:
+            return _bp(last, f"p95 {step.p95_ms:.0f} ms > {latency_bound_ms:.0f} ms at {step.users} users")
+        if step.failure_pct > 0:
+            return _bp(last, f"{step.failure_pct:.1f}% failures at {step.users} users")
+        if last is not None:
+            offered_gain = step.offered_rps - last.offered_rps
+            # Both conditions: the gain alone is noisy on short steps, the shortfall alone lags.
+            stalled = (step.rps - last.rps) < min_gain * offered_gain and step.rps < 0.95 * step.offered_rps
+            if offered_gain > 0 and stalled:
+                growth = f"{last.rps:.0f} -> {step.rps:.0f} req/s"
+                return _bp(last, f"throughput stopped growing at {step.users} users ({growth})")
+        last = step
+    if last is None:
+        return BreakingPoint(None, None, "no step measured")
+    return BreakingPoint(last.users, last.rps, "not reached within the ramp: the ramp's top is a lower bound")
+
+
+def _bp(last: Step | None, reason: str) -> BreakingPoint:
+    if last is None:
+        return BreakingPoint(None, None, f"already broken at the first step: {reason}")
+    return BreakingPoint(last.users, last.rps, reason)
+
+
+@dataclass
+class Resources:
+    cpu_s: float
+    peak_rss_mb: float
+    peak_cpu_pct: float  # highest CPU use between two samples, percent of one core
+    samples_over_90: int
+
+
+def _resource_rows(prefix: Path, group: str) -> list[tuple[float, float, int]]:
+    """(time, cumulative CPU s, RSS bytes) of ``group``, skipping samples where it had no process."""
+    path = Path(f"{prefix}-resources.csv")
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["group"] == group]
+    return [(float(r["time"]), float(r["cpu_s"]), int(r["rss_bytes"])) for r in rows if int(r["rss_bytes"]) > 0]
+
+
+def _rates(rows: list[tuple[float, float, int]]) -> list[tuple[float, float]]:
+    """(time, CPU percent of one core) between consecutive samples."""
+    return [
+        (t2, 100 * (c2 - c1) / (t2 - t1)) for (t1, c1, _), (t2, c2, _) in zip(rows, rows[1:], strict=False) if t2 > t1
+    ]
+
+
+def load_resources(prefix: Path, group: str, start: float = 0.0, end: float = math.inf) -> Resources:
+    """CPU and memory of ``group`` between ``start`` and ``end`` (start-up and shutdown left out)."""
+    rows = [r for r in _resource_rows(prefix, group) if start <= r[0] <= end + 0.5]
+    if len(rows) < 2:
+        return Resources(math.nan, math.nan, math.nan, 0)
+    rates = [rate for _, rate in _rates(rows)]
+    return Resources(
+        cpu_s=rows[-1][1] - rows[0][1],
+        peak_rss_mb=max(r[2] for r in rows) / 2**20,
+        peak_cpu_pct=max(rates) if rates else math.nan,
+        samples_over_90=sum(1 for x in rates if x > 90),
+    )
+
+
+def cpu_series(prefix: Path, group: str) -> list[tuple[float, float]]:
+    return _rates(_resource_rows(prefix, group))
+
+
+def peak_in(series: list[tuple[float, float]], start: float, end: float) -> float:
+    """Highest CPU percent sampled between ``start`` and ``end`` (NaN if none)."""
+    inside = [pct for t, pct in series if start <= t <= end + 0.5]
+    return max(inside) if inside else math.nan
+
+
+def cpu_warnings(prefix: Path) -> int:
+    path = Path(f"{prefix}-requests-cpu-warnings.txt")
+    log = Path(f"{prefix}.log")
+    count = len(path.read_text().split()) if path.exists() else 0
+    if log.exists():
+        count = max(count, log.read_text(errors="replace").count("CPU usage above"))
+    return count
+
+
+def as_dict(obj) -> dict:
+    return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(obj).items()}

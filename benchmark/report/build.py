@@ -1,0 +1,106 @@
+"""Build ``report.html``, ``summary.md`` and ``summary.json`` from a run folder, and nothing else."""
+
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Any
+
+from benchmark.report import plots
+from benchmark.report.summary import summarise_run
+from benchmark.report.tables import Section, sections
+from benchmark.rundir import load_manifest, write_atomic, write_json
+
+PLOTS = [
+    ("throughput.png", "Throughput against users"),
+    ("latency.png", "Latency percentiles against users"),
+    ("timeit.png", "timeit: n sequential calls"),
+    ("breakdown.png", "Profiling: where one request's time goes"),
+]
+CSS = (
+    "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
+    ".warn{color:#b00;font-weight:bold}img{max-width:100%}"
+)
+TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
+
+
+def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
+    images = {}
+    if summary["steps"]:
+        offered = max((r["users"] for rows in summary["steps"].values() for r in rows), default=0)
+        images["throughput.png"] = plots.throughput(summary["steps"], summary.get("littles_bound_sync"), offered)
+        images["latency.png"] = plots.latency(summary["steps"], summary["latency_bound_ms"])
+    if summary.get("timeit", {}).get("rows"):
+        images["timeit.png"] = plots.timeit(summary["timeit"]["rows"])
+    if summary.get("profiling", {}).get("breakdown"):
+        images["breakdown.png"] = plots.breakdown(summary["profiling"]["breakdown"])
+    for name, data in images.items():
+        write_atomic(run / "plots" / name, data)
+    return images
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
+
+
+def render_html(manifest: dict, parts: list[Section], images: dict[str, bytes], links: list[str]) -> str:
+    out = [f"<!doctype html><meta charset='utf-8'><title>{TITLE}</title><style>{CSS}</style><h1>{TITLE}</h1>"]
+    if not manifest.get("complete"):
+        reason = html.escape(str(manifest.get("incomplete_reason", "interrupted")))
+        out.append(f"<p class='warn'>INCOMPLETE RUN: {reason}. The figures below are what it measured.</p>")
+    for s in parts:
+        out.append(f"<h2>{html.escape(s.title)}</h2>")
+        if s.text:
+            out.append(f"<p>{html.escape(s.text)}</p>")
+        if s.rows:
+            out.append(_html_table(s.header, s.rows))
+        out += [f"<p class='warn'>{html.escape(w)}</p>" for w in s.warnings]
+    for name, caption in PLOTS:
+        if name in images:
+            b64 = base64.b64encode(images[name]).decode()
+            out.append(f"<h2>{caption}</h2><img alt='{caption}' src='data:image/png;base64,{b64}'>")
+    if links:
+        items = "".join(f"<li><a href='{html.escape(x)}'>{html.escape(x)}</a></li>" for x in links)
+        out.append(f"<h2>Locust's own reports</h2><ul>{items}</ul>")
+    return "\n".join(out) + "\n"
+
+
+def render_markdown(manifest: dict, parts: list[Section], images: dict[str, bytes]) -> str:
+    out = [f"# {TITLE}", ""]
+    if not manifest.get("complete"):
+        out += [f"**INCOMPLETE RUN**: {manifest.get('incomplete_reason', 'interrupted')}", ""]
+    for s in parts:
+        out += [f"## {s.title}", ""]
+        if s.text:
+            out += [s.text, ""]
+        if s.rows:
+            out += [_md_table(s.header, s.rows), ""]
+        out += [f"- **{w}**" for w in s.warnings] + ([""] if s.warnings else [])
+    for name, caption in PLOTS:
+        if name in images:
+            out += [f"## {caption}", "", f"![{caption}](plots/{name})", ""]
+    return "\n".join(out)
+
+
+def build(run: Path) -> Path:
+    """Rebuild the report of ``run`` from its files; returns the path of ``report.html``."""
+    manifest = load_manifest(run)
+    summary = summarise_run(run)
+    images = make_plots(summary, run)
+    parts = sections(summary, manifest)
+    links = (
+        sorted(str(p.relative_to(run)) for p in (run / "locust").glob("*.html")) if (run / "locust").exists() else []
+    )
+    write_json(run / "summary.json", summary)
+    write_atomic(run / "summary.md", render_markdown(manifest, parts, images))
+    write_atomic(run / "report.html", render_html(manifest, parts, images, links))
+    return run / "report.html"

@@ -1,0 +1,106 @@
+"""The report's plots, as PNG bytes (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+COLORS = {"sync": "tab:blue", "async": "tab:orange"}
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def throughput(steps: dict[str, list[dict]], littles_bound: float | None, offered_max: float) -> bytes:
+    """Throughput against users for both chains, the offered load, and the sync Little's-law bound."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for chain, rows in steps.items():
+        ax.plot(
+            [r["users"] for r in rows],
+            [r["rps"] for r in rows],
+            "o-",
+            ms=3,
+            color=COLORS[chain],
+            label=f"{chain} chain",
+        )
+    ax.plot([0, offered_max], [0, offered_max], ":", color="grey", label="offered load (1 req/s per user)")
+    if littles_bound:
+        ax.axhline(
+            littles_bound,
+            color=COLORS["sync"],
+            ls="--",
+            lw=1,
+            label=f"sync Little's-law bound ({littles_bound:.0f} req/s)",
+        )
+    ax.set_xlabel("concurrent users")
+    ax.set_ylabel("throughput (requests/s)")
+    ax.set_title("Load ramp: throughput against users")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def latency(steps: dict[str, list[dict]], bound_ms: float) -> bytes:
+    """p50, p95 and p99 latency against users for both chains (log scale)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for chain, rows in steps.items():
+        users = [r["users"] for r in rows]
+        for key, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
+            ax.plot(users, [r[key] for r in rows], style, color=COLORS[chain], label=f"{chain} {key[:3]}")
+    ax.axhline(bound_ms, color="red", lw=0.8, label=f"latency bound ({bound_ms:.0f} ms)")
+    ax.set_yscale("log")
+    ax.set_xlabel("concurrent users")
+    ax.set_ylabel("response time (ms, log scale)")
+    ax.set_title("Load ramp: latency percentiles against users")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, ncol=2)
+    return _png(fig)
+
+
+def timeit(rows: list[dict]) -> bytes:
+    """Median time of n sequential calls against n, with the min-max band."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for chain in COLORS:
+        mine = sorted((r for r in rows if r["chain"] == chain), key=lambda r: int(r["n"]))
+        if not mine:
+            continue
+        n = [int(r["n"]) for r in mine]
+        ax.plot(n, [float(r["median_s"]) for r in mine], "o-", ms=3, color=COLORS[chain], label=f"{chain} median")
+        ax.fill_between(
+            n,
+            [float(r["min_s"]) for r in mine],
+            [float(r["max_s"]) for r in mine],
+            color=COLORS[chain],
+            alpha=0.2,
+        )
+    ax.set_xlabel("sequential calls n")
+    ax.set_ylabel("time for n calls (s)")
+    ax.set_title("timeit: n sequential predictions (band: min to max)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def breakdown(rows: dict[str, dict[str, float]]) -> bytes:
+    """Stacked bars: where one request's wall time went in each chain's scoring handler."""
+    fig, ax = plt.subplots(figsize=(7.5, 2.8))
+    cats = ["models", "redis", "serialisation", "framework"]
+    chains = list(rows)
+    left = [0.0] * len(chains)
+    for cat, color in zip(cats, ["tab:green", "tab:red", "tab:purple", "tab:gray"], strict=True):
+        values = [rows[c].get(cat, 0.0) for c in chains]
+        ax.barh(chains, values, left=left, color=color, label=cat)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlabel("wall time of one request in the scoring handler (ms)")
+    ax.set_title("Profiling: where one request's time goes")
+    ax.legend(fontsize=8, ncol=4, loc="lower right")
+    return _png(fig)

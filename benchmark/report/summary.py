@@ -1,0 +1,109 @@
+"""Every figure of the report, computed from a run folder's raw files (and nothing else)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmark.report import analysis as an
+from benchmark.rundir import load_manifest
+from benchmark.timeit_exp import async_faster_percent
+
+CHAINS = ("sync", "async")
+MAX_PERF_SPAWN_S = 2.0  # the suite spawns max performance's users within this time
+SCENARIOS = ("response_time", "load_ramp", "max_performance", "stress")
+
+
+def summarise_run(run: Path) -> dict[str, Any]:
+    """Every figure of the report, computed from the folder's raw files."""
+    m = load_manifest(run)
+    opts = m.get("options", {})
+    bound = float(opts.get("latency_bound_ms", 1000))
+    step_users = int(opts.get("ramp_step_users", 10))
+    loc = run / "locust"
+    out: dict[str, Any] = {"chains": {}, "steps": {}, "scenarios": {}, "options": opts}
+    for chain in CHAINS:
+        c: dict[str, Any] = {}
+        scen: dict[str, Any] = {}
+        rss, notes = [], []
+        for name in SCENARIOS:
+            prefix = loc / f"{chain}-{name}"
+            reqs = an.load_requests(prefix)
+            if not reqs:
+                continue
+            if name == "max_performance":
+                # The hold is measured once its users have spawned; the spawn is left out.
+                reqs = [r for r in reqs if r.start >= reqs[0].start + MAX_PERF_SPAWN_S] or reqs
+            s = an.summarise(reqs)
+            window = (reqs[0].start, reqs[-1].start)
+            loadgen = an.load_resources(prefix, "locust", *window)
+            res = an.load_resources(prefix, chain, *window)
+            warnings = an.cpu_warnings(prefix)
+            rss.append(res.peak_rss_mb)
+            scen[name] = {
+                **an.as_dict(s),
+                "loadgen_peak_cpu_pct": loadgen.peak_cpu_pct,
+                "loadgen_cpu_warnings": warnings,
+                "chain_cpu_s": res.cpu_s,
+                "cpu_ms_per_request": 1000 * res.cpu_s / s.requests if s.requests else None,
+                "html": f"locust/{chain}-{name}.html",
+            }
+            if s.failures:
+                notes.append(f"{name}: {s.failures} failed requests ({s.failure_pct:.2f}%)")
+            if warnings or loadgen.samples_over_90:
+                notes.append(f"{name}: load generator passed 90% CPU (peak {loadgen.peak_cpu_pct:.0f}%)")
+            if name == "load_ramp":
+                steps = an.ramp_steps(reqs, an.load_user_history(prefix), step_users)
+                series = an.cpu_series(prefix, "locust")
+                rows = []
+                for st in steps:
+                    row = an.as_dict(st)
+                    row["loadgen_cpu_pct"] = an.peak_in(series, st.start, st.end)
+                    row["loadgen_saturated"] = bool(row["loadgen_cpu_pct"] and row["loadgen_cpu_pct"] > 90)
+                    rows.append(row)
+                out["steps"][chain] = rows
+                bp = an.breaking_point(steps, bound)
+                c["breaking_users"], c["breaking_rps"], c["breaking_reason"] = bp.users, bp.rps, bp.reason
+        if "response_time" in scen:
+            rt = scen["response_time"]
+            c |= {"single_p50_ms": rt["p50_ms"], "single_p95_ms": rt["p95_ms"], "single_p99_ms": rt["p99_ms"]}
+        if "max_performance" in scen:
+            mp = scen["max_performance"]
+            c |= {
+                "max_rps": mp["rps"],
+                "max_p50_ms": mp["p50_ms"],
+                "max_p95_ms": mp["p95_ms"],
+                "max_p99_ms": mp["p99_ms"],
+                "max_failure_pct": mp["failure_pct"],
+                "cpu_s_per_request": mp["cpu_ms_per_request"] / 1000 if mp["cpu_ms_per_request"] else None,
+            }
+        c["peak_rss_mb"] = max((x for x in rss if not math.isnan(x)), default=None)
+        c["notes"] = notes
+        out["chains"][chain] = c
+        out["scenarios"][chain] = scen
+    sync_cfg = m.get("settings", {}).get("scoring-sync", {})
+    concurrency = (sync_cfg.get("workers_effective") or 0) * (sync_cfg.get("threads") or 1)
+    p50 = out["chains"].get("sync", {}).get("single_p50_ms")
+    out["littles_bound_sync"] = concurrency / (p50 / 1000) if concurrency and p50 else None
+    out["littles_inputs"] = {"concurrency": concurrency, "single_p50_ms": p50}
+    out["profiling"] = _profiling(run)
+    out["timeit"] = _timeit(run)
+    out["latency_bound_ms"] = bound
+    return out
+
+
+def _profiling(run: Path) -> dict[str, Any]:
+    index = run / "profiling" / "index.json"
+    return json.loads(index.read_text()) if index.exists() else {}
+
+
+def _timeit(run: Path) -> dict[str, Any]:
+    path = run / "timeit.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {"rows": rows, "async_faster_pct": async_faster_percent(rows)}

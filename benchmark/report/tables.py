@@ -1,0 +1,204 @@
+"""The report's tables and texts, built once and rendered both as HTML and as Markdown."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.report.summary import CHAINS
+
+
+@dataclass
+class Section:
+    title: str
+    text: str = ""
+    header: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def num(v: Any, fmt: str = ".1f") -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    return format(v, fmt)
+
+
+def _triple(c: dict, prefix: str) -> str:
+    return " / ".join(num(c.get(f"{prefix}_{q}_ms")) for q in ("p50", "p95", "p99"))
+
+
+def _users(c: dict) -> str:
+    return "-" if c.get("breaking_users") is None else str(c["breaking_users"])
+
+
+def _cpu_ms(c: dict) -> str:
+    return num((c.get("cpu_s_per_request") or math.nan) * 1000, ".2f")
+
+
+SUMMARY_ROWS = [
+    ("single-user p50 / p95 / p99 (ms)", lambda c: _triple(c, "single")),
+    ("breaking point: users", _users),
+    ("breaking point: req/s", lambda c: num(c.get("breaking_rps"))),
+    ("max sustained req/s", lambda c: num(c.get("max_rps"))),
+    ("  at p50 / p95 / p99 (ms)", lambda c: _triple(c, "max")),
+    ("  failures (%)", lambda c: num(c.get("max_failure_pct"), ".2f")),
+    ("peak RSS of the chain (MiB)", lambda c: num(c.get("peak_rss_mb"), ".0f")),
+    ("CPU per request (ms, all chain processes)", _cpu_ms),
+]
+
+
+def summary_table(summary: dict[str, Any]) -> list[list[str]]:
+    chains = summary["chains"]
+    return [[label, *(fn(chains.get(ch, {})) for ch in CHAINS)] for label, fn in SUMMARY_ROWS]
+
+
+def _summary(summary: dict) -> Section:
+    why = " ".join(
+        f"Breaking point, {ch}: {summary['chains'].get(ch, {}).get('breaking_reason', '-')}." for ch in CHAINS
+    )
+    notes = [f"{ch}: {n}" for ch in CHAINS for n in summary["chains"].get(ch, {}).get("notes", [])]
+    return Section("Summary per chain", why, ["figure", *CHAINS], summary_table(summary), notes)
+
+
+def _littles_law(summary: dict) -> Section | None:
+    bound, inputs = summary.get("littles_bound_sync"), summary.get("littles_inputs", {})
+    if not bound:
+        return None
+    n, p50 = inputs["concurrency"], inputs["single_p50_ms"]
+    measured = summary["chains"]["sync"].get("max_rps")
+    ratio = f" ({measured / bound:.0%} of the bound)" if measured else ""
+    return Section(
+        "Little's law, sync chain",
+        f"The sync scoring handler holds {n} requests at once (workers x threads) and one request takes "
+        f"{p50:.1f} ms at p50 for a single user, so it can serve at most {n} / {p50 / 1000:.4f} s = "
+        f"{bound:.0f} req/s. Measured max sustained: {num(measured)} req/s{ratio}.",
+    )
+
+
+def _scenarios(summary: dict) -> Section:
+    rows = []
+    for chain in CHAINS:
+        for name, s in summary["scenarios"].get(chain, {}).items():
+            checks = []
+            if s["loadgen_cpu_warnings"] or (s["loadgen_peak_cpu_pct"] or 0) > 90:
+                checks.append("LOAD GENERATOR SATURATED")
+            if s["failures"]:
+                checks.append(f"{s['failures']} FAILURES")
+            rows.append(
+                [chain, name, str(s["requests"]), num(s["rps"]), num(s["p50_ms"]), num(s["p95_ms"]),
+                 num(s["p99_ms"]), num(s["failure_pct"], ".2f"), num(s["loadgen_peak_cpu_pct"], ".0f"),
+                 "; ".join(checks) or "ok"]
+            )  # fmt: skip
+    return Section(
+        "Locust scenarios",
+        "Counted from Locust's per-request events; latencies include failed requests. "
+        "Load generator CPU is the peak over 0.5 s samples, in percent of one core.",
+        [
+            "chain",
+            "scenario",
+            "requests",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "fail %",
+            "loadgen CPU %",
+            "check",
+        ],
+        rows,
+    )
+
+
+def _steps(summary: dict) -> Section:
+    rows = []
+    for chain, steps in summary["steps"].items():
+        for r in steps:
+            mark = "load generator > 90% CPU: this step measured Locust" if r["loadgen_saturated"] else ""
+            rows.append(
+                [chain, str(r["users"]), num(r["offered_rps"]), num(r["rps"]), num(r["p50_ms"]), num(r["p95_ms"]),
+                 num(r["p99_ms"]), num(r["failure_pct"], ".1f"), num(r["loadgen_cpu_pct"], ".0f"), mark]
+            )  # fmt: skip
+    return Section(
+        "Load ramp, step by step",
+        "Breaking point: the last step before throughput grew by under 5% of the load the added users "
+        "offered (while under 95% of its own offered load), or p95 passed "
+        f"{summary['latency_bound_ms']:.0f} ms, or requests failed.",
+        [
+            "chain",
+            "users",
+            "offered req/s",
+            "req/s",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "fail %",
+            "loadgen CPU %",
+            "note",
+        ],
+        rows,
+    )
+
+
+def _profiling(summary: dict) -> list[Section]:
+    prof = summary.get("profiling", {})
+    out = []
+    if prof.get("breakdown"):
+        cats = ("models", "redis", "serialisation", "framework", "total")
+        rows = [[ch, *(num(b.get(k)) for k in cats)] for ch, b in prof["breakdown"].items()]
+        out.append(
+            Section(
+                "Profiling: where one request's wall time goes (scoring handler, pyinstrument)",
+                "One profiled request per chain; each frame's time goes to its outermost category "
+                "(waiting on the model API, Redis, JSON and validation, everything else).",
+                ["chain", *(f"{c} (ms)" for c in cats)],
+                rows,
+            )
+        )
+    elif prof:
+        out.append(Section("Profiling", "Server-side profiling was off: the stack was started without it."))
+    if prof.get("files"):
+        rows = [[key, ", ".join(names)] for key, names in prof["files"].items()]
+        out.append(Section("Profile files (in profiling/)", "", ["chain-profiler", "files"], rows))
+    return out
+
+
+def _timeit(summary: dict) -> Section | None:
+    t = summary.get("timeit", {})
+    if not t.get("rows"):
+        return None
+    return Section(
+        "timeit",
+        "Median time of n sequential calls per chain (see the plot). Mean over n of how much less time "
+        f"the async chain took than the sync one: {t['async_faster_pct']:.1f}%.",
+    )
+
+
+def _run(manifest: dict) -> Section:
+    dirty = " (dirty)" if manifest.get("dirty") else ""
+    rows = [
+        ["commit", f"{manifest.get('commit')}{dirty}"],
+        ["started / ended", f"{manifest.get('started')} / {manifest.get('ended')}"],
+        ["complete", str(manifest.get("complete"))],
+        [
+            "machine",
+            f"{manifest.get('cpu_count')} CPUs, {manifest.get('cpu_model')}, {manifest.get('memory_gib')} GiB",
+        ],
+        ["python", str(manifest.get("python"))],
+        ["profile", str(manifest.get("options", {}).get("profile"))],
+    ]
+    return Section("Run", "Everything else (versions, every setting, options) is in manifest.json.", ["", ""], rows)
+
+
+def sections(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Section]:
+    """The report's sections, in order."""
+    found = [
+        _summary(summary),
+        _littles_law(summary),
+        _scenarios(summary),
+        _steps(summary),
+        *_profiling(summary),
+        _timeit(summary),
+        _run(manifest),
+    ]
+    return [s for s in found if s is not None]

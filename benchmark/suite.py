@@ -1,0 +1,143 @@
+"""The comparison, in order: verify, warm up, profile, timeit, Locust; then the report.
+
+Every run writes a new folder; an interrupted or failed run keeps what it measured and is marked
+incomplete in its manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from api_common.settings import cpu_count
+from benchmark import timeit_exp
+from benchmark.locust import runner
+from benchmark.locust.runner import Scenario
+from benchmark.profiles import Profile
+from benchmark.profiling import experiment as profiling
+from benchmark.report import analysis
+from benchmark.report.build import build
+from benchmark.report.summary import MAX_PERF_SPAWN_S
+from benchmark.rundir import Run, manifest, new_run_dir
+from benchmark.verify import verify, warm_up
+from lab.control import state_file
+from lab.settings import LabSettings
+from lab.smoke import SAMPLE
+from lab.stack import CHAINS, Stack
+
+EXPERIMENTS = ("profile", "timeit", "locust")
+
+
+def settings_snapshot(stack: Stack) -> dict:
+    snap = {"redis": stack.redis.model_dump(mode="json")}
+    for svc in stack.services:
+        snap[svc.name] = svc.settings.model_dump(mode="json") | {"workers_effective": svc.settings.worker_count()}
+    return snap
+
+
+def locust_processes() -> int:
+    """One Locust process per core the servers do not need (the servers get half the cores)."""
+    return max(1, cpu_count() - max(1, cpu_count() // 2))
+
+
+def server_profiling_enabled(stack: Stack) -> bool:
+    """Ask the running scoring handler; a stack started without profiling answers 403."""
+    svc = stack.scoring("sync")
+    try:
+        resp = httpx.post(svc.predict_url, params={"profile": "bogus"}, json=SAMPLE, timeout=5)
+    except httpx.HTTPError:
+        return False
+    return resp.status_code == 422  # the profiler name was checked, so profiling is on
+
+
+def _locust(stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None]) -> None:
+    records = state_file(lab).read()
+    procs = locust_processes()
+    for chain in CHAINS:
+        mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
+
+        def scenario(s: Scenario, chain: str = chain, mine: list = mine) -> Path:
+            progress(f"  locust {chain}: {s.name} ({s.duration_s:.0f} s)")
+            return runner.run(stack, chain, s, out, mine, procs)
+
+        scenario(Scenario("response_time", 1, 1, profile.response_time_s))
+        ramp_env = {
+            "LAB_RAMP_MAX_USERS": str(profile.ramp_max_users),
+            "LAB_RAMP_RATE": str(profile.ramp_rate),
+            "LAB_RAMP_DURATION_S": str(profile.ramp_duration_s),
+        }
+        ramp = Scenario("load_ramp", profile.ramp_max_users, profile.ramp_rate, profile.ramp_duration_s, ramp_env)
+        prefix = scenario(ramp)
+        reqs, history = analysis.load_requests(prefix), analysis.load_user_history(prefix)
+        bp = analysis.breaking_point(
+            analysis.ramp_steps(reqs, history, profile.ramp_step_users), profile.latency_bound_ms
+        )
+        users = bp.users or profile.ramp_step_users
+        rps = f"{bp.rps:.0f}" if bp.rps else "-"
+        progress(f"  {chain} breaking point: {bp.users} users, {rps} req/s ({bp.reason})")
+        # Spawned in MAX_PERF_SPAWN_S seconds; the report leaves that spawn out of the figures.
+        scenario(Scenario("max_performance", users, max(users / MAX_PERF_SPAWN_S, 1), profile.max_performance_s))
+        scenario(Scenario("stress", profile.stress_users, profile.stress_rate, profile.stress_s))
+
+
+def run(
+    stack: Stack,
+    lab: LabSettings,
+    profile: Profile,
+    experiments: tuple[str, ...] = EXPERIMENTS,
+    progress: Callable[[str], None] = print,
+    label: str = "run",
+) -> Path:
+    """Run ``experiments`` against the running ``stack``; return the run folder (report inside)."""
+    path = new_run_dir(lab.results_dir, label)
+    options = profile.as_dict() | {
+        "profile": profile.name,
+        "experiments": list(experiments),
+        "locust_processes": locust_processes(),
+    }
+    run_ = Run(path, manifest(settings_snapshot(stack), options))
+    progress(f"run folder: {path}")
+    try:
+        t = time.monotonic()
+        progress("verifying every endpoint")
+        run_.step_done("verify", time.monotonic() - t, checks=verify(stack))
+        warm_up(stack)
+        if "profile" in experiments:
+            t = time.monotonic()
+            server_side = server_profiling_enabled(stack)
+            mode = "on" if server_side else "off: the stack was started without profiling"
+            progress(f"experiment 1: profiling (server side {mode})")
+            profiling.run(stack, path / "profiling", server_side)
+            run_.step_done("profile", time.monotonic() - t, server_side=server_side)
+        if "timeit" in experiments:
+            t = time.monotonic()
+            progress("experiment 2: timeit")
+            rows = timeit_exp.run(
+                stack,
+                path,
+                profile.timeit_min_calls,
+                profile.timeit_max_calls,
+                profile.timeit_repetitions,
+                progress,
+            )
+            faster = timeit_exp.async_faster_percent(rows)
+            progress(f"  async chain faster by {faster:.1f}% on average")
+            run_.step_done("timeit", time.monotonic() - t, async_faster_pct=faster)
+        if "locust" in experiments:
+            t = time.monotonic()
+            progress("experiment 3: locust")
+            _locust(stack, lab, profile, path / "locust", progress)
+            run_.step_done("locust", time.monotonic() - t)
+        run_.finish(complete=True)
+    except KeyboardInterrupt:
+        run_.finish(complete=False, reason="interrupted (SIGINT)")
+        raise
+    except Exception as exc:
+        run_.finish(complete=False, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        build(path)
+    return path
