@@ -204,5 +204,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: everything started was stopped", file=sys.stderr)
+        print("interrupted: what this command started was stopped; partial results were kept", file=sys.stderr)
         return 130

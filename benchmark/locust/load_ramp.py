@@ -6,13 +6,13 @@ stops following the users is the chain's breaking point (found by the report, no
 
 import os
 
-from locust import LoadTestShape, constant_pacing
+from locust import LoadTestShape
 
-from benchmark.locust.common import PredictUser
+from benchmark.locust.common import PACING_S, PredictUser, paced
 
 
 class PacedUser(PredictUser):
-    wait_time = constant_pacing(1)
+    wait_time = paced(PACING_S)
 
 
 class Ramp(LoadTestShape):

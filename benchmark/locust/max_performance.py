@@ -1,9 +1,7 @@
 """Scenario 3, max performance: the breaking-point user count held (users and time from the CLI)."""
 
-from locust import constant_pacing
-
-from benchmark.locust.common import PredictUser
+from benchmark.locust.common import PACING_S, PredictUser, paced
 
 
 class PacedUser(PredictUser):
-    wait_time = constant_pacing(1)
+    wait_time = paced(PACING_S)

@@ -1,9 +1,7 @@
 """Scenario 1, response time: one user, one request per second (constant pacing)."""
 
-from locust import constant_pacing
-
-from benchmark.locust.common import PredictUser
+from benchmark.locust.common import PACING_S, PredictUser, paced
 
 
 class SingleUser(PredictUser):
-    wait_time = constant_pacing(1)
+    wait_time = paced(PACING_S)

@@ -117,19 +117,31 @@ def ramp_steps(
 ) -> list[Step]:
     """Cut a ramp into steps of ``step_users`` users.
 
-    Each request goes to the step it started in; a step's time window is the span of Locust's
-    one-second history rows during which the user count was in that step.
+    A step's time window is the span of Locust's one-second history rows during which the user
+    count was in that step. Latency percentiles are of the requests sent in the window; throughput
+    counts the requests completed in it (send times would count a queue building up as served).
+    Only the ramp up counts: history after the user count first drops (the stop) is left out.
     """
     if not reqs or not history:
         return []
+    for i in range(1, len(history)):
+        if history[i][1] < history[i - 1][1]:
+            history = history[:i]
+            break
 
     def bucket(users: int) -> int:
         return max(1, math.ceil(users / step_users)) * step_users
 
     windows: dict[int, list[float]] = {}
-    for t, users in history:
+    user_counts: dict[int, list[int]] = {}
+    for i, (t, users) in enumerate(history):
+        if users == 0:
+            continue  # before the first user started
         w = windows.setdefault(bucket(users), [t, t])
         w[0], w[1] = min(w[0], t), max(w[1], t)
+        # A new user sends its first request at a random point of its first period: only the users
+        # present a period earlier surely sent in this one, so they are the load offered in it.
+        user_counts.setdefault(bucket(users), []).append(history[i - 1][1] if i else 0)
     times = [t for t, _ in history]
     buckets: dict[int, list[Request]] = {}
     for r in reqs:
@@ -139,21 +151,23 @@ def ramp_steps(
         # History rows are written at the end of each second: a request belongs to the next row.
         users = history[i][1]
         buckets.setdefault(bucket(users), []).append(r)
+    completions = sorted(r.start + r.ms / 1000 for r in reqs)
     steps = []
     for top, rs in sorted(buckets.items()):
-        start, end = windows.get(top, (rs[0].start, rs[-1].start))
-        duration = end - start + 1.0  # each history row stands for the second before it
-        if len(rs) < 5:
+        if len(rs) < 5 or top not in windows:
             continue
+        start, end = windows[top]
+        start -= 1.0  # each history row stands for the second before it
+        completed = bisect_right(completions, end) - bisect_right(completions, start)
         ms = [r.ms for r in rs]
-        mean_users = top - (step_users - 1) / 2
+        mean_users = max(sum(user_counts[top]) / len(user_counts[top]), 1)
         steps.append(
             Step(
-                start=start - 1.0,
+                start=start,
                 end=end,
                 users=top,
                 offered_rps=mean_users / pacing_s,
-                rps=len(rs) / duration,
+                rps=completed / (end - start),
                 p50_ms=percentile(ms, 50),
                 p95_ms=percentile(ms, 95),
                 p99_ms=percentile(ms, 99),
@@ -171,12 +185,14 @@ class BreakingPoint:
     reason: str
 
 
-def breaking_point(steps: list[Step], latency_bound_ms: float, min_gain: float = 0.05) -> BreakingPoint:
-    """The last step before throughput stopped following the added users, or p95 passed the bound.
+def breaking_point(steps: list[Step], latency_bound_ms: float, keep_up: float = 0.9) -> BreakingPoint:
+    """The last step before the chain stopped keeping up with its users.
 
-    With paced users the offered load grows by the users added; a step whose throughput grew by
-    less than ``min_gain`` of that while falling short of its offered load (or whose p95 passed
-    the bound, or that had failures) is past the breaking point.
+    With paced users the offered load is known (one request per user per pacing period), so a
+    step is past the breaking point when its throughput falls under ``keep_up`` of its offered
+    load (throughput stopped growing with the users), its p95 passes the bound, or requests fail.
+    Judging each step against its own offered load is robust to the noise of short steps, where a
+    step-to-step gain test (say, under 5% gain) fires on noise or misses a partly saturated step.
     """
     last: Step | None = None
     for step in steps:
@@ -184,13 +200,9 @@ def breaking_point(steps: list[Step], latency_bound_ms: float, min_gain: float =
             return _bp(last, f"p95 {step.p95_ms:.0f} ms > {latency_bound_ms:.0f} ms at {step.users} users")
         if step.failure_pct > 0:
             return _bp(last, f"{step.failure_pct:.1f}% failures at {step.users} users")
-        if last is not None:
-            offered_gain = step.offered_rps - last.offered_rps
-            # Both conditions: the gain alone is noisy on short steps, the shortfall alone lags.
-            stalled = (step.rps - last.rps) < min_gain * offered_gain and step.rps < 0.95 * step.offered_rps
-            if offered_gain > 0 and stalled:
-                growth = f"{last.rps:.0f} -> {step.rps:.0f} req/s"
-                return _bp(last, f"throughput stopped growing at {step.users} users ({growth})")
+        if step.rps < keep_up * step.offered_rps:
+            served = f"{step.rps:.0f} of {step.offered_rps:.0f} req/s offered"
+            return _bp(last, f"throughput stopped following the users at {step.users} users ({served})")
         last = step
     if last is None:
         return BreakingPoint(None, None, "no step measured")

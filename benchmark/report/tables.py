@@ -121,9 +121,9 @@ def _steps(summary: dict) -> Section:
             )  # fmt: skip
     return Section(
         "Load ramp, step by step",
-        "Breaking point: the last step before throughput grew by under 5% of the load the added users "
-        "offered (while under 95% of its own offered load), or p95 passed "
-        f"{summary['latency_bound_ms']:.0f} ms, or requests failed.",
+        "Each user sends one request per second, so the offered load in req/s is the user count. "
+        "Breaking point: the last step before throughput fell under 90% of the offered load (it stopped "
+        f"growing with the users), p95 passed {summary['latency_bound_ms']:.0f} ms, or requests failed.",
         [
             "chain",
             "users",

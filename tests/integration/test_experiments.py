@@ -1,0 +1,148 @@
+"""The experiments harness on tiny durations against a real stack: files, report, verification, SIGINT."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from benchmark import suite
+from benchmark.profiles import QUICK
+from benchmark.report.build import build
+from benchmark.verify import VerificationError, verify
+from lab import control, processes
+from tests.conftest import lab_settings, make_stack, start
+from tests.integration.test_stack import stack_env
+
+pytestmark = pytest.mark.integration
+
+TINY = QUICK.with_options(
+    response_time_s=3, ramp_max_users=12, ramp_rate=4, ramp_step_users=4, max_performance_s=3,
+    stress_users=20, stress_rate=20, stress_s=3, timeit_min_calls=1, timeit_max_calls=2, timeit_repetitions=2,
+)  # fmt: skip
+
+
+def profiled_stack(profile_dir=None):
+    def on(name: str) -> dict:
+        folder = {"profile_dir": str(profile_dir / name)} if profile_dir else {}
+        return {"workers": 1, "profiling": True} | folder
+
+    return make_stack(
+        **{n.replace("-", "_"): on(n) for n in ("model-sync", "scoring-sync", "model-async", "scoring-async")}
+    )
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """One run of every experiment, on tiny durations, against a stack with profiling on."""
+    tmp = tmp_path_factory.mktemp("exp")
+    stack = profiled_stack(tmp / "profiles")
+    lab = lab_settings(tmp)
+    start(stack, lab)
+    try:
+        path = suite.run(stack, lab, TINY, progress=lambda *_: None)
+        yield stack, lab, path
+    finally:
+        control.down(lab, log=lambda *_: None)
+
+
+def test_every_experiment_writes_its_files(tiny_run):
+    _, _, run = tiny_run
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["complete"] is True and set(manifest["steps"]) == {"verify", "profile", "timeit", "locust"}
+    prof = json.loads((run / "profiling" / "index.json").read_text())
+    assert prof["server_side"] is True
+    for chain in ("sync", "async"):
+        for profiler in ("pyinstrument", "yappi"):
+            files = prof["files"][f"{chain}-{profiler}"]
+            assert any("-client-" in f for f in files)
+            assert any(f.startswith(f"{chain}-scoring-{chain}-{profiler}") for f in files)
+            assert any(f.startswith(f"{chain}-model-{chain}-{profiler}") for f in files)
+            assert all((run / "profiling" / f).exists() for f in files)
+        assert prof["breakdown"][chain]["total"] > 0
+    assert (run / "timeit.csv").read_text().startswith("n,chain,mean_s,median_s,min_s,max_s")
+    for chain in ("sync", "async"):
+        for scenario in ("response_time", "load_ramp", "max_performance", "stress"):
+            prefix = run / "locust" / f"{chain}-{scenario}"
+            assert (run / "locust" / f"{chain}-{scenario}.html").exists()
+            assert (run / "locust" / f"{chain}-{scenario}_stats.csv").exists()
+            assert list((run / "locust").glob(f"{prefix.name}-requests-*.csv"))
+    for name in ("report.html", "summary.md", "summary.json", "plots/throughput.png", "plots/timeit.png"):
+        assert (run / name).exists(), name
+    html = (run / "report.html").read_text()
+    assert "data:image/png;base64," in html and "Little&#x27;s law, sync chain" in html
+
+
+def test_summary_has_both_chains_figures(tiny_run):
+    _, _, run = tiny_run
+    summary = json.loads((run / "summary.json").read_text())
+    for chain in ("sync", "async"):
+        c = summary["chains"][chain]
+        assert c["single_p50_ms"] > 40  # at least one simulated model call
+        assert c["breaking_users"] is not None and c["max_rps"] > 0 and c["peak_rss_mb"] > 0
+    assert summary["littles_bound_sync"] > 0
+
+
+def test_report_rebuilds_from_the_saved_folder(tiny_run, tmp_path):
+    _, _, run = tiny_run
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    for name in ("report.html", "summary.md", "summary.json"):
+        (copy / name).unlink()
+    shutil.rmtree(copy / "plots")
+    build(copy)
+    assert json.loads((copy / "summary.json").read_text()) == json.loads((run / "summary.json").read_text())
+    assert (copy / "plots" / "latency.png").exists()
+
+
+def test_a_failing_endpoint_is_caught_before_any_load(tmp_path):
+    stack = profiled_stack()
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        model = next(r for r in control.state_file(lab).read() if r.name == "model-async")
+        processes.stop(model)
+        with pytest.raises(VerificationError, match="model-async"):
+            verify(stack)
+        with pytest.raises(VerificationError):
+            suite.run(stack, lab, TINY, progress=lambda *_: None)
+        run = next(lab.results_dir.iterdir())
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["complete"] is False and "VerificationError" in manifest["incomplete_reason"]
+        assert not (run / "locust").exists() and not (run / "timeit.csv").exists()
+    finally:
+        control.down(lab, log=lambda *_: None)
+
+
+def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path):
+    stack = profiled_stack()
+    env = stack_env(stack, tmp_path) | {"LAB_RESULTS_DIR": str(tmp_path / "results")}
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        cmd = [sys.executable, "-m", "lab", "locust", "--response-time-s", "30"]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        results = tmp_path / "results"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list(results.glob("*/locust/sync-response_time-requests-*.csv")):
+            time.sleep(0.2)
+        time.sleep(3)  # let it measure something
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 130, out
+        run = next(results.iterdir())
+        manifest = json.loads((run / "manifest.json").read_text())
+        assert manifest["complete"] is False and "SIGINT" in manifest["incomplete_reason"]
+        assert (run / "report.html").exists() and "INCOMPLETE RUN" in (run / "report.html").read_text()
+        assert (run / "locust" / "sync-response_time-resources.csv").exists()
+        leftover = subprocess.run(["pgrep", "-f", str(run)], capture_output=True, text=True).stdout.split()
+        assert leftover == [], "a Locust process of this run is still alive"
+        # The stack it did not start is left running.
+        assert all(processes.alive(r) for r in control.state_file(lab).read())
+    finally:
+        control.down(lab, log=lambda *_: None)
