@@ -4,10 +4,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test up down status load smoke venv clean
+.PHONY: run bench test up down status load smoke venv clean
 
-run: $(STAMP)  ## the main job: start the stack, load features, predict through both chains
+run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
+
+bench: $(STAMP)  ## the same with the full-length experiments (about 50 minutes on 2 cores)
+	$(BIN)/lab run --full
 
 test: $(STAMP)  ## install everything from scratch and run the whole test suite
 	$(BIN)/ruff check .

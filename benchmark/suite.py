@@ -75,7 +75,8 @@ def _locust(stack: Stack, lab: LabSettings, profile: Profile, out: Path, progres
         bp = analysis.breaking_point(
             analysis.ramp_steps(reqs, history, profile.ramp_step_users), profile.latency_bound_ms
         )
-        users = bp.users or profile.ramp_step_users
+        # Hold the load the chain was seen to serve: a step is 10 users wide, its top may be past capacity.
+        users = max(1, min(bp.users, int(bp.rps))) if bp.users and bp.rps else profile.ramp_step_users
         rps = f"{bp.rps:.0f}" if bp.rps else "-"
         progress(f"  {chain} breaking point: {bp.users} users, {rps} req/s ({bp.reason})")
         # Spawned in MAX_PERF_SPAWN_S seconds; the report leaves that spawn out of the figures.

@@ -68,14 +68,16 @@ def summarise(reqs: list[Request], trim_s: float = 0.0) -> Summary:
         return Summary(0, 0, nan, 0.0, nan, nan, nan, nan, nan, nan, nan)
     ms = [r.ms for r in reqs]
     failures = sum(1 for r in reqs if not r.ok)
-    duration = max(reqs[-1].start - reqs[0].start, 1e-9)
+    # Throughput from completions, first send to last answer: counting sends would count a queue
+    # building up (stress) as served.
+    duration = max(max(r.start + r.ms / 1000 for r in reqs) - reqs[0].start, 1e-9)
     ok = [r for r in reqs if r.ok and r.timing]
     return Summary(
         requests=len(reqs),
         failures=failures,
         failure_pct=100 * failures / len(reqs),
         duration_s=duration,
-        rps=(len(reqs) - 1) / duration if len(reqs) > 1 else math.nan,
+        rps=len(reqs) / duration if len(reqs) > 1 else math.nan,
         p50_ms=percentile(ms, 50),
         p95_ms=percentile(ms, 95),
         p99_ms=percentile(ms, 99),
@@ -185,7 +187,7 @@ class BreakingPoint:
     reason: str
 
 
-def breaking_point(steps: list[Step], latency_bound_ms: float, keep_up: float = 0.9) -> BreakingPoint:
+def breaking_point(steps: list[Step], latency_bound_ms: float, keep_up: float = 0.95) -> BreakingPoint:
     """The last step before the chain stopped keeping up with its users.
 
     With paced users the offered load is known (one request per user per pacing period), so a

@@ -92,7 +92,8 @@ def _scenarios(summary: dict) -> Section:
             )  # fmt: skip
     return Section(
         "Locust scenarios",
-        "Counted from Locust's per-request events; latencies include failed requests. "
+        "Counted from Locust's per-request events; latencies include failed requests; req/s counts answers "
+        "from the first request sent to the last answer. "
         "Load generator CPU is the peak over 0.5 s samples, in percent of one core.",
         [
             "chain",
@@ -122,7 +123,7 @@ def _steps(summary: dict) -> Section:
     return Section(
         "Load ramp, step by step",
         "Each user sends one request per second, so the offered load in req/s is the user count. "
-        "Breaking point: the last step before throughput fell under 90% of the offered load (it stopped "
+        "Breaking point: the last step before throughput fell under 95% of the offered load (it stopped "
         f"growing with the users), p95 passed {summary['latency_bound_ms']:.0f} ms, or requests failed.",
         [
             "chain",
