@@ -58,9 +58,9 @@ def test_a_client_can_never_choose_a_path(chain, value, tmp_path):
 
 
 def test_breakdown_from_a_saved_session(tmp_path):
-    from pyinstrument import Profiler
-
     import time
+
+    from pyinstrument import Profiler
 
     def call_model():
         time.sleep(0.03)
