@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run bench test up down status load smoke venv clean
+.PHONY: run bench compare test up down status load smoke venv clean
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -16,8 +16,11 @@ test: $(STAMP)  ## install everything from scratch and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-up: $(STAMP)  ## start the stack in the background; return once every service is healthy
-	$(BIN)/lab up
+up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name)
+	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT))
+
+compare: $(STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
+	$(BIN)/lab compare $(if $(VARIANTS),--variants $(VARIANTS))
 
 down: $(STAMP)  ## stop every process the lab started
 	$(BIN)/lab down
@@ -38,6 +41,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# meinheld (the original lab's sync server) pins an old greenlet that does not build on 3.11; it builds
+	@# against the current one. Optional: without it the meinheld variants are skipped and say why.
+	-$(BIN)/python -m pip install --quiet wheel && $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation meinheld
 	touch $(STAMP)
 
 clean:  ## remove the virtualenv and the lab's state (not the results)

@@ -9,6 +9,12 @@ from pydantic_settings import SettingsConfigDict
 from api_common.settings import Server, ServiceSettings
 
 Fanout = Literal["sequential", "concurrent"]
+# The default shares one client per worker process; "per_request" is the original lab's code path.
+HttpClient = Literal["shared", "per_request"]
+ClientLibrary = Literal["httpx", "aiohttp"]  # async handler's client to the model API
+# "pool": one connection pool per worker process; "per_request": a new connection per request.
+RedisClient = Literal["pool", "per_request"]
+Endpoint = Literal["async", "def"]  # FastAPI: "def" runs the handler in the thread pool, with blocking clients
 
 
 class ScoringSettings(ServiceSettings):
@@ -24,6 +30,12 @@ class ScoringSettings(ServiceSettings):
     # Upper bound on concurrent connections to the model API from one worker process.
     model_max_connections: int = 512
     fanout: Fanout
+    http_client: HttpClient = "shared"
+    client_library: ClientLibrary = "httpx"
+    redis_client: RedisClient = "pool"
+    # Async handler only: call a blocking redis-py client inside the coroutine (the original lab did).
+    redis_blocking: bool = False
+    endpoint: Endpoint = "async"
 
 
 class ScoringSyncSettings(ScoringSettings):

@@ -20,6 +20,10 @@ class Profile:
     timeit_max_calls: int = 30
     timeit_repetitions: int = 20
     latency_bound_ms: float = 1000.0
+    # Experiment 4 (lab compare): LoadGen probes, open loop.
+    capacity_bound_ms: float = 250.0  # p99 bound of "capacity at p99 <= bound"
+    capacity_probe_s: float = 60.0
+    capacity_max_probes: int = 8
 
     @property
     def ramp_duration_s(self) -> float:
@@ -46,5 +50,7 @@ QUICK = Profile(
     timeit_min_calls=1,
     timeit_max_calls=10,
     timeit_repetitions=3,
+    capacity_probe_s=5,
+    capacity_max_probes=7,
 )
 PROFILES = {"full": FULL, "quick": QUICK}

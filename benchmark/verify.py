@@ -13,11 +13,11 @@ class VerificationError(RuntimeError):
     pass
 
 
-def verify(stack: Stack, timeout: float = 5.0) -> list[str]:
+def verify(stack: Stack, timeout: float = 5.0, chains: tuple[str, ...] = CHAINS) -> list[str]:
     """Check health, predictions and one error per service; raise on the first wrong answer."""
     checks = []
     with httpx.Client(timeout=timeout) as client:
-        for svc in stack.services:
+        for svc in (s for s in stack.services if s.chain in chains):
             try:
                 health = client.get(svc.health_url)
                 predict = client.post(svc.predict_url, json=SAMPLE)
@@ -41,9 +41,9 @@ def verify(stack: Stack, timeout: float = 5.0) -> list[str]:
     return checks
 
 
-def warm_up(stack: Stack, requests_per_chain: int = 20) -> None:
+def warm_up(stack: Stack, requests_per_chain: int = 20, chains: tuple[str, ...] = CHAINS) -> None:
     """Open connections and load code paths in every worker; the answers are thrown away."""
     with httpx.Client(timeout=5.0) as client:
-        for chain in CHAINS:
+        for chain in chains:
             for _ in range(requests_per_chain):
                 client.post(stack.scoring(chain).predict_url, json=SAMPLE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import redis
 
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
-from lab import control, processes
+from lab import control, processes, variants
 from lab.launcher import serve
 from lab.ports import PortInUse
 from lab.settings import LabSettings
@@ -21,6 +22,13 @@ from lab.stack import Stack, build_stack
 
 
 def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    if args.variant:
+        variant = variants.get(args.variant)
+        if variant.missing():
+            print(f"error: variant {variant.name} needs {', '.join(variant.missing())}, not installed", file=sys.stderr)
+            return 2
+        stack = variants.stack_for(variant)
+        print(f"variant {variant.name} ({variant.chain} chain): {variant.change}")
     control.up(stack, lab)
     print("stack is up; stop it with: make down")
     return 0
@@ -116,6 +124,23 @@ def cmd_locust(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     return _experiment(stack, lab, args, ("locust",), "locust")
 
 
+def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import compare
+
+    path = compare.run(args.variants.split(","), lab, _profile(args), progress=_progress)
+    print(f"\nreport: {path / 'report.html'}")
+    return 0
+
+
+def cmd_variants(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    for v in variants.VARIANTS.values():
+        missing = f"  [needs {', '.join(v.missing())}]" if v.missing() else ""
+        print(f"{v.name:<24} {v.chain:<6} {v.change}{missing}")
+    for name, members in variants.PRESETS.items():
+        print(f"preset {name}: {', '.join(members)}")
+    return 0
+
+
 def cmd_report(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     from benchmark.report.build import build
 
@@ -132,7 +157,11 @@ def cmd_serve(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lab", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start the stack in the background; return once every service is healthy")
+    up_p = sub.add_parser("up", help="start the stack in the background; return once every service is healthy")
+    up_p.add_argument("--variant", default=os.environ.get("VARIANT") or None, help="a variant (see: lab variants)")
+    sub.add_parser("variants", help="list the variants and presets")
+    compare_p = sub.add_parser("compare", help="experiment 4 and the decomposition: variants side by side")
+    compare_p.add_argument("--variants", default="decomposition", help="comma-separated variants or presets")
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
@@ -146,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
         ("locust", "experiment 3: the four Locust scenarios per chain"),
     ):
         sub.add_parser(name, help=helptext)
-    for p_ in (run_p, sub.choices["profile"], sub.choices["timeit"], sub.choices["locust"]):
+    for p_ in (run_p, sub.choices["profile"], sub.choices["timeit"], sub.choices["locust"], compare_p):
         _add_profile_options(p_)
     report_p = sub.add_parser("report", help="rebuild a run's report from its folder, without re-running")
     report_p.add_argument("run_dir")
@@ -158,6 +187,7 @@ def parser() -> argparse.ArgumentParser:
 PROFILE_OPTIONS = (
     "response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "max_performance_s", "stress_users",
     "stress_rate", "stress_s", "timeit_min_calls", "timeit_max_calls", "timeit_repetitions", "latency_bound_ms",
+    "capacity_bound_ms", "capacity_probe_s", "capacity_max_probes",
 )  # fmt: skip
 EXPERIMENTS = ("profile", "timeit", "locust")
 
@@ -167,7 +197,7 @@ def _add_profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", dest="profile", action="store_const", const="full", help="same as --profile full")
     p.add_argument("--quick", dest="profile", action="store_const", const="quick", help="same as --profile quick")
     for name in PROFILE_OPTIONS:
-        kind = int if name.endswith(("users", "calls", "repetitions")) else float
+        kind = int if name.endswith(("users", "calls", "repetitions", "probes")) else float
         flag = "--" + name.replace("_", "-").replace("timeit-", "")
         p.add_argument(flag, dest=name, type=kind, default=None)
 
@@ -184,6 +214,8 @@ COMMANDS = {
     "timeit": cmd_timeit,
     "locust": cmd_locust,
     "report": cmd_report,
+    "compare": cmd_compare,
+    "variants": cmd_variants,
 }
 
 

@@ -98,44 +98,55 @@ def _tail(path: str, lines: int = 15) -> str:
 
 
 def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
-    """Start every service and return once each answers its health check; on any failure stop them all."""
+    """Start every service and return once each answers its health check.
+
+    On any failure, or Ctrl-C, what was started is stopped again.
+    """
     state = state_file(lab)
     existing = state.read()
     if existing and all(processes.alive(r) for r in existing) and all(is_healthy(stack, n) for n in stack.names()):
         log("stack already running")
         return existing
     cleanup_stale(lab, log)
-    for name in stack.names():
+    return start(stack, lab, stack.names(), log)
+
+
+def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[Record]:
+    """Start services ``names`` beside whatever the state file already records (appended to it)."""
+    state = state_file(lab)
+    for name in names:
         ensure_free(*_port(stack, name), owner=name)
     if stack.redis.external and not health.redis_ok(stack.redis.effective_url):
         raise StartupError(f"external Redis at {stack.redis.effective_url} does not answer PING")
-
     owner = uuid.uuid4().hex
     workdir = lab.state_dir / "run"
     workdir.mkdir(parents=True, exist_ok=True)
+    before = state.read()
     records: list[Record] = []
     with sigterm_as_interrupt():
         try:
-            for name in stack.names():
+            for name in names:
                 cmd = launcher.command(stack, name, workdir)
-                rec = processes.spawn(
-                    name,
-                    cmd,
-                    launcher.environment(stack, name),
-                    lab.state_dir / "logs" / f"{name}.log",
-                    owner,
-                )
+                log_path = lab.state_dir / "logs" / f"{name}.log"
+                rec = processes.spawn(name, cmd, launcher.environment(stack, name), log_path, owner)
                 records.append(rec)
-                state.write(records)  # recorded before waiting, so a crash here still leaves a trace
+                state.write(before + records)  # recorded before waiting, so a crash here still leaves a trace
                 _wait_healthy(stack, name, rec, lab.startup_timeout_s)
                 log(f"{name:<14} up   pid {rec.pid:<7} {address(stack, name)}")
         except BaseException:
-            for rec in reversed(records):
-                processes.stop(rec, lab.stop_timeout_s)
-                processes.reap(rec)
-            state.clear()
+            stop(lab, records)
             raise
     return records
+
+
+def stop(lab: LabSettings, records: list[Record]) -> None:
+    """Stop ``records`` (newest first) and drop them from the state file."""
+    for rec in reversed(records):
+        processes.stop(rec, lab.stop_timeout_s)
+        processes.reap(rec)
+    state = state_file(lab)
+    gone = {(r.pid, r.owner) for r in records}
+    state.write([r for r in state.read() if (r.pid, r.owner) not in gone])
 
 
 def down(lab: LabSettings, log=print) -> int:

@@ -31,6 +31,8 @@ def gunicorn_command(svc: Service) -> list[str]:
         "--graceful-timeout", "5",
         "--timeout", "30",
     ]  # fmt: skip
+    if s.worker_class in ("gevent", "asgi"):
+        cmd += ["--worker-connections", "1000"]
     if _gunicorn_major() >= 24:
         # gunicorn's control socket defaults to one shared path: two services would collide on it.
         cmd.append("--no-control-socket")

@@ -1,0 +1,199 @@
+"""Non-blocking clients of the async scoring handler: model API fan-outs and feature readers.
+
+One class per implementation, chosen by settings. Shared clients are opened inside the worker's
+event loop (``start``) and closed at shutdown; the seed-faithful ones (a new HTTP client per
+request, a blocking Redis client inside the handler, a new Redis connection per request) are
+kept as deliberate variants so their cost can be measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import redis
+import redis.asyncio as aredis
+
+from api_common.errors import ApiError
+from api_scoring import service
+from api_scoring.settings import ScoringSettings
+
+
+class ModelFanout:
+    """Calls the N models through one shared ``httpx.AsyncClient``, concurrently by default."""
+
+    def __init__(self, settings: ScoringSettings):
+        self.settings = settings
+        self.url = settings.model_url.rstrip("/") + settings.model_path
+        self.names = service.model_names(settings)
+        self.client: Any = None
+
+    def _httpx(self) -> httpx.AsyncClient:
+        s = self.settings
+        n = s.model_max_connections
+        timeout = httpx.Timeout(s.model_timeout_s, connect=s.model_connect_timeout_s)
+        return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+
+    async def start(self) -> None:
+        self.client = self._httpx()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def _post(self, client: Any, params: dict, features: list[float]) -> tuple[int, Any]:
+        try:
+            resp = await client.post(self.url, params=params, json=features)
+        except httpx.TimeoutException:
+            raise service.model_timeout(self.settings.model_timeout_s) from None
+        except httpx.HTTPError as exc:
+            raise service.model_unreachable(exc) from None
+        try:
+            return resp.status_code, resp.json()
+        except ValueError:
+            return resp.status_code, None
+
+    async def _call(self, client: Any, name: str, features: list[float], profile: str | None) -> float:
+        # A profiled request is profiled down the chain: the model API is asked to profile too.
+        params = {"model": name, "profile": profile} if profile else {"model": name}
+        return service.model_score(*await self._post(client, params, features))
+
+    async def _fan_out(self, client: Any, features: list[float], profile: str | None) -> list[float]:
+        if self.settings.fanout == "sequential":
+            return [await self._call(client, name, features, profile) for name in self.names]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._call(client, n, features, profile)) for n in self.names]
+        except ExceptionGroup as eg:
+            # One failed call cancels its siblings; report the first failure like the sync chain does.
+            first = eg.exceptions[0]
+            raise first if isinstance(first, ApiError) else service.model_unreachable(first) from None
+        return [task.result() for task in tasks]
+
+    async def scores(self, features: list[float], profile: str | None) -> list[float]:
+        return await self._fan_out(self.client, features, profile)
+
+
+class PerRequestModelFanout(ModelFanout):
+    """Seed-faithful: a new ``httpx.AsyncClient`` (pool, SSL context) built for every request."""
+
+    async def start(self) -> None:
+        pass
+
+    async def scores(self, features: list[float], profile: str | None) -> list[float]:
+        async with self._httpx() as client:
+            return await self._fan_out(client, features, profile)
+
+
+class AiohttpModelFanout(ModelFanout):
+    """The same shared-client fan-out with aiohttp as the HTTP client library."""
+
+    async def start(self) -> None:
+        import aiohttp
+
+        s = self.settings
+        self._aiohttp = aiohttp
+        timeout = aiohttp.ClientTimeout(total=s.model_timeout_s, connect=s.model_connect_timeout_s)
+        connector = aiohttp.TCPConnector(limit=s.model_max_connections)
+        self.client = aiohttp.ClientSession(timeout=timeout, connector=connector)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+    async def _post(self, client: Any, params: dict, features: list[float]) -> tuple[int, Any]:
+        aiohttp = self._aiohttp
+        try:
+            async with client.post(self.url, params=params, json=features) as resp:
+                try:
+                    return resp.status, await resp.json(content_type=None)
+                except ValueError:
+                    return resp.status, None
+        except TimeoutError:
+            raise service.model_timeout(self.settings.model_timeout_s) from None
+        except aiohttp.ClientError as exc:
+            raise service.model_unreachable(exc) from None
+
+
+class FeatureReader:
+    """Reads features through one ``redis.asyncio`` connection pool per worker process."""
+
+    def __init__(self, settings: ScoringSettings):
+        self.settings = settings
+        self.client: Any = None
+
+    def _client(self) -> aredis.Redis:
+        t = self.settings.redis_timeout_s
+        return aredis.Redis.from_url(self.settings.redis_url, socket_timeout=t, socket_connect_timeout=t)
+
+    async def start(self) -> None:
+        self.client = self._client()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            return await self.client.get(key)
+        except redis.RedisError as exc:
+            raise service.redis_unavailable(exc) from None
+
+
+class PerRequestFeatureReader(FeatureReader):
+    """Seed-faithful: a new Redis connection for every request, closed after it."""
+
+    async def start(self) -> None:
+        pass
+
+    async def get(self, key: str) -> bytes | None:
+        client = self._client()
+        try:
+            return await client.get(key)
+        except redis.RedisError as exc:
+            raise service.redis_unavailable(exc) from None
+        finally:
+            await client.aclose()
+
+
+class BlockingFeatureReader(FeatureReader):
+    """Seed-faithful: a blocking redis-py client called inside the async handler (stalls the loop)."""
+
+    def _blocking(self) -> redis.Redis:
+        t = self.settings.redis_timeout_s
+        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=t, socket_connect_timeout=t)
+
+    async def start(self) -> None:
+        if self.settings.redis_client == "pool":
+            self.client = self._blocking()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+
+    async def get(self, key: str) -> bytes | None:
+        client = self.client or self._blocking()
+        try:
+            return client.get(key)  # blocks the event loop for the round trip, on purpose
+        except redis.RedisError as exc:
+            raise service.redis_unavailable(exc) from None
+        finally:
+            if client is not self.client:
+                client.close()
+
+
+def model_fanout(settings: ScoringSettings) -> ModelFanout:
+    if settings.http_client == "per_request":
+        return PerRequestModelFanout(settings)
+    if settings.client_library == "aiohttp":
+        return AiohttpModelFanout(settings)
+    return ModelFanout(settings)
+
+
+def feature_reader(settings: ScoringSettings) -> FeatureReader:
+    if settings.redis_blocking:
+        return BlockingFeatureReader(settings)
+    if settings.redis_client == "per_request":
+        return PerRequestFeatureReader(settings)
+    return FeatureReader(settings)

@@ -1,0 +1,125 @@
+"""Blocking clients of the scoring handler: model API callers and feature readers.
+
+One class per implementation, chosen by settings: the default shares one pooled client per worker
+process; the ``per_request`` ones reproduce the original lab's code paths so their cost can be
+measured. Used by the Flask app, and by the FastAPI app's ``def`` endpoint variant.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import redis
+import requests
+from requests.adapters import HTTPAdapter
+
+from api_common.errors import ApiError
+from api_scoring import service
+from api_scoring.settings import ScoringSettings
+
+
+class ModelCaller:
+    """Calls the model API with one ``requests.Session`` (a connection pool) per process."""
+
+    def __init__(self, settings: ScoringSettings):
+        self.settings = settings
+        self.url = settings.model_url.rstrip("/") + settings.model_path
+        self.timeout = (settings.model_connect_timeout_s, settings.model_timeout_s)
+        self.session = self._session()
+
+    def _session(self) -> requests.Session:
+        session = requests.Session()
+        size = max(self.settings.n_models * max(self.settings.threads, 1), 10)
+        session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
+        return session
+
+    def _post(self, params: dict, features: list[float]) -> requests.Response:
+        return self.session.post(self.url, params=params, json=features, timeout=self.timeout)
+
+    def call(self, name: str, features: list[float], profile: str | None) -> float:
+        # A profiled request is profiled down the chain: the model API is asked to profile too.
+        params = {"model": name, "profile": profile} if profile else {"model": name}
+        try:
+            resp = self._post(params, features)
+        except requests.Timeout:
+            raise service.model_timeout(self.settings.model_timeout_s) from None
+        except requests.RequestException as exc:
+            raise service.model_unreachable(exc) from None
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        return service.model_score(resp.status_code, body)
+
+    def close(self) -> None:
+        self.session.close()
+
+
+class PerRequestModelCaller(ModelCaller):
+    """Seed-faithful: ``requests.post`` with no session, so a new connection for every call."""
+
+    def _post(self, params: dict, features: list[float]) -> requests.Response:
+        return requests.post(self.url, params=params, json=features, timeout=self.timeout)
+
+
+class FeatureReader:
+    """Reads an entity's features through one redis-py connection pool per process."""
+
+    def __init__(self, settings: ScoringSettings):
+        self.settings = settings
+        self.client = self._client()
+
+    def _client(self) -> redis.Redis:
+        t = self.settings.redis_timeout_s
+        return redis.Redis.from_url(self.settings.redis_url, socket_timeout=t, socket_connect_timeout=t)
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return self.client.get(key)
+        except redis.RedisError as exc:
+            raise service.redis_unavailable(exc) from None
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class PerRequestFeatureReader(FeatureReader):
+    """Seed-faithful: a new Redis connection for every request, closed after it."""
+
+    def get(self, key: str) -> bytes | None:
+        client = self._client()
+        try:
+            return client.get(key)
+        except redis.RedisError as exc:
+            raise service.redis_unavailable(exc) from None
+        finally:
+            client.close()
+
+
+def model_caller(settings: ScoringSettings) -> ModelCaller:
+    return PerRequestModelCaller(settings) if settings.http_client == "per_request" else ModelCaller(settings)
+
+
+def feature_reader(settings: ScoringSettings) -> FeatureReader:
+    return PerRequestFeatureReader(settings) if settings.redis_client == "per_request" else FeatureReader(settings)
+
+
+class Fanout:
+    """Calls the N models one after the other, or concurrently from a thread pool."""
+
+    def __init__(self, settings: ScoringSettings, caller: ModelCaller):
+        self.caller = caller
+        self.names = service.model_names(settings)
+        self.pool = None
+        if settings.fanout == "concurrent":
+            self.pool = ThreadPoolExecutor(settings.n_models * max(settings.threads, 1))
+
+    def scores(self, features: list[float], profile: str | None) -> list[float]:
+        if self.pool is None:
+            return [self.caller.call(name, features, profile) for name in self.names]
+        futures = [self.pool.submit(self.caller.call, name, features, profile) for name in self.names]
+        errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first if isinstance(first, ApiError) else service.model_unreachable(first)
+        return [f.result() for f in futures]

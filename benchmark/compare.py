@@ -1,0 +1,132 @@
+"""``lab compare``: variants side by side in one run, each measured with the same load.
+
+Each variant gets its own chain (model API, scoring handler) on free ports beside a shared Redis,
+is verified, warmed up, measured by the Locust scenarios (response time, load ramp, max
+performance) and by LoadGen's capacity search, and stopped before the next one starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import redis
+
+from benchmark.loadgen import capacity
+from benchmark.locust import runner
+from benchmark.locust.runner import Scenario
+from benchmark.profiles import Profile
+from benchmark.report import analysis
+from benchmark.report.build import build
+from benchmark.report.summary import MAX_PERF_SPAWN_S
+from benchmark.rundir import Run, manifest, new_run_dir, write_json
+from benchmark.suite import locust_processes, settings_snapshot
+from benchmark.verify import verify, warm_up
+from feature_store.loader import load
+from lab import control, variants
+from lab.ports import free_port
+from lab.settings import LabSettings
+from lab.stack import Stack
+from lab.variants import Variant
+
+SERVICES = ("model-sync", "scoring-sync", "model-async", "scoring-async")
+
+
+def _stack(variant: Variant, redis_port: int) -> Stack:
+    base: dict[str, dict] = {"redis": {"port": redis_port}}
+    for name in SERVICES:
+        base[name] = {"port": free_port()}
+    return variants.stack_for(variant, base)
+
+
+def measure(
+    variant: Variant, stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None]
+) -> dict:
+    """Locust and LoadGen against one running variant; returns what the comparison needs to know."""
+    chain = variant.chain
+    records = control.state_file(lab).read()
+    procs = locust_processes()
+    loc = out / "locust"
+
+    def scenario(s: Scenario) -> Path:
+        progress(f"    locust {s.name} ({s.duration_s:.0f} s)")
+        return runner.run(stack, chain, s, loc, records, procs)
+
+    scenario(Scenario("response_time", 1, 1, profile.response_time_s))
+    ramp_env = {
+        "LAB_RAMP_MAX_USERS": str(profile.ramp_max_users),
+        "LAB_RAMP_RATE": str(profile.ramp_rate),
+        "LAB_RAMP_DURATION_S": str(profile.ramp_duration_s),
+    }
+    prefix = scenario(
+        Scenario("load_ramp", profile.ramp_max_users, profile.ramp_rate, profile.ramp_duration_s, ramp_env)
+    )
+    steps = analysis.ramp_steps(
+        analysis.load_requests(prefix), analysis.load_user_history(prefix), profile.ramp_step_users
+    )
+    bp = analysis.breaking_point(steps, profile.latency_bound_ms)
+    users = max(1, min(bp.users, int(bp.rps))) if bp.users and bp.rps else profile.ramp_step_users
+    progress(f"    breaking point: {bp.users} users, {bp.rps or 0:.0f} req/s ({bp.reason})")
+    scenario(Scenario("max_performance", users, max(users / MAX_PERF_SPAWN_S, 1), profile.max_performance_s))
+    start = max(1.0, 0.8 * (bp.rps or 10))
+    cap = capacity.find(
+        stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / "loadgen",
+        start_qps=start, max_probes=profile.capacity_max_probes, entities=stack.redis.entities, progress=progress,
+    )  # fmt: skip
+    progress(f"    capacity at p99 <= {profile.capacity_bound_ms:.0f} ms: {cap.qps:.0f} QPS")
+    return {"breaking_users": bp.users, "breaking_rps": bp.rps, "capacity_qps": cap.qps}
+
+
+def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print) -> Path:
+    """Compare the variants ``names`` (or presets); returns the run folder, report inside."""
+    chosen = variants.expand(names)
+    path = new_run_dir(lab.results_dir, "compare")
+    options = profile.as_dict() | {"profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare"}
+    redis_port = free_port()
+    snapshots = {v.name: settings_snapshot(_stack(v, redis_port)) for v in chosen}
+    run_ = Run(path, manifest(snapshots, options))
+    # The variants' processes are recorded apart from the user's own stack, which may be running.
+    vlab = lab.model_copy(update={"state_dir": lab.state_dir / "compare"})
+    control.cleanup_stale(vlab, progress)
+    progress(f"run folder: {path}")
+    try:
+        first = _stack(chosen[0], redis_port)
+        control.start(first, vlab, ["redis"], log=lambda *_: None)
+        client = redis.Redis.from_url(first.redis.effective_url)
+        load(client, first.redis.entities, first.redis.key_prefix)
+        client.close()
+        for i, v in enumerate(chosen, 1):
+            progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
+            status = _one(v, redis_port, vlab, profile, path / "variants" / v.name, progress)
+            write_json(path / "variants" / v.name / "status.json", status)
+        run_.finish(complete=True)
+    except KeyboardInterrupt:
+        run_.finish(complete=False, reason="interrupted (SIGINT)")
+        raise
+    except Exception as exc:
+        run_.finish(complete=False, reason=f"{type(exc).__name__}: {exc}")
+        raise
+    finally:
+        control.down(vlab, log=lambda *_: None)
+        build(path)
+    return path
+
+
+def _one(v: Variant, redis_port: int, vlab: LabSettings, profile: Profile, out: Path, progress) -> dict:
+    """Start one variant's chain, verify, warm up, measure, stop it."""
+    missing = v.missing()
+    if missing:
+        reason = f"skipped: {', '.join(missing)} not installed"
+        progress(f"    {reason}")
+        return {"skipped": reason}
+    t0 = time.monotonic()
+    stack = _stack(v, redis_port)
+    records = control.start(stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None)
+    try:
+        verify(stack, chains=(v.chain,))
+        warm_up(stack, chains=(v.chain,))
+        result = measure(v, stack, vlab, profile, out, progress)
+    finally:
+        control.stop(vlab, records)
+    return {"seconds": round(time.monotonic() - t0, 1), **result}

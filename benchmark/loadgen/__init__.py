@@ -1,0 +1,1 @@
+"""Experiment 4: capacity at a p99 latency bound, open loop, with MLPerf LoadGen (Server scenario)."""

@@ -1,0 +1,164 @@
+"""One LoadGen performance run (Server scenario) against one chain, in its own process.
+
+LoadGen schedules queries with Poisson arrivals at the target QPS and times each from its
+scheduled send time, so a stalled server or client shows in the latencies (no coordinated
+omission). The system under test is an HTTP client: ``issue_queries`` only hands each query to an
+asyncio loop running in a daemon thread, which owns one aiohttp session, sends the request and
+reports completion. Every query is completed, on error and timeout paths too, or LoadGen would
+wait forever.
+
+Run as ``python -m benchmark.loadgen.probe --url URL --qps Q ... --outdir DIR``; writes DIR/result.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+SAMPLE = [5.1, 3.5, 1.4, 0.2]
+
+
+class HttpSut:
+    """The client side as LoadGen's system under test."""
+
+    def __init__(self, url: str, entities: int, timeout_s: float):
+        import mlperf_loadgen as lg
+
+        self.lg = lg
+        self.url = url
+        self.entities = entities
+        self.timeout_s = timeout_s
+        self.errors = 0
+        self.statuses: dict[int, int] = {}
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.session = asyncio.run_coroutine_threadsafe(self._open(), self.loop).result()
+
+    async def _open(self):
+        import aiohttp  # the session must be created inside the loop that uses it
+
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s), connector=aiohttp.TCPConnector(limit=0)
+        )
+
+    async def _send(self, query_id: int, index: int) -> None:
+        body = {"entity_id": str(index % self.entities), "features": SAMPLE}
+        status = 0
+        try:
+            async with self.session.post(self.url, json=body) as resp:
+                await resp.read()
+                status = resp.status
+        except Exception:  # noqa: BLE001 - any failure still completes the query, and is counted
+            status = 0
+        finally:
+            if status != 200:
+                self.errors += 1
+            self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(query_id, 0, 0)])
+
+    def issue_queries(self, samples) -> None:
+        # Never block LoadGen's thread: only schedule the work on the loop.
+        for s in samples:
+            self.loop.call_soon_threadsafe(self.loop.create_task, self._send(s.id, s.index))
+
+    def flush_queries(self) -> None:
+        pass
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.session.close(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+SUMMARY_FIELDS = {
+    "scheduled_qps": r"Scheduled samples per second\s*:\s*([\d.]+)",
+    "completed_qps": r"Completed samples per second\s*:\s*([\d.]+)",
+    "valid": r"Result is\s*:\s*(\w+)",
+    "p50_ns": r"50\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p90_ns": r"90\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "p99_ns": r"99\.00 percentile latency \(ns\)\s*:\s*(\d+)",
+    "min_ns": r"Min latency \(ns\)\s*:\s*(\d+)",
+    "max_ns": r"Max latency \(ns\)\s*:\s*(\d+)",
+}
+
+
+def parse_summary(text: str) -> dict:
+    out: dict = {}
+    for key, pattern in SUMMARY_FIELDS.items():
+        m = re.search(pattern, text)
+        if m:
+            out[key] = m.group(1) if key == "valid" else float(m.group(1))
+    for key in [k for k in out if k.endswith("_ns")]:
+        out[key.replace("_ns", "_ms")] = out.pop(key) / 1e6
+    return out
+
+
+def run(
+    url: str, qps: float, duration_s: float, min_queries: int, bound_ms: float, entities: int, outdir: Path
+) -> dict:
+    import mlperf_loadgen as lg
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    os.chdir(outdir)  # LoadGen reads an audit.config from its working directory: use the probe's own folder
+    settings = lg.TestSettings()
+    settings.scenario = lg.TestScenario.Server
+    settings.mode = lg.TestMode.PerformanceOnly
+    settings.server_target_qps = qps
+    settings.server_target_latency_ns = int(bound_ms * 1e6)
+    settings.server_target_latency_percentile = 0.99
+    settings.min_duration_ms = int(duration_s * 1000)
+    settings.max_duration_ms = int(duration_s * 1000 * 3)
+    settings.min_query_count = min_queries
+    log = lg.LogSettings()
+    log.log_output.outdir = str(outdir)
+    log.log_output.copy_summary_to_stdout = False
+    n = 1024
+    sut_impl = HttpSut(url, entities, timeout_s=max(10.0, bound_ms / 1000 * 20))
+    sut = lg.ConstructSUT(sut_impl.issue_queries, sut_impl.flush_queries)
+    qsl = lg.ConstructQSL(n, n, lambda _s: None, lambda _s: None)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    try:
+        lg.StartTestWithLogSettings(sut, qsl, settings, log)
+    finally:
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+        lg.DestroyQSL(qsl)
+        lg.DestroySUT(sut)
+        sut_impl.close()
+    summary = (outdir / "mlperf_log_summary.txt").read_text(errors="replace")
+    result = {
+        "target_qps": qps,
+        "bound_ms": bound_ms,
+        "duration_s": duration_s,
+        "min_queries": min_queries,
+        **parse_summary(summary),
+        "errors": sut_impl.errors,
+        "statuses": {str(k): v for k, v in sut_impl.statuses.items()},
+        "client_cpu_pct": 100 * cpu / wall if wall else None,
+        "wall_s": wall,
+    }
+    (outdir / "result.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True)
+    p.add_argument("--qps", type=float, required=True)
+    p.add_argument("--duration-s", type=float, default=5)
+    p.add_argument("--min-queries", type=int, default=100)
+    p.add_argument("--bound-ms", type=float, default=250)
+    p.add_argument("--entities", type=int, default=10000)
+    p.add_argument("--outdir", type=Path, required=True)
+    a = p.parse_args()
+    run(a.url, a.qps, a.duration_s, a.min_queries, a.bound_ms, a.entities, a.outdir.resolve())
+
+
+if __name__ == "__main__":
+    main()

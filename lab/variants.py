@@ -1,0 +1,135 @@
+"""Variants: named, declarative presets of one chain's servers and code paths.
+
+A variant sets, for its chain's model API and scoring handler, the server, worker class and count,
+HTTP client, fan-out mode, Redis client and model kind. ``make up VARIANT=name`` and the benchmarks
+(``lab compare``) accept them. Presets list variants in an order that changes one factor at a time.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+
+from api_common.settings import cpu_count
+from lab.stack import Stack, build_stack
+
+CORES = cpu_count()
+SYNC_WORKERS = 2 * CORES + 1
+SEED_ASYNC_WORKERS = max(2, CORES)  # the original's image: one uvicorn worker per core, at least 2
+MEINHELD = "meinheld.gmeinheld.MeinheldWorker"
+UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    chain: str  # "sync" or "async"
+    change: str  # what it changes, in a phrase, for the decomposition table
+    model: dict = field(default_factory=dict)
+    scoring: dict = field(default_factory=dict)
+    requires: tuple[str, ...] = ()  # importable modules it needs
+
+    def missing(self) -> list[str]:
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def overrides(self) -> dict[str, dict]:
+        return {f"model-{self.chain}": dict(self.model), f"scoring-{self.chain}": dict(self.scoring)}
+
+    def concurrency(self) -> int | None:
+        """Requests the scoring handler can hold at once, if its server bounds it (Little's law)."""
+        if self.chain != "sync" or self.scoring.get("worker_class", "sync") not in ("sync", "gthread", MEINHELD):
+            return None
+        workers = self.scoring.get("workers") or SYNC_WORKERS
+        return workers * (self.scoring.get("threads") or 1)
+
+
+def _gunicorn(worker_class: str, workers: int, **extra) -> dict:
+    return {"server": "gunicorn", "worker_class": worker_class, "workers": workers, **extra}
+
+
+SEED_CLIENTS = {"http_client": "per_request", "redis_client": "per_request"}
+GTHREAD = _gunicorn("gthread", SYNC_WORKERS, threads=8)
+GEVENT = _gunicorn("gevent", CORES)
+SEED_ASYNC_SERVER = _gunicorn(UVICORN_WORKER, SEED_ASYNC_WORKERS)
+
+VARIANTS = {
+    v.name: v
+    for v in [
+        # sync chain: Flask
+        Variant("sync", "sync", "gunicorn sync workers (2 x cores + 1) instead of meinheld: the default chain"),
+        Variant(
+            "sync-seed", "sync", "the original: meinheld workers (2 per core), requests.post and a Redis "
+            "connection per request, sequential calls",
+            model=_gunicorn(MEINHELD, 2 * CORES), scoring=_gunicorn(MEINHELD, 2 * CORES) | SEED_CLIENTS,
+            requires=("meinheld",),
+        ),
+        Variant("sync-concurrent", "sync", "model calls concurrent, from a thread pool",
+                scoring={"fanout": "concurrent"}),
+        Variant("sync-gthread", "sync", "gthread workers, 8 threads each (model API too)",
+                model=GTHREAD, scoring=GTHREAD | {"fanout": "concurrent"}),
+        Variant("sync-gevent", "sync", "gevent workers, one per core, monkey-patched greenlets (model API too)",
+                model=GEVENT, scoring=GEVENT | {"fanout": "concurrent"}, requires=("gevent",)),
+        Variant("sync-meinheld", "sync", "a shared requests.Session and Redis pool per worker (still meinheld)",
+                model=_gunicorn(MEINHELD, 2 * CORES), scoring=_gunicorn(MEINHELD, 2 * CORES), requires=("meinheld",)),
+        Variant("sync-cpu", "sync", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),
+        # async chain: FastAPI
+        Variant("async", "async", "plain uvicorn (uvloop, httptools), one worker per core: the default chain"),
+        Variant(
+            "async-seed", "async", "the original: gunicorn + uvicorn workers, a new httpx client per request, "
+            "a blocking Redis client with a new connection per request inside the handler",
+            model=SEED_ASYNC_SERVER,
+            scoring=SEED_ASYNC_SERVER | SEED_CLIENTS | {"redis_blocking": True},
+            requires=("uvicorn_worker",),
+        ),
+        Variant(
+            "async-seed-shared", "async", "one httpx.AsyncClient and one Redis pool per worker (still blocking)",
+            model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER | {"redis_blocking": True},
+            requires=("uvicorn_worker",),
+        ),
+        Variant(
+            "async-gunicorn-uvicorn", "async", "non-blocking Redis (redis.asyncio), on gunicorn + uvicorn workers",
+            model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER, requires=("uvicorn_worker",),
+        ),
+        Variant("async-gunicorn-asgi", "async", "gunicorn's own asyncio ASGI worker",
+                model=_gunicorn("asgi", CORES), scoring=_gunicorn("asgi", CORES)),
+        Variant("async-aiohttp", "async", "aiohttp instead of httpx as the client to the models",
+                scoring={"client_library": "aiohttp"}, requires=("aiohttp",)),
+        Variant("async-def", "async", "a def endpoint run in FastAPI's thread pool, with blocking clients",
+                scoring={"endpoint": "def"}),
+        Variant("async-cpu", "async", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),
+    ]
+}  # fmt: skip
+
+PRESETS = {
+    # From the original lab's pair, one factor at a time, then the CPU-bound model for both chains.
+    "decomposition": [
+        "async-seed", "async-seed-shared", "async-gunicorn-uvicorn", "async", "async-aiohttp", "async-cpu",
+        "sync-seed", "sync-meinheld", "sync", "sync-concurrent", "sync-gthread", "sync-gevent", "sync-cpu",
+    ],
+    "defaults": ["sync", "async"],
+    "servers": ["async", "async-gunicorn-uvicorn", "async-gunicorn-asgi", "async-def", "sync", "sync-gthread",
+                "sync-gevent", "sync-meinheld"],
+}  # fmt: skip
+
+
+def get(name: str) -> Variant:
+    try:
+        return VARIANTS[name]
+    except KeyError:
+        raise KeyError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}") from None
+
+
+def expand(names: list[str]) -> list[Variant]:
+    """Variants from names and preset names, in order."""
+    out = []
+    for name in names:
+        out += [get(n) for n in PRESETS[name]] if name in PRESETS else [get(name)]
+    return out
+
+
+def stack_for(variant: Variant, base: dict[str, dict] | None = None) -> Stack:
+    """The stack with ``variant`` applied on top of ``base`` overrides (its chain only changes)."""
+    overrides = {k: dict(v) for k, v in (base or {}).items()}
+    for service, values in variant.overrides().items():
+        overrides.setdefault(service, {}).update(values)
+    return build_stack(overrides)

@@ -1,0 +1,55 @@
+"""Every variant starts, answers the chains' contract (right prediction, same errors) and stops cleanly."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import redis
+
+from feature_store.loader import load
+from lab import control, processes, variants
+from lab.ports import free_port
+from lab.smoke import SAMPLE, expected_prediction
+from tests.conftest import SERVICES, lab_settings
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("name", list(variants.VARIANTS))
+def test_variant_answers_the_contract(name, tmp_path):
+    variant = variants.get(name)
+    if variant.missing():
+        pytest.skip(f"variant {name} needs {', '.join(variant.missing())}, which is not installed")
+    base = {"redis": {"port": free_port(), "entities": 50}} | {s: {"port": free_port()} for s in SERVICES}
+    stack = variants.stack_for(variant, base)
+    lab = lab_settings(tmp_path)
+    chain = variant.chain
+    records = control.start(stack, lab, ["redis", f"model-{chain}", f"scoring-{chain}"], log=lambda *_: None)
+    try:
+        client = redis.Redis.from_url(stack.redis.effective_url)
+        load(client, 50, stack.redis.key_prefix)
+        client.close()
+        url = stack.scoring(chain).predict_url
+        reply = httpx.post(url, json=SAMPLE, timeout=10)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["detail"] == pytest.approx(expected_prediction(stack, chain), abs=1e-12)
+        assert "models;dur=" in reply.headers["server-timing"]
+        obj = httpx.post(url, json={"entity_id": "7", "features": [1.0]}, timeout=10)
+        assert obj.status_code == 200 and obj.json()["entity_id"] == "7"
+        bad = httpx.post(url, json={"entity_id": "missing"}, timeout=10)
+        assert (bad.status_code, bad.json()["error"]) == (404, "entity_not_found")
+    finally:
+        control.stop(lab, records)
+    assert not any(processes.alive(r) for r in records)
+    assert control.state_file(lab).read() == []
+
+
+def test_variants_are_declarative_and_presets_resolve():
+    for preset in variants.PRESETS:
+        assert variants.expand([preset])
+    seed = variants.get("async-seed")
+    assert seed.scoring["http_client"] == "per_request" and seed.scoring["redis_blocking"] is True
+    assert variants.get("sync-gthread").concurrency() == variants.SYNC_WORKERS * 8
+    assert variants.get("async").concurrency() is None
+    with pytest.raises(KeyError, match="unknown variant"):
+        variants.get("nope")
