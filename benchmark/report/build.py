@@ -7,9 +7,9 @@ import html
 from pathlib import Path
 from typing import Any
 
-from benchmark.report import plots
+from benchmark.report import compare, plots
 from benchmark.report.summary import summarise_run
-from benchmark.report.tables import Section, sections
+from benchmark.report.tables import Section, run_section, sections
 from benchmark.rundir import load_manifest, write_atomic, write_json
 
 PLOTS = [
@@ -17,6 +17,8 @@ PLOTS = [
     ("latency.png", "Latency percentiles against users"),
     ("timeit.png", "timeit: n sequential calls"),
     ("breakdown.png", "Profiling: where one request's time goes"),
+    ("capacity.png", "Capacity at the p99 bound, per variant"),
+    ("split.png", "Where one request's time goes, per variant"),
 ]
 CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
@@ -28,7 +30,13 @@ TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
 
 def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
     images = {}
-    if summary["steps"]:
+    if summary.get("kind") == "compare":
+        measured = [r for r in summary["variants"] if "skipped" not in r]
+        if any(r.get("capacity_qps") is not None for r in measured):
+            images["capacity.png"] = plots.capacity(measured)
+        if any(r.get("split_ms") for r in measured):
+            images["split.png"] = plots.split(measured)
+    elif summary["steps"]:
         offered = max((r["users"] for rows in summary["steps"].values() for r in rows), default=0)
         images["throughput.png"] = plots.throughput(summary["steps"], summary.get("littles_bound_sync"), offered)
         images["latency.png"] = plots.latency(summary["steps"], summary["latency_bound_ms"])
@@ -94,9 +102,13 @@ def render_markdown(manifest: dict, parts: list[Section], images: dict[str, byte
 def build(run: Path) -> Path:
     """Rebuild the report of ``run`` from its files; returns the path of ``report.html``."""
     manifest = load_manifest(run)
-    summary = summarise_run(run)
+    if manifest.get("options", {}).get("kind") == "compare":
+        summary = compare.summarise_compare(run)
+        parts = [*compare.sections(summary), run_section(manifest)]
+    else:
+        summary = summarise_run(run)
+        parts = sections(summary, manifest)
     images = make_plots(summary, run)
-    parts = sections(summary, manifest)
     links = (
         sorted(str(p.relative_to(run)) for p in (run / "locust").glob("*.html")) if (run / "locust").exists() else []
     )

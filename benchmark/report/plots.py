@@ -104,3 +104,33 @@ def breakdown(rows: dict[str, dict[str, float]]) -> bytes:
     ax.set_title("Profiling: where one request's time goes")
     ax.legend(fontsize=8, ncol=4, loc="lower right")
     return _png(fig)
+
+
+def capacity(rows: list[dict]) -> bytes:
+    """Capacity at the p99 bound per variant (horizontal bars, coloured by chain)."""
+    rows = [r for r in rows if r.get("capacity_qps") is not None]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.2))
+    names = [r["name"] for r in rows][::-1]
+    values = [r["capacity_qps"] for r in rows][::-1]
+    ax.barh(names, values, color=[COLORS[r["chain"]] for r in rows][::-1])
+    ax.set_xlabel("capacity: highest QPS with p99 under the bound (queries/s)")
+    ax.set_title("Capacity at the p99 bound, per variant (LoadGen, open loop)")
+    ax.grid(alpha=0.3, axis="x")
+    return _png(fig)
+
+
+def split(rows: list[dict]) -> bytes:
+    """Stacked bars: a single request's latency split per variant, from Server-Timing."""
+    rows = [r for r in rows if r.get("split_ms")]
+    fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.6))
+    names = [r["name"] for r in rows][::-1]
+    keys = list(rows[0]["split_ms"]) if rows else []
+    left = [0.0] * len(rows)
+    for key, color in zip(keys, ["tab:gray", "tab:red", "tab:green", "tab:purple"], strict=False):
+        values = [max(r["split_ms"][key], 0.0) for r in rows][::-1]
+        ax.barh(names, values, left=left, color=color, label=key)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_xlabel("single-user median latency (ms)")
+    ax.set_title("Where one request's time goes, per variant")
+    ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)

@@ -175,7 +175,7 @@ def _timeit(summary: dict) -> Section | None:
     )
 
 
-def _run(manifest: dict) -> Section:
+def run_section(manifest: dict) -> Section:
     dirty = " (dirty)" if manifest.get("dirty") else ""
     rows = [
         ["commit", f"{manifest.get('commit')}{dirty}"],
@@ -200,6 +200,6 @@ def sections(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Section]
         _steps(summary),
         *_profiling(summary),
         _timeit(summary),
-        _run(manifest),
+        run_section(manifest),
     ]
     return [s for s in found if s is not None]

@@ -1,0 +1,174 @@
+"""The comparison report (``lab compare``): one row per variant, the decomposition, Little's law."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from benchmark.loadgen import capacity
+from benchmark.report import analysis as an
+from benchmark.report.summary import MAX_PERF_SPAWN_S
+from benchmark.report.tables import Section, num
+from benchmark.rundir import load_manifest
+from lab import variants
+
+
+def _median(values: list[float]) -> float:
+    return an.percentile([v for v in values if not math.isnan(v)], 50)
+
+
+def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
+    """Every figure of one variant, from its folder's raw files."""
+    status = json.loads((folder / "status.json").read_text()) if (folder / "status.json").exists() else {}
+    if "skipped" in status:
+        return {"name": name, "skipped": status["skipped"]}
+    v = variants.VARIANTS.get(name)
+    chain = v.chain if v else ("sync" if name.startswith("sync") else "async")
+    loc = folder / "locust"
+    out: dict[str, Any] = {"name": name, "chain": chain, "change": v.change if v else ""}
+    single = an.load_requests(loc / f"{chain}-response_time")
+    if single:
+        s = an.summarise(single)
+        ok = [r for r in single if r.ok and r.timing]
+        server = _median([r.timing.get("total", math.nan) for r in ok])
+        redis_ms = _median([r.timing.get("redis", math.nan) for r in ok])
+        models = _median([r.timing.get("models", math.nan) for r in ok])
+        out |= {
+            "single_p50_ms": s.p50_ms,
+            "single_p99_ms": s.p99_ms,
+            # Split of the median request: outside the handler (network, server, framework), Redis, models, rest.
+            "split_ms": {
+                "network + server outside the handler": s.p50_ms - server,
+                "redis": redis_ms,
+                "model calls": models,
+                "handler (parse, join, aggregate)": server - redis_ms - models,
+            },
+        }
+    ramp = loc / f"{chain}-load_ramp"
+    reqs = an.load_requests(ramp)
+    if reqs:
+        steps = an.ramp_steps(reqs, an.load_user_history(ramp), int(opts.get("ramp_step_users", 10)))
+        bp = an.breaking_point(steps, float(opts.get("latency_bound_ms", 1000)))
+        out |= {"breaking_users": bp.users, "breaking_rps": bp.rps, "breaking_reason": bp.reason}
+    held = an.load_requests(loc / f"{chain}-max_performance")
+    if held:
+        held = [r for r in held if r.start >= held[0].start + MAX_PERF_SPAWN_S] or held
+        s = an.summarise(held)
+        window = (held[0].start, held[-1].start)
+        res = an.load_resources(loc / f"{chain}-max_performance", chain, *window)
+        gen = an.load_resources(loc / f"{chain}-max_performance", "locust", *window)
+        out |= {
+            "max_rps": s.rps,
+            "max_p99_ms": s.p99_ms,
+            "max_failure_pct": s.failure_pct,
+            "cpu_ms_per_request": 1000 * res.cpu_s / s.requests if s.requests else None,
+            "chain_cores_busy": res.cpu_s / max(window[1] - window[0], 1e-9),
+            "loadgen_peak_cpu_pct": gen.peak_cpu_pct,
+        }
+    rss = [
+        an.load_resources(loc / f"{chain}-{sc}", chain).peak_rss_mb
+        for sc in ("response_time", "load_ramp", "max_performance")
+    ]
+    out["peak_rss_mb"] = max((x for x in rss if not math.isnan(x)), default=None)
+    cap = capacity.load(folder / "loadgen")
+    if cap:
+        out |= {"capacity_qps": cap.qps, "capacity_client_saturated": cap.client_saturated, "probes": len(cap.probes)}
+        out["capacity_departures"] = capacity.departures(float(opts.get("capacity_probe_s", 60)), cap.probes)
+    conc = v.concurrency() if v else None
+    if conc and out.get("single_p50_ms"):
+        bound = conc / (out["single_p50_ms"] / 1000)
+        out |= {"littles_concurrency": conc, "littles_bound_rps": bound}
+        if out.get("max_rps"):
+            out["measured_over_bound"] = out["max_rps"] / bound
+    return out
+
+
+def summarise_compare(run: Path) -> dict[str, Any]:
+    m = load_manifest(run)
+    opts = m.get("options", {})
+    rows = [variant_figures(run / "variants" / name, name, opts) for name in opts.get("variants", [])]
+    return {"kind": "compare", "variants": rows, "options": opts}
+
+
+def _ratio(cur: float | None, prev: float | None) -> str:
+    if not cur or not prev or math.isnan(cur) or math.isnan(prev):
+        return ""
+    return f" (x{cur / prev:.2f})"
+
+
+COLUMNS = [
+    ("single p50 ms", "single_p50_ms", ".1f"),
+    ("single p99 ms", "single_p99_ms", ".1f"),
+    ("breaking point users", "breaking_users", "d"),
+    ("breaking point req/s", "breaking_rps", ".0f"),
+    ("max sustained req/s", "max_rps", ".0f"),
+    ("capacity QPS at p99 bound", "capacity_qps", ".0f"),
+    ("CPU ms / request", "cpu_ms_per_request", ".2f"),
+    ("peak RSS MiB", "peak_rss_mb", ".0f"),
+]
+
+
+def sections(summary: dict[str, Any]) -> list[Section]:
+    opts = summary["options"]
+    bound = float(opts.get("capacity_bound_ms", 250))
+    rows, prev_by_chain, notes = [], {}, []
+    for fig in summary["variants"]:
+        if "skipped" in fig:
+            rows.append([fig["name"], "", fig["skipped"], *[""] * len(COLUMNS)])
+            continue
+        prev = prev_by_chain.get(fig["chain"])
+        cells = []
+        for _, key, fmt in COLUMNS:
+            value = fig.get(key)
+            text = num(value, fmt) if not (fmt == "d" and value is None) else "-"
+            cells.append(text + (_ratio(value, prev.get(key)) if prev and fmt != "d" else ""))
+        rows.append([fig["name"], fig["chain"], fig.get("change", ""), *cells])
+        prev_by_chain[fig["chain"]] = fig
+        if fig.get("capacity_client_saturated"):
+            notes.append(
+                f"{fig['name']}: the LoadGen client passed 90% of a core in a probe: it may have measured the client."
+            )
+        if (fig.get("loadgen_peak_cpu_pct") or 0) > 90:
+            notes.append(f"{fig['name']}: Locust passed 90% of a core during max performance.")
+        if fig.get("max_failure_pct"):
+            notes.append(f"{fig['name']}: {fig['max_failure_pct']:.2f}% failed requests during max performance.")
+    decomposition = Section(
+        "Variants, one factor at a time",
+        "Each row changes one thing from the row before it of the same chain; (xN) is the ratio to that row. "
+        f"Capacity: the highest LoadGen target QPS (Poisson arrivals, open loop) whose p99 stayed under {bound:.0f} ms "
+        "with no failed request. CPU per request counts every process of the chain (Redis included), from /proc.",
+        ["variant", "chain", "change", *(c[0] for c in COLUMNS)],
+        rows,
+        notes,
+    )
+    little = [
+        [f["name"], str(f["littles_concurrency"]), num(f.get("single_p50_ms")), num(f["littles_bound_rps"], ".0f"),
+         num(f.get("max_rps"), ".0f"), num(f.get("measured_over_bound"), ".0%"),
+         num(f.get("chain_cores_busy"), ".2f")]
+        for f in summary["variants"] if f.get("littles_bound_rps")
+    ]  # fmt: skip
+    littles = Section(
+        "Little's law for the sync variants",
+        "A sync server holds (workers x threads) requests at once; divided by the single-request latency this bounds "
+        "its throughput. Below the bound with spare CPU means something else limits it; at the bound it is the "
+        "server's concurrency that limits it. Cores busy: CPU of the chain's processes during max performance.",
+        ["variant", "concurrent requests", "single p50 ms", "bound req/s", "measured req/s", "measured / bound",
+         "cores busy"],
+        little,
+    )  # fmt: skip
+    split_rows = [
+        [f["name"], *(num(ms) for ms in f["split_ms"].values())] for f in summary["variants"] if f.get("split_ms")
+    ]
+    first_split = next((f["split_ms"] for f in summary["variants"] if f.get("split_ms")), {})
+    split = Section(
+        "Where a single request's time goes (from the Server-Timing header, medians, ms)",
+        "The scoring handler reports the time it spent reading Redis, calling the models and in total; the rest of "
+        "the client's latency was spent outside the handler (network, server, framework).",
+        ["variant", *first_split.keys()],
+        split_rows,
+    )
+    departures = next((f["capacity_departures"] for f in summary["variants"] if f.get("capacity_departures")), "")
+    method = Section("Capacity method", departures)
+    return [decomposition, littles, split, method]
