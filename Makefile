@@ -48,3 +48,40 @@ $(STAMP): pyproject.toml
 
 clean:  ## remove the virtualenv and the lab's state (not the results)
 	rm -rf $(VENV) .lab
+
+# ---- Containers: the original lab's interface (needs a Docker engine; not run where this lab is developed) ----
+IMAGE   ?= ml-serving-lab
+NETWORK ?= ml-serving-lab
+SERVICES := model-sync scoring-sync model-async scoring-async
+.PHONY: docker-build docker-network docker-run-model-sync docker-run-scoring-sync docker-run-model-async \
+	docker-run-scoring-async docker-run-redis docker-stop
+
+docker-build:  ## build the four service images (their unit tests run in the build)
+	for s in $(SERVICES); do docker build -f docker/$$s.Dockerfile -t $(IMAGE)-$$s . || exit 1; done
+	docker build -f docker/lab.Dockerfile -t $(IMAGE)-lab .
+
+docker-network:
+	docker network inspect $(NETWORK) >/dev/null 2>&1 || docker network create $(NETWORK)
+
+docker-run-model-sync: docker-network
+	docker run --rm --name lab-model-sync --network $(NETWORK) -p 5000:5000 $(IMAGE)-model-sync
+
+docker-run-scoring-sync: docker-network
+	docker run --rm --name lab-scoring-sync --network $(NETWORK) -p 5001:5001 \
+		-e SCORING_SYNC_MODEL_URL=http://lab-model-sync:5000 -e SCORING_SYNC_REDIS_URL=redis://lab-redis:6379/0 \
+		$(IMAGE)-scoring-sync
+
+docker-run-model-async: docker-network
+	docker run --rm --name lab-model-async --network $(NETWORK) -p 8000:8000 $(IMAGE)-model-async
+
+docker-run-scoring-async: docker-network
+	docker run --rm --name lab-scoring-async --network $(NETWORK) -p 8001:8001 \
+		-e SCORING_ASYNC_MODEL_URL=http://lab-model-async:8000 -e SCORING_ASYNC_REDIS_URL=redis://lab-redis:6379/0 \
+		$(IMAGE)-scoring-async
+
+docker-run-redis: docker-network
+	docker run --rm --name lab-redis --network $(NETWORK) -p 6379:6379 redis:7-alpine \
+		redis-server --save "" --appendonly no --protected-mode no
+
+docker-stop:  ## stop and remove the lab's containers
+	-docker rm -f lab-model-sync lab-scoring-sync lab-model-async lab-scoring-async lab-redis

@@ -125,3 +125,42 @@ class ProfilingMiddleware:
         finally:
             if not stopped:
                 profile.stop()
+
+
+class MetricsMiddleware:
+    """Pure ASGI middleware: count and time every HTTP request per route template."""
+
+    def __init__(self, app, metrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        import time
+
+        status = 500
+        t0 = time.perf_counter()
+
+        async def send_status(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        self.metrics.started()
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.finished(route, scope["method"], status, time.perf_counter() - t0)
+
+
+def metrics_route(app: FastAPI, metrics) -> None:
+    from fastapi.responses import Response
+
+    from api_common.metrics import CONTENT_TYPE
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics() -> Response:
+        return Response(metrics.expose(), media_type=CONTENT_TYPE)

@@ -59,3 +59,28 @@ def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:
         if profile is not None:
             response.headers[profiling.HEADER] = ", ".join(profile.stop())
         return response
+
+
+def install_metrics(app: Flask, metrics) -> None:
+    """Count and time every request per route template, and serve ``/metrics``."""
+    import time
+
+    from flask import Response, g, request
+
+    from api_common.metrics import CONTENT_TYPE
+
+    @app.before_request
+    def _begin():
+        g.metrics_t0 = time.perf_counter()
+        metrics.started()
+
+    @app.after_request
+    def _end(response):
+        if "metrics_t0" in g:
+            route = request.url_rule.rule if request.url_rule else "unmatched"
+            metrics.finished(route, request.method, response.status_code, time.perf_counter() - g.pop("metrics_t0"))
+        return response
+
+    @app.get("/metrics")
+    def _metrics():
+        return Response(metrics.expose(), mimetype=CONTENT_TYPE)

@@ -14,12 +14,9 @@ from pathlib import Path
 import redis
 
 from benchmark.loadgen import capacity
-from benchmark.locust import runner
-from benchmark.locust.runner import Scenario
+from benchmark.locust import scenarios
 from benchmark.profiles import Profile
-from benchmark.report import analysis
 from benchmark.report.build import build
-from benchmark.report.summary import MAX_PERF_SPAWN_S
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, settings_snapshot
 from benchmark.verify import verify, warm_up
@@ -46,29 +43,7 @@ def measure(
     """Locust and LoadGen against one running variant; returns what the comparison needs to know."""
     chain = variant.chain
     records = control.state_file(lab).read()
-    procs = locust_processes()
-    loc = out / "locust"
-
-    def scenario(s: Scenario) -> Path:
-        progress(f"    locust {s.name} ({s.duration_s:.0f} s)")
-        return runner.run(stack, chain, s, loc, records, procs)
-
-    scenario(Scenario("response_time", 1, 1, profile.response_time_s))
-    ramp_env = {
-        "LAB_RAMP_MAX_USERS": str(profile.ramp_max_users),
-        "LAB_RAMP_RATE": str(profile.ramp_rate),
-        "LAB_RAMP_DURATION_S": str(profile.ramp_duration_s),
-    }
-    prefix = scenario(
-        Scenario("load_ramp", profile.ramp_max_users, profile.ramp_rate, profile.ramp_duration_s, ramp_env)
-    )
-    steps = analysis.ramp_steps(
-        analysis.load_requests(prefix), analysis.load_user_history(prefix), profile.ramp_step_users
-    )
-    bp = analysis.breaking_point(steps, profile.latency_bound_ms)
-    users = max(1, min(bp.users, int(bp.rps))) if bp.users and bp.rps else profile.ramp_step_users
-    progress(f"    breaking point: {bp.users} users, {bp.rps or 0:.0f} req/s ({bp.reason})")
-    scenario(Scenario("max_performance", users, max(users / MAX_PERF_SPAWN_S, 1), profile.max_performance_s))
+    bp = scenarios.up_to_max_performance(stack, chain, profile, out / "locust", records, locust_processes(), progress)
     start = max(1.0, 0.8 * (bp.rps or 10))
     cap = capacity.find(
         stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / "loadgen",

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import httpx
 
 from api_common.settings import cpu_count
 from benchmark import timeit_exp
-from benchmark.locust import runner
-from benchmark.locust.runner import Scenario
+from benchmark.locust import scenarios
 from benchmark.profiles import Profile
 from benchmark.profiling import experiment as profiling
-from benchmark.report import analysis
 from benchmark.report.build import build
-from benchmark.report.summary import MAX_PERF_SPAWN_S
 from benchmark.rundir import Run, manifest, new_run_dir
 from benchmark.verify import verify, warm_up
 from lab.control import state_file
@@ -58,30 +56,8 @@ def _locust(stack: Stack, lab: LabSettings, profile: Profile, out: Path, progres
     procs = locust_processes()
     for chain in CHAINS:
         mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
-
-        def scenario(s: Scenario, chain: str = chain, mine: list = mine) -> Path:
-            progress(f"  locust {chain}: {s.name} ({s.duration_s:.0f} s)")
-            return runner.run(stack, chain, s, out, mine, procs)
-
-        scenario(Scenario("response_time", 1, 1, profile.response_time_s))
-        ramp_env = {
-            "LAB_RAMP_MAX_USERS": str(profile.ramp_max_users),
-            "LAB_RAMP_RATE": str(profile.ramp_rate),
-            "LAB_RAMP_DURATION_S": str(profile.ramp_duration_s),
-        }
-        ramp = Scenario("load_ramp", profile.ramp_max_users, profile.ramp_rate, profile.ramp_duration_s, ramp_env)
-        prefix = scenario(ramp)
-        reqs, history = analysis.load_requests(prefix), analysis.load_user_history(prefix)
-        bp = analysis.breaking_point(
-            analysis.ramp_steps(reqs, history, profile.ramp_step_users), profile.latency_bound_ms
-        )
-        # Hold the load the chain was seen to serve: a step is 10 users wide, its top may be past capacity.
-        users = max(1, min(bp.users, int(bp.rps))) if bp.users and bp.rps else profile.ramp_step_users
-        rps = f"{bp.rps:.0f}" if bp.rps else "-"
-        progress(f"  {chain} breaking point: {bp.users} users, {rps} req/s ({bp.reason})")
-        # Spawned in MAX_PERF_SPAWN_S seconds; the report leaves that spawn out of the figures.
-        scenario(Scenario("max_performance", users, max(users / MAX_PERF_SPAWN_S, 1), profile.max_performance_s))
-        scenario(Scenario("stress", profile.stress_users, profile.stress_rate, profile.stress_s))
+        scenarios.up_to_max_performance(stack, chain, profile, out, mine, procs, progress)
+        scenarios.stress(stack, chain, profile, out, mine, procs, progress)
 
 
 def run(
@@ -100,6 +76,9 @@ def run(
         "locust_processes": locust_processes(),
     }
     run_ = Run(path, manifest(settings_snapshot(stack), options))
+    # The processes measured, as the lab recorded them (PID, process group, command line).
+    run_.manifest["processes"] = [asdict(r) for r in state_file(lab).read()]
+    run_.save()
     progress(f"run folder: {path}")
     try:
         t = time.monotonic()

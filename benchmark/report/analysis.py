@@ -15,6 +15,7 @@ class Request:
     ms: float
     ok: bool
     timing: dict[str, float]
+    status: int = 200  # 0: no HTTP answer (refused, reset, timed out)
 
 
 def load_requests(prefix: Path) -> list[Request]:
@@ -27,7 +28,8 @@ def load_requests(prefix: Path) -> list[Request]:
                     timing = dict(
                         (k, float(v)) for k, v in (p.split(";dur=") for p in r["server_timing"].split("|") if p)
                     )
-                    rows.append(Request(float(r["start"]), float(r["response_ms"]), r["ok"] == "1", timing))
+                    req = Request(float(r["start"]), float(r["response_ms"]), r["ok"] == "1", timing, int(r["status"]))
+                    rows.append(req)
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a stopped Locust process
     rows.sort(key=lambda r: r.start)

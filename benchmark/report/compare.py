@@ -89,7 +89,7 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     m = load_manifest(run)
     opts = m.get("options", {})
     rows = [variant_figures(run / "variants" / name, name, opts) for name in opts.get("variants", [])]
-    return {"kind": "compare", "variants": rows, "options": opts}
+    return {"kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count")}
 
 
 def _ratio(cur: float | None, prev: float | None) -> str:
@@ -169,6 +169,47 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         ["variant", *first_split.keys()],
         split_rows,
     )
+    targets = _targets(summary)
     departures = next((f["capacity_departures"] for f in summary["variants"] if f.get("capacity_departures")), "")
     method = Section("Capacity method", departures)
-    return [decomposition, littles, split, method]
+    return [s for s in (decomposition, littles, split, targets, method) if s is not None]
+
+
+EXPECTED_ASYNC_P50_MS = 46.67  # expected maximum of two uniform 40-50 ms draws: 40 + 10 * 2/3
+
+
+def _targets(summary: dict[str, Any]) -> Section | None:
+    """The project's targets, checked against this run's figures (side by side, same run)."""
+    by = {f["name"]: f for f in summary["variants"] if "skipped" not in f}
+    rows = []
+    default, seed = by.get("async"), by.get("async-seed")
+    if default and seed and seed.get("capacity_qps"):
+        ratio = (default.get("capacity_qps") or 0) / seed["capacity_qps"]
+        rows.append(["async capacity >= 5x the seed-faithful async's", f"x{ratio:.1f}", "yes" if ratio >= 5 else "no"])
+    if default and seed and seed.get("cpu_ms_per_request") and default.get("cpu_ms_per_request"):
+        ratio = default["cpu_ms_per_request"] / seed["cpu_ms_per_request"]
+        rows.append(
+            ["async CPU per request <= 1/8 of the seed's", f"1/{1 / ratio:.1f}", "yes" if ratio <= 1 / 8 else "no"]
+        )
+    if default and default.get("single_p50_ms"):
+        gap = default["single_p50_ms"] - EXPECTED_ASYNC_P50_MS
+        label = f"async single-user p50 within 5 ms of {EXPECTED_ASYNC_P50_MS} ms"
+        rows.append([label, f"{default['single_p50_ms']:.1f} ms", "yes" if abs(gap) <= 5 else "no"])
+    cores = summary.get("cpu_count") or 0
+    for f in summary["variants"]:
+        ratio = f.get("measured_over_bound")
+        if ratio is None:
+            continue
+        busy = f.get("chain_cores_busy") or 0
+        why = ""
+        if ratio < 0.85:
+            why = (
+                f"; CPU saturated ({busy:.2f} cores busy)"
+                if cores and busy > 0.8 * cores
+                else f"; {busy:.2f} cores busy"
+            )
+        rows.append([f"{f['name']}: sustained within 15% of its Little's-law bound", f"{ratio:.0%}{why}",
+                     "yes" if ratio >= 0.85 else "no"])  # fmt: skip
+    if not rows:
+        return None
+    return Section("Targets, checked on this run", "", ["target", "measured", "met"], rows)

@@ -99,3 +99,22 @@ def test_bad_model_name_is_422(twin):
     client, path = twin
     reply = post_json(client, path + "?model=../../etc", [1.0])
     assert reply.status == 422 and reply.body["error"] == "validation_error"
+
+
+@pytest.mark.parametrize("chain", ["sync", "async"])
+def test_an_unexpected_error_is_a_500_without_internals(chain, monkeypatch):
+    module = flask_app if chain == "sync" else fastapi_app
+
+    def broken(*_a, **_k):
+        raise RuntimeError("secret internals at /srv/app.py line 42")
+
+    monkeypatch.setattr(module, "plan", broken)
+    client, path = make_twin(chain)
+    with client:
+        reply = client.request("POST", path, b"[1.0]", {"Content-Type": "application/json"})
+    assert reply.status == 500
+    assert reply.body == {"error": "internal_error", "message": "internal server error"}
+
+
+def test_flask_apps_never_run_in_debug_mode():
+    assert not flask_app.create_app(ModelSyncSettings(**FAST)).debug

@@ -1,0 +1,81 @@
+"""``lab compare`` on tiny durations: LoadGen probes a real chain, the decomposition table builds from
+the saved folder, and a missing optional server is skipped with its reason."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from benchmark import compare
+from benchmark.loadgen import capacity
+from benchmark.profiles import QUICK
+from benchmark.report.build import build
+from tests.conftest import lab_settings
+
+pytestmark = pytest.mark.integration
+
+TINY = QUICK.with_options(
+    response_time_s=3, ramp_max_users=12, ramp_rate=6, ramp_step_users=4, max_performance_s=3,
+    capacity_probe_s=2, capacity_max_probes=3,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    lab = lab_settings(tmp_path_factory.mktemp("compare"))
+    path = compare.run(["async-seed", "async"], lab, TINY, progress=lambda *_: None)
+    return lab, path
+
+
+def test_loadgen_probes_produce_capacity_figures(compared):
+    _, run = compared
+    for name in ("async-seed", "async"):
+        cap = capacity.load(run / "variants" / name / "loadgen")
+        assert cap is not None and 1 <= len(cap.probes) <= 3
+        for probe in cap.probes:
+            result = json.loads(
+                (run / "variants" / name / "loadgen" / probe.folder.split("/")[-1] / "result.json").read_text()
+            )
+            assert result["p99_ms"] > 0 and result["target_qps"] == pytest.approx(probe.target_qps, rel=1e-3)
+            assert result["client_cpu_pct"] is not None
+        assert cap.qps >= 0 and any(p.passed for p in cap.probes) == (cap.qps > 0)
+
+
+def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):
+    _, run = compared
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    for name in ("report.html", "summary.md", "summary.json"):
+        (copy / name).unlink()
+    build(copy)
+    summary = json.loads((copy / "summary.json").read_text())
+    assert summary == json.loads((run / "summary.json").read_text())
+    rows = {v["name"]: v for v in summary["variants"]}
+    assert set(rows) == {"async-seed", "async"}
+    for v in rows.values():
+        assert v["single_p50_ms"] > 40 and v["capacity_qps"] is not None and v["cpu_ms_per_request"] > 0
+        assert set(v["split_ms"]) >= {"redis", "model calls"}
+    md = (copy / "summary.md").read_text()
+    assert "Variants, one factor at a time" in md and "(x" in md  # ratio to the row before
+    assert "MLPerf Inference requires at least 600 s" in md
+
+
+def test_no_process_is_left_behind(compared):
+    lab, run = compared
+    assert json.loads((run / "manifest.json").read_text())["complete"] is True
+    state = lab.state_dir / "compare" / "stack.json"
+    assert not state.exists() or json.loads(state.read_text())["processes"] == []
+
+
+def test_a_variant_whose_server_is_missing_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    from lab import variants
+
+    fake = variants.Variant("sync-fake", "sync", "needs a module that is not there", requires=("no_such_module_xyz",))
+    monkeypatch.setitem(variants.VARIANTS, "sync-fake", fake)
+    lab = lab_settings(tmp_path)
+    run = compare.run(["sync-fake"], lab, TINY, progress=lambda *_: None)
+    status = json.loads((run / "variants" / "sync-fake" / "status.json").read_text())
+    assert status == {"skipped": "skipped: no_such_module_xyz not installed"}
+    assert "no_such_module_xyz not installed" in (run / "summary.md").read_text()

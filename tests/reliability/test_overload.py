@@ -1,0 +1,128 @@
+"""Twice the breaking point for 60 s: health checks keep answering, failures are clean HTTP errors,
+no worker is restarted, and the chains answer normally within 2 s of the load stopping.
+
+The soak test (the load held for ``LAB_SOAK_MINUTES``, RSS of every service sampled) is off unless
+that variable is set: it is long.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import httpx
+import psutil
+import pytest
+
+from benchmark.locust import runner
+from benchmark.locust.runner import Scenario
+from benchmark.report import analysis
+from lab import control, processes
+from lab.smoke import SAMPLE
+from tests.conftest import lab_settings, make_stack, start
+from tests.reliability.record import record
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+OVERLOAD_S = float(os.environ.get("LAB_OVERLOAD_S", "60"))
+
+
+class HealthPoller(threading.Thread):
+    """Polls every service's health check once a second; records the slowest answer and failures."""
+
+    def __init__(self, stack):
+        super().__init__(daemon=True)
+        self.stack = stack
+        self.worst_s: dict[str, float] = {}
+        self.failures: dict[str, int] = {}
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(timeout=10.0) as client:
+            while not self.done.is_set():
+                for svc in self.stack.services:
+                    t0 = time.perf_counter()
+                    try:
+                        ok = client.get(svc.health_url).status_code == 200
+                    except httpx.HTTPError:
+                        ok = False
+                    took = time.perf_counter() - t0
+                    self.worst_s[svc.name] = max(self.worst_s.get(svc.name, 0.0), took)
+                    if not ok:
+                        self.failures[svc.name] = self.failures.get(svc.name, 0) + 1
+                self.done.wait(1.0)
+
+
+def _breaking_point(stack, chain, records, out) -> int:
+    """A short ramp (1 to 300 users at 10 users/s) to find this chain's breaking point here."""
+    env = {"LAB_RAMP_MAX_USERS": "300", "LAB_RAMP_RATE": "10", "LAB_RAMP_DURATION_S": "30"}
+    prefix = runner.run(stack, chain, Scenario("load_ramp", 300, 10, 30, env), out, records)
+    steps = analysis.ramp_steps(analysis.load_requests(prefix), analysis.load_user_history(prefix), 10)
+    bp = analysis.breaking_point(steps, 1000)
+    return max(10, min(bp.users or 10, int(bp.rps or 10)))
+
+
+@pytest.mark.parametrize("chain", ["sync", "async"])
+def test_twice_the_breaking_point(chain, tmp_path):
+    stack = make_stack()
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        records = control.state_file(lab).read()
+        mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
+        users = 2 * _breaking_point(stack, chain, mine, tmp_path)
+        workers = {r.name: set(processes.members(r)) for r in mine}
+        poller = HealthPoller(stack)
+        poller.start()
+        prefix = runner.run(stack, chain, Scenario("max_performance", users, users / 2, OVERLOAD_S), tmp_path, mine)
+        poller.done.set()
+        poller.join()
+        stopped = time.perf_counter()
+        while True:  # answers normally again: 200 within a normal single-request time
+            resp = httpx.post(stack.scoring(chain).predict_url, json=SAMPLE, timeout=5)
+            if resp.status_code == 200 and resp.elapsed.total_seconds() < 0.5:
+                break
+            assert time.perf_counter() - stopped < 2.0, "the chain did not answer normally within 2 s"
+        back_s = time.perf_counter() - stopped
+        reqs = analysis.load_requests(prefix)
+        summary = analysis.summarise(reqs)
+        resets = sum(1 for r in reqs if r.status == 0)
+        assert summary.requests > 0
+        assert not poller.failures, poller.failures  # every service kept answering its health check
+        assert resets == 0  # failures, if any, are HTTP errors, not broken connections
+        assert {r.name: set(processes.members(r)) for r in mine} == workers  # no worker crash loop
+        record(f"overload.{chain}", {
+            "users": users, "seconds": OVERLOAD_S, "requests": summary.requests, "failure_pct": summary.failure_pct,
+            "p50_ms": summary.p50_ms, "p99_ms": summary.p99_ms, "rps": summary.rps,
+            "worst_health_s": {k: round(v, 3) for k, v in poller.worst_s.items()}, "back_to_normal_s": round(back_s, 3),
+        })  # fmt: skip
+    finally:
+        control.down(lab, log=lambda *_: None)
+
+
+@pytest.mark.skipif(not os.environ.get("LAB_SOAK_MINUTES"), reason="soak test: set LAB_SOAK_MINUTES to run it")
+def test_soak_rss_stays_flat(tmp_path):
+    minutes = float(os.environ["LAB_SOAK_MINUTES"])
+    stack = make_stack()
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        records = control.state_file(lab).read()
+
+        def rss() -> dict[str, int]:
+            return {r.name: sum(psutil.Process(p).memory_info().rss for p in processes.members(r)) for r in records}
+
+        first = rss()
+        end = time.monotonic() + minutes * 60
+        i = 0
+        while time.monotonic() < end:
+            chain = ("sync", "async")[i % 2]
+            mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
+            runner.run(stack, chain, Scenario("max_performance", 40, 20, 60), tmp_path / str(i), mine)
+            i += 1
+        last = rss()
+        growth = {k: (last[k] - first[k]) / first[k] for k in first}
+        record("soak", {"minutes": minutes, "rss_growth": {k: round(v, 3) for k, v in growth.items()}})
+        assert all(g < 0.5 for g in growth.values()), growth
+    finally:
+        control.down(lab, log=lambda *_: None)
