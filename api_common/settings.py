@@ -26,6 +26,7 @@ class ServiceSettings(BaseSettings):
     workers: int | None = None
     worker_class: str = "sync"
     threads: int = 1
+    worker_connections: int = 1000  # gevent and asgi workers: concurrent clients per worker
     log_level: str = "warning"
     max_body_bytes: int = 64 * 1024
     profiling: bool = False
@@ -37,6 +38,12 @@ class ServiceSettings(BaseSettings):
         if self.server == "gunicorn" and self.worker_class in ("sync", "gthread"):
             return 2 * cpu_count() + 1
         return cpu_count()
+
+    def requests_per_worker(self) -> int:
+        """How many requests one worker process can hold at once."""
+        if self.worker_class in ("gevent", "asgi") or self.server == "uvicorn":
+            return self.worker_connections
+        return max(self.threads, 1)
 
     @property
     def base_url(self) -> str:

@@ -6,7 +6,15 @@ import asyncio
 
 from fastapi import FastAPI, Request
 
-from api_common.fastapi_glue import ProfilingMiddleware, install_error_handlers, json_body_doc, read_json_body
+from api_common.fastapi_glue import (
+    MetricsMiddleware,
+    ProfilingMiddleware,
+    install_error_handlers,
+    json_body_doc,
+    metrics_route,
+    read_json_body,
+)
+from api_common.metrics import Metrics
 from api_model.model import burn_cpu
 from api_model.schemas import FEATURES, Prediction
 from api_model.service import plan
@@ -19,6 +27,8 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     settings = settings or ModelAsyncSettings()
     app = FastAPI(title="Model API (async)", version="1.0")
     install_error_handlers(app)
+    metrics = Metrics("model-async")
+    metrics_route(app, metrics)
     app.add_middleware(
         ProfilingMiddleware, service="model-async", enabled=settings.profiling, folder=settings.profile_dir
     )
@@ -46,4 +56,5 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
             await asyncio.sleep(job.latency_ms / 1000)
         return job.result()
 
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
     return app

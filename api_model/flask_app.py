@@ -6,7 +6,8 @@ import time
 
 from flask import Flask, jsonify, request
 
-from api_common.flask_glue import install_error_handlers, install_profiling, read_json_body
+from api_common.flask_glue import install_error_handlers, install_metrics, install_profiling, read_json_body
+from api_common.metrics import Metrics
 from api_model.model import burn_cpu
 from api_model.schemas import FEATURES
 from api_model.service import plan
@@ -20,6 +21,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     app = Flask(__name__)
     install_error_handlers(app)
     install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
+    install_metrics(app, Metrics("model-sync"))
 
     @app.get("/")
     def index():

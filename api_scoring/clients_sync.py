@@ -29,7 +29,7 @@ class ModelCaller:
 
     def _session(self) -> requests.Session:
         session = requests.Session()
-        size = max(self.settings.n_models * max(self.settings.threads, 1), 10)
+        size = max(self.settings.n_models * self.settings.requests_per_worker(), 10)
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
         return session
 
@@ -112,7 +112,9 @@ class Fanout:
         self.names = service.model_names(settings)
         self.pool = None
         if settings.fanout == "concurrent":
-            self.pool = ThreadPoolExecutor(settings.n_models * max(settings.threads, 1))
+            # Sized for every request the worker can hold: under gevent these threads are greenlets, and a
+            # pool sized for one request would serialise the model calls of all the worker's requests.
+            self.pool = ThreadPoolExecutor(settings.n_models * settings.requests_per_worker())
 
     def scores(self, features: list[float], profile: str | None) -> list[float]:
         if self.pool is None:

@@ -13,7 +13,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from api_common.fastapi_glue import ProfilingMiddleware, install_error_handlers, json_body_doc, read_json_body
+from api_common.fastapi_glue import (
+    MetricsMiddleware,
+    ProfilingMiddleware,
+    install_error_handlers,
+    json_body_doc,
+    metrics_route,
+    read_json_body,
+)
+from api_common.metrics import Metrics
 from api_scoring import clients_async, clients_sync, service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringAsyncSettings
@@ -45,11 +53,14 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Scoring handler (async)", version="1.0", lifespan=lifespan)
     install_error_handlers(app)
+    metrics = Metrics("scoring-async")
+    metrics_route(app, metrics)
     app.add_middleware(
         ProfilingMiddleware, service="scoring-async", enabled=settings.profiling, folder=settings.profile_dir
     )
 
     def respond(timings: service.Timings, entity_id: str, scores: list[float]) -> JSONResponse:
+        metrics.observe_steps(timings.spans)
         return JSONResponse(service.aggregate(entity_id, scores), headers={"Server-Timing": timings.header()})
 
     @app.get("/")
@@ -95,4 +106,5 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
             timings.mark("models", t)
             return respond(timings, plan.entity_id, scores)
 
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
     return app

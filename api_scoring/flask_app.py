@@ -6,7 +6,8 @@ import time
 
 from flask import Flask, g, jsonify, request
 
-from api_common.flask_glue import install_error_handlers, install_profiling, read_json_body
+from api_common.flask_glue import install_error_handlers, install_metrics, install_profiling, read_json_body
+from api_common.metrics import Metrics
 from api_scoring import clients_sync, service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringSyncSettings
@@ -19,6 +20,8 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     app = Flask(__name__)
     install_error_handlers(app)
     install_profiling(app, "scoring-sync", settings.profiling, settings.profile_dir)
+    metrics = Metrics("scoring-sync")
+    install_metrics(app, metrics)
 
     # Made once per worker process (gunicorn loads the app after forking), never per request,
     # unless a seed-faithful variant asks for the per-request code paths.
@@ -44,6 +47,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
         features = service.join(plan, stored)
         scores = fanout.scores(features, g.get("profiler_name"))
         timings.mark("models", t)
+        metrics.observe_steps(timings.spans)
         resp = jsonify(service.aggregate(plan.entity_id, scores))
         resp.headers["Server-Timing"] = timings.header()
         return resp

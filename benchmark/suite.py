@@ -19,7 +19,7 @@ from benchmark.locust import scenarios
 from benchmark.profiles import Profile
 from benchmark.profiling import experiment as profiling
 from benchmark.report.build import build
-from benchmark.rundir import Run, manifest, new_run_dir
+from benchmark.rundir import Run, manifest, new_run_dir, write_atomic
 from benchmark.verify import verify, warm_up
 from lab.control import state_file
 from lab.settings import LabSettings
@@ -58,6 +58,18 @@ def _locust(stack: Stack, lab: LabSettings, profile: Profile, out: Path, progres
         mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
         scenarios.up_to_max_performance(stack, chain, profile, out, mine, procs, progress)
         scenarios.stress(stack, chain, profile, out, mine, procs, progress)
+
+
+def scrape_metrics(stack: Stack, out: Path) -> None:
+    """Each service's Prometheus metrics, as they stand after the experiments, into the run folder."""
+    with httpx.Client(timeout=5.0) as client:
+        for svc in stack.services:
+            try:
+                resp = client.get(f"{svc.url}/metrics")
+            except httpx.HTTPError:
+                continue
+            if resp.status_code == 200:
+                write_atomic(out / f"{svc.name}.prom", resp.text)
 
 
 def run(
@@ -111,6 +123,7 @@ def run(
             progress("experiment 3: locust")
             _locust(stack, lab, profile, path / "locust", progress)
             run_.step_done("locust", time.monotonic() - t)
+        scrape_metrics(stack, path / "metrics")
         run_.finish(complete=True)
     except KeyboardInterrupt:
         run_.finish(complete=False, reason="interrupted (SIGINT)")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from api_common.metrics import prepare_dir
 from lab import health, launcher, processes
 from lab.ports import ensure_free
 from lab.processes import Record, StateFile
@@ -128,7 +129,10 @@ def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[R
             for name in names:
                 cmd = launcher.command(stack, name, workdir)
                 log_path = lab.state_dir / "logs" / f"{name}.log"
-                rec = processes.spawn(name, cmd, launcher.environment(stack, name), log_path, owner)
+                metrics_dir = lab.state_dir / "metrics" / name
+                prepare_dir(metrics_dir)
+                env = launcher.environment(stack, name, metrics_dir=metrics_dir)
+                rec = processes.spawn(name, cmd, env, log_path, owner)
                 records.append(rec)
                 state.write(before + records)  # recorded before waiting, so a crash here still leaves a trace
                 _wait_healthy(stack, name, rec, lab.startup_timeout_s)

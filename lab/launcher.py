@@ -11,6 +11,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from api_common.metrics import prepare_dir
 from feature_store import server as redis_server
 from lab.stack import Service, Stack
 
@@ -32,7 +33,7 @@ def gunicorn_command(svc: Service) -> list[str]:
         "--timeout", "30",
     ]  # fmt: skip
     if s.worker_class in ("gevent", "asgi"):
-        cmd += ["--worker-connections", "1000"]
+        cmd += ["--worker-connections", str(s.worker_connections)]
     if _gunicorn_major() >= 24:
         # gunicorn's control socket defaults to one shared path: two services would collide on it.
         cmd.append("--no-control-socket")
@@ -64,16 +65,26 @@ def command(stack: Stack, name: str, workdir: Path) -> list[str]:
     return uvicorn_command(svc)
 
 
-def environment(stack: Stack, name: str, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of service ``name``: every one of its settings, so the app rebuilds them."""
+def environment(
+    stack: Stack, name: str, base: dict[str, str] | None = None, metrics_dir: Path | None = None
+) -> dict[str, str]:
+    """The environment of service ``name``: every one of its settings, so the app rebuilds them.
+
+    ``metrics_dir`` is where its worker processes keep their Prometheus metrics (multiprocess mode).
+    """
     env = dict(os.environ if base is None else base)
     env["PYTHONUNBUFFERED"] = "1"
     if name != "redis":
         env.update(stack.service(name).settings.to_env())
+        if metrics_dir is not None:
+            env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     return env
 
 
 def serve(stack: Stack, name: str, workdir: Path) -> None:
     """Replace this process with service ``name`` (the container entry point)."""
     cmd = command(stack, name, workdir)
-    os.execvpe(cmd[0], cmd, environment(stack, name))
+    env = environment(stack, name)
+    if env.get("PROMETHEUS_MULTIPROC_DIR"):
+        prepare_dir(env["PROMETHEUS_MULTIPROC_DIR"])
+    os.execvpe(cmd[0], cmd, env)

@@ -189,3 +189,31 @@ def test_ctrl_c_during_up_leaves_no_process(tmp_path):
     assert proc.wait(timeout=30) == 130
     assert not any(processes.alive(r) for r in started)
     assert state.read() == []
+
+
+def _sample(text: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample, matched by metric name and a subset of its labels."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_metrics_count_every_request_across_workers(running_stack):
+    stack, _ = running_stack
+    for chain in ("sync", "async"):
+        scoring = stack.scoring(chain)
+        path = f"/api/v1/ml/{chain}/predict"
+        before = _sample(httpx.get(scoring.url + "/metrics").text, "lab_http_requests_total", route=path, status="200")
+        n = 12  # more than one worker's share: the count must add up over every worker process
+        for _ in range(n):
+            assert httpx.post(scoring.predict_url, json=[1.0], timeout=5).status_code == 200
+        text = httpx.get(scoring.url + "/metrics").text
+        assert _sample(text, "lab_http_requests_total", route=path, status="200") - before == n
+        assert _sample(text, "lab_http_request_duration_seconds_count", route=path) >= n
+        assert _sample(text, "lab_scoring_step_duration_seconds_count", step="redis") >= n
+        assert _sample(text, "lab_scoring_step_duration_seconds_count", step="models") >= n
+        model_text = httpx.get(stack.model(chain).url + "/metrics").text
+        assert _sample(model_text, "lab_http_requests_total", route=path, status="200") >= 2 * n
+        assert "lab_http_requests_in_flight" in text
