@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -228,6 +229,8 @@ def stack_for(command: str, lab: LabSettings) -> Stack:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Ctrl-C must reach us even when started from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parser().parse_args(argv)
     try:
         lab = LabSettings()

@@ -17,7 +17,7 @@ from tests.conftest import lab_settings
 pytestmark = pytest.mark.integration
 
 TINY = QUICK.with_options(
-    response_time_s=3, ramp_max_users=12, ramp_rate=6, ramp_step_users=4, max_performance_s=3,
+    response_time_s=3, ramp_max_users=12, ramp_rate=6, ramp_step_users=4, max_performance_s=6,
     capacity_probe_s=2, capacity_max_probes=3,
 )  # fmt: skip
 
