@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 CATEGORIES = ("models", "redis", "serialisation", "framework")
-MODEL_CALLS = {"call_model", "call_models"}
+# The scoring handler's clients (api_scoring/clients_sync.py, clients_async.py): feature readers' ``get`` talks
+# to Redis, everything else there calls the model API.
+CLIENTS = "api_scoring/clients_"
 SERIALISATION = {
     "parse_body",
     "jsonify",
@@ -24,8 +26,8 @@ SERIALISATION = {
 
 def category(function: str, file_path: str) -> str | None:
     path = file_path.replace("\\", "/")
-    if function in MODEL_CALLS and "api_scoring" in path:
-        return "models"
+    if CLIENTS in path:
+        return "redis" if function == "get" else "models"
     if "/redis/" in path:
         return "redis"
     if function in SERIALISATION or "/json/" in path:

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
 from benchmark.timeit_exp import async_faster_percent
@@ -96,8 +97,17 @@ def summarise_run(run: Path) -> dict[str, Any]:
 
 
 def _profiling(run: Path) -> dict[str, Any]:
-    index = run / "profiling" / "index.json"
-    return json.loads(index.read_text()) if index.exists() else {}
+    """The profiling index, with each chain's breakdown recomputed from its saved pyinstrument session."""
+    folder = run / "profiling"
+    index = folder / "index.json"
+    if not index.exists():
+        return {}
+    data = json.loads(index.read_text())
+    for chain in CHAINS:
+        sessions = sorted(folder.glob(f"{chain}-scoring-{chain}-pyinstrument-*.pyisession"))
+        if sessions:
+            data.setdefault("breakdown", {})[chain] = breakdown(sessions[-1])
+    return data
 
 
 def _timeit(run: Path) -> dict[str, Any]:

@@ -150,8 +150,10 @@ def _profiling(summary: dict) -> list[Section]:
         out.append(
             Section(
                 "Profiling: where one request's wall time goes (scoring handler, pyinstrument)",
-                "One profiled request per chain; each frame's time goes to its outermost category "
-                "(waiting on the model API, Redis, JSON and validation, everything else).",
+                "One profiled request per chain (profilers slow it down); each frame's time goes to its outermost "
+                "category (waiting on the model API, Redis, JSON and validation, everything else). In the async "
+                "chain pyinstrument books part of the time spent awaiting to the event loop (framework) rather than "
+                "to the call that awaits; the Server-Timing split of lab compare is the measured one.",
                 ["chain", *(f"{c} (ms)" for c in cats)],
                 rows,
             )

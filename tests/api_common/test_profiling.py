@@ -74,14 +74,16 @@ def test_breakdown_from_a_saved_session(tmp_path):
     prof.last_session.save(str(path))
     result = breakdown(path)
     assert result["total"] >= 35
-    # call_model here is not in api_scoring, so it is framework time: categories only match real handlers.
+    # call_model here is not in the scoring clients, so it is framework time: categories match real handlers only.
     assert result["models"] == 0 and result["framework"] > 0
 
 
 def test_categories_of_frames():
     from benchmark.profiling.breakdown import category
 
-    assert category("call_model", "/x/api_scoring/flask_app.py") == "models"
+    assert category("call", "/x/api_scoring/clients_sync.py") == "models"
+    assert category("scores", "/x/api_scoring/clients_async.py") == "models"
+    assert category("get", "/x/api_scoring/clients_async.py") == "redis"
     assert category("get", "/venv/lib/python3.11/site-packages/redis/commands/core.py") == "redis"
     assert category("parse_body", "/x/api_common/validation.py") == "serialisation"
     assert category("dumps", "/usr/lib/python3.11/json/__init__.py") == "serialisation"
