@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -116,7 +117,10 @@ class ProfilingMiddleware:
             if message["type"] == "http.response.start" and not stopped:
                 stopped = True
                 files = ", ".join(profile.stop()).encode()
-                message = {**message, "headers": [*message.get("headers", []), (b"x-profile-files", files)]}
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (profiling.HEADER.lower().encode(), files)],
+                }
             await send(message)
 
         profile.start()
@@ -137,8 +141,6 @@ class MetricsMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        import time
-
         status = 500
         t0 = time.perf_counter()
 

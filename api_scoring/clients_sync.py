@@ -21,11 +21,13 @@ from api_scoring.settings import ScoringSettings
 class ModelCaller:
     """Calls the model API with one ``requests.Session`` (a connection pool) per process."""
 
+    shared = True
+
     def __init__(self, settings: ScoringSettings):
         self.settings = settings
         self.url = settings.model_url.rstrip("/") + settings.model_path
         self.timeout = (settings.model_connect_timeout_s, settings.model_timeout_s)
-        self.session = self._session()
+        self.session = self._session() if self.shared else None
 
     def _session(self) -> requests.Session:
         session = requests.Session()
@@ -52,11 +54,14 @@ class ModelCaller:
         return service.model_score(resp.status_code, body)
 
     def close(self) -> None:
-        self.session.close()
+        if self.session is not None:
+            self.session.close()
 
 
 class PerRequestModelCaller(ModelCaller):
     """Seed-faithful: ``requests.post`` with no session, so a new connection for every call."""
+
+    shared = False
 
     def _post(self, params: dict, features: list[float]) -> requests.Response:
         return requests.post(self.url, params=params, json=features, timeout=self.timeout)
@@ -65,9 +70,11 @@ class PerRequestModelCaller(ModelCaller):
 class FeatureReader:
     """Reads an entity's features through one redis-py connection pool per process."""
 
+    shared = True
+
     def __init__(self, settings: ScoringSettings):
         self.settings = settings
-        self.client = self._client()
+        self.client = self._client() if self.shared else None
 
     def _client(self) -> redis.Redis:
         t = self.settings.redis_timeout_s
@@ -80,11 +87,14 @@ class FeatureReader:
             raise service.redis_unavailable(exc) from None
 
     def close(self) -> None:
-        self.client.close()
+        if self.client is not None:
+            self.client.close()
 
 
 class PerRequestFeatureReader(FeatureReader):
     """Seed-faithful: a new Redis connection for every request, closed after it."""
+
+    shared = False
 
     def get(self, key: str) -> bytes | None:
         client = self._client()

@@ -66,22 +66,16 @@ def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable
     control.cleanup_stale(vlab, progress)
     progress(f"run folder: {path}")
     try:
-        first = _stack(chosen[0], redis_port)
-        control.start(first, vlab, ["redis"], log=lambda *_: None)
-        client = redis.Redis.from_url(first.redis.effective_url)
-        load(client, first.redis.entities, first.redis.key_prefix)
-        client.close()
-        for i, v in enumerate(chosen, 1):
-            progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
-            status = _one(v, redis_port, vlab, profile, path / "variants" / v.name, progress)
-            write_json(path / "variants" / v.name / "status.json", status)
-        run_.finish(complete=True)
-    except KeyboardInterrupt:
-        run_.finish(complete=False, reason="interrupted (SIGINT)")
-        raise
-    except Exception as exc:
-        run_.finish(complete=False, reason=f"{type(exc).__name__}: {exc}")
-        raise
+        with run_.recording():
+            first = _stack(chosen[0], redis_port)
+            control.start(first, vlab, ["redis"], log=lambda *_: None)
+            client = redis.Redis.from_url(first.redis.effective_url)
+            load(client, first.redis.entities, first.redis.key_prefix)
+            client.close()
+            for i, v in enumerate(chosen, 1):
+                progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
+                status = _one(v, redis_port, vlab, profile, path / "variants" / v.name, progress)
+                write_json(path / "variants" / v.name / "status.json", status)
     finally:
         control.down(vlab, log=lambda *_: None)
         build(path)

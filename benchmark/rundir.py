@@ -8,6 +8,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -109,6 +111,19 @@ class Run:
     def step_done(self, name: str, seconds: float, **info: Any) -> None:
         self.manifest["steps"][name] = {"seconds": round(seconds, 2), "finished": time.time(), **info}
         self.save()
+
+    @contextmanager
+    def recording(self) -> Iterator[Run]:
+        """Mark the run complete if the block ends normally, incomplete (with why) if it raises."""
+        try:
+            yield self
+        except KeyboardInterrupt:
+            self.finish(complete=False, reason="interrupted (SIGINT)")
+            raise
+        except Exception as exc:
+            self.finish(complete=False, reason=f"{type(exc).__name__}: {exc}")
+            raise
+        self.finish(complete=True)
 
     def finish(self, complete: bool, reason: str | None = None) -> None:
         self.manifest["ended"] = datetime.now(UTC).isoformat()

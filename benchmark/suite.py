@@ -93,44 +93,38 @@ def run(
     run_.save()
     progress(f"run folder: {path}")
     try:
-        t = time.monotonic()
-        progress("verifying every endpoint")
-        run_.step_done("verify", time.monotonic() - t, checks=verify(stack))
-        warm_up(stack)
-        if "profile" in experiments:
+        with run_.recording():
             t = time.monotonic()
-            server_side = server_profiling_enabled(stack)
-            mode = "on" if server_side else "off: the stack was started without profiling"
-            progress(f"experiment 1: profiling (server side {mode})")
-            profiling.run(stack, path / "profiling", server_side)
-            run_.step_done("profile", time.monotonic() - t, server_side=server_side)
-        if "timeit" in experiments:
-            t = time.monotonic()
-            progress("experiment 2: timeit")
-            rows = timeit_exp.run(
-                stack,
-                path,
-                profile.timeit_min_calls,
-                profile.timeit_max_calls,
-                profile.timeit_repetitions,
-                progress,
-            )
-            faster = timeit_exp.async_faster_percent(rows)
-            progress(f"  async chain faster by {faster:.1f}% on average")
-            run_.step_done("timeit", time.monotonic() - t, async_faster_pct=faster)
-        if "locust" in experiments:
-            t = time.monotonic()
-            progress("experiment 3: locust")
-            _locust(stack, lab, profile, path / "locust", progress)
-            run_.step_done("locust", time.monotonic() - t)
-        scrape_metrics(stack, path / "metrics")
-        run_.finish(complete=True)
-    except KeyboardInterrupt:
-        run_.finish(complete=False, reason="interrupted (SIGINT)")
-        raise
-    except Exception as exc:
-        run_.finish(complete=False, reason=f"{type(exc).__name__}: {exc}")
-        raise
+            progress("verifying every endpoint")
+            run_.step_done("verify", time.monotonic() - t, checks=verify(stack))
+            warm_up(stack)
+            if "profile" in experiments:
+                t = time.monotonic()
+                server_side = server_profiling_enabled(stack)
+                mode = "on" if server_side else "off: the stack was started without profiling"
+                progress(f"experiment 1: profiling (server side {mode})")
+                profiling.run(stack, path / "profiling", server_side)
+                run_.step_done("profile", time.monotonic() - t, server_side=server_side)
+            if "timeit" in experiments:
+                t = time.monotonic()
+                progress("experiment 2: timeit")
+                rows = timeit_exp.run(
+                    stack,
+                    path,
+                    profile.timeit_min_calls,
+                    profile.timeit_max_calls,
+                    profile.timeit_repetitions,
+                    progress,
+                )
+                faster = timeit_exp.async_faster_percent(rows)
+                progress(f"  async chain faster by {faster:.1f}% on average")
+                run_.step_done("timeit", time.monotonic() - t, async_faster_pct=faster)
+            if "locust" in experiments:
+                t = time.monotonic()
+                progress("experiment 3: locust")
+                _locust(stack, lab, profile, path / "locust", progress)
+                run_.step_done("locust", time.monotonic() - t)
+            scrape_metrics(stack, path / "metrics")
     finally:
         build(path)
     return path

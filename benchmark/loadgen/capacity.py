@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab import processes
+from lab.smoke import SAMPLE
 
 # MLPerf Inference's own Server-scenario minimums, which a lab run on a laptop does not meet.
 MLPERF_MIN_DURATION_S = 600
@@ -88,7 +89,7 @@ def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
     import httpx
 
     t0 = time.monotonic()
-    body = {"entity_id": "0", "features": [5.1, 3.5, 1.4, 0.2]}
+    body = {"entity_id": "0", "features": SAMPLE}
     with httpx.Client(timeout=10.0) as client:
         while time.monotonic() - t0 < limit_s:
             try:

@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-SAMPLE = [5.1, 3.5, 1.4, 0.2]
+from lab.smoke import SAMPLE
 
 
 class HttpSut:

@@ -14,7 +14,8 @@ import time
 import gevent
 from locust import FastHttpUser, events, task
 
-SAMPLE = [5.1, 3.5, 1.4, 0.2]
+from lab.smoke import SAMPLE
+
 PACING_S = 1.0  # each user sends one request per second: the offered load in req/s is the user count
 _raw = {"file": None}
 

@@ -181,7 +181,7 @@ def test_ctrl_c_during_up_leaves_no_process(tmp_path):
     )
     state = control.StateFile(tmp_path / "state" / "stack.json")
     deadline = time.monotonic() + 30
-    while len(state.read()) < 2 and time.monotonic() < deadline:
+    while not state.read() and time.monotonic() < deadline:
         time.sleep(0.005)
     started = state.read()
     assert started, "lab up recorded no process"
