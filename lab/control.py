@@ -132,8 +132,7 @@ def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[R
                 metrics_dir = lab.state_dir / "metrics" / name
                 prepare_dir(metrics_dir)
                 env = launcher.environment(stack, name, metrics_dir=metrics_dir)
-                rec = processes.spawn(name, cmd, env, log_path, owner)
-                records.append(rec)
+                rec = processes.spawn(name, cmd, env, log_path, owner, into=records)
                 state.write(before + records)  # recorded before waiting, so a crash here still leaves a trace
                 _wait_healthy(stack, name, rec, lab.startup_timeout_s)
                 log(f"{name:<14} up   pid {rec.pid:<7} {address(stack, name)}")

@@ -31,20 +31,34 @@ class Record:
     start_ticks: int | None = None
 
 
-def spawn(name: str, cmd: list[str], env: dict[str, str], log_path: Path, owner: str) -> Record:
-    """Start ``cmd`` in a new session (its own process group), output appended to ``log_path``."""
+def spawn(
+    name: str, cmd: list[str], env: dict[str, str], log_path: Path, owner: str, into: list[Record] | None = None
+) -> Record:
+    """Start ``cmd`` in a new session (its own process group), output appended to ``log_path``.
+
+    The record is appended to ``into`` before returning; if Ctrl-C lands between starting the child and
+    recording it, the child is killed here, so no process ever runs unrecorded.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**env, OWNER_VAR: owner}
-    with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            cmd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    return Record(name, proc.pid, proc.pid, owner, str(log_path), cmd, _start_ticks(proc.pid))
+    proc = None
+    try:
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(
+                cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        rec = Record(name, proc.pid, proc.pid, owner, str(log_path), cmd, _start_ticks(proc.pid))
+        if into is not None:
+            into.append(rec)
+        return rec
+    except BaseException:
+        if proc is not None and (into is None or not any(r.pid == proc.pid for r in into)):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        raise
 
 
 def _owner_of(pid: int) -> str | None:

@@ -186,9 +186,15 @@ def test_ctrl_c_during_up_leaves_no_process(tmp_path):
     started = state.read()
     assert started, "lab up recorded no process"
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 130
-    assert not any(processes.alive(r) for r in started)
-    assert state.read() == []
+    try:
+        assert proc.wait(timeout=30) == 130
+        assert not any(processes.alive(r) for r in started)
+        assert state.read() == []
+        # Nothing of this lab run is alive, recorded or not: every process carries its ownership tag.
+        owners = {r.owner for r in started}
+        assert not [p for p in _lab_processes() if p in owners]
+    finally:
+        lab_cli(["down"], env)
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
@@ -217,3 +223,18 @@ def test_metrics_count_every_request_across_workers(running_stack):
         model_text = httpx.get(stack.model(chain).url + "/metrics").text
         assert _sample(model_text, "lab_http_requests_total", route=path, status="200") >= 2 * n
         assert "lab_http_requests_in_flight" in text
+
+
+def _lab_processes() -> list[str]:
+    """Ownership tags of the live processes on this machine that carry one (read from /proc)."""
+    tags = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                environ = open(f"/proc/{entry}/environ", "rb").read()
+            except OSError:
+                continue
+            for item in environ.split(b"\0"):
+                if item.startswith(b"LAB_OWNER="):
+                    tags.append(item[10:].decode())
+    return tags
