@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+MAX_PERF_SPAWN_S = 2.0  # max performance spawns its users within this time; the report leaves it out
+MIN_MEASURED_HOLD_S = 3.0  # what is left of the hold after the spawn must be at least this long
+
+
+class ProfileError(ValueError):
+    """An option that would make an experiment measure nothing."""
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -24,6 +31,22 @@ class Profile:
     capacity_bound_ms: float = 250.0  # p99 bound of "capacity at p99 <= bound"
     capacity_probe_s: float = 60.0
     capacity_max_probes: int = 8
+
+    def __post_init__(self) -> None:
+        if self.max_performance_s < MAX_PERF_SPAWN_S + MIN_MEASURED_HOLD_S:
+            raise ProfileError(
+                f"max performance must hold at least {MAX_PERF_SPAWN_S + MIN_MEASURED_HOLD_S:.0f} s: its first "
+                f"{MAX_PERF_SPAWN_S:.0f} s spawn the users and are left out of the figures "
+                f"(got {self.max_performance_s:g} s)"
+            )
+        positive = ("response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "stress_users",
+                    "stress_rate", "stress_s", "timeit_min_calls", "timeit_repetitions", "latency_bound_ms",
+                    "capacity_bound_ms", "capacity_probe_s", "capacity_max_probes")  # fmt: skip
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ProfileError(f"{name.replace('_', ' ')} must be positive (got {getattr(self, name)})")
+        if self.timeit_max_calls < self.timeit_min_calls:
+            raise ProfileError("timeit max calls must not be under min calls")
 
     @property
     def ramp_duration_s(self) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from benchmark.profiles import PROFILES, ProfileError
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
 from lab import control, processes, variants
@@ -63,8 +64,6 @@ def cmd_smoke(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace):
-    from benchmark.profiles import PROFILES
-
     options = {k: getattr(args, k, None) for k in PROFILE_OPTIONS}
     return PROFILES[args.profile].with_options(**options)
 
@@ -233,9 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parser().parse_args(argv)
     try:
+        if getattr(args, "profile", None):
+            _profile(args)  # refuse options that would measure nothing before anything starts
         lab = LabSettings()
         return COMMANDS[args.command](stack_for(args.command, lab), lab, args)
-    except (PortInUse, control.StartupError, RedisBinaryNotFound) as exc:
+    except (PortInUse, control.StartupError, RedisBinaryNotFound, ProfileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

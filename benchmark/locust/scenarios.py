@@ -10,9 +10,8 @@ from pathlib import Path
 
 from benchmark.locust import runner
 from benchmark.locust.runner import Scenario
-from benchmark.profiles import Profile
+from benchmark.profiles import MAX_PERF_SPAWN_S, Profile
 from benchmark.report import analysis
-from benchmark.report.summary import MAX_PERF_SPAWN_S
 from lab.processes import Record
 from lab.stack import Stack
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.loadgen import capacity
+from benchmark.profiles import MAX_PERF_SPAWN_S
 from benchmark.report import analysis as an
-from benchmark.report.summary import MAX_PERF_SPAWN_S
 from benchmark.report.tables import Section, num
 from benchmark.rundir import load_manifest
 from lab import variants

@@ -8,13 +8,13 @@ import math
 from pathlib import Path
 from typing import Any
 
+from benchmark.profiles import MAX_PERF_SPAWN_S
 from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
 from benchmark.timeit_exp import async_faster_percent
 
 CHAINS = ("sync", "async")
-MAX_PERF_SPAWN_S = 2.0  # the suite spawns max performance's users within this time
 SCENARIOS = ("response_time", "load_ramp", "max_performance", "stress")
 
 

@@ -22,7 +22,7 @@ from tests.integration.test_stack import stack_env
 pytestmark = pytest.mark.integration
 
 TINY = QUICK.with_options(
-    response_time_s=3, ramp_max_users=12, ramp_rate=4, ramp_step_users=4, max_performance_s=3,
+    response_time_s=3, ramp_max_users=12, ramp_rate=4, ramp_step_users=4, max_performance_s=6,
     stress_users=20, stress_rate=20, stress_s=3, timeit_min_calls=1, timeit_max_calls=2, timeit_repetitions=2,
 )  # fmt: skip
 
