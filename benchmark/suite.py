@@ -1,4 +1,4 @@
-"""The comparison, in order: verify, warm up, profile, timeit, Locust; then the report.
+"""The comparison, in order: verify, warm up, profile, timeit, Locust, LoadGen capacity; then the report.
 
 Every run writes a new folder; an interrupted or failed run keeps what it measured and is marked
 incomplete in its manifest.
@@ -15,6 +15,7 @@ import httpx
 
 from api_common.settings import cpu_count
 from benchmark import timeit_exp
+from benchmark.loadgen import capacity
 from benchmark.locust import scenarios
 from benchmark.profiles import Profile
 from benchmark.profiling import experiment as profiling
@@ -26,13 +27,17 @@ from lab.settings import LabSettings
 from lab.smoke import SAMPLE
 from lab.stack import CHAINS, Stack
 
-EXPERIMENTS = ("profile", "timeit", "locust")
+EXPERIMENTS = ("profile", "timeit", "locust")  # what ``make run`` runs; "capacity" is asked for by name
 
 
 def settings_snapshot(stack: Stack) -> dict:
+    """Every setting of the services the lab runs; for a chain at a user's URL, only that URL."""
     snap = {"redis": stack.redis.model_dump(mode="json")}
     for svc in stack.services:
-        snap[svc.name] = svc.settings.model_dump(mode="json") | {"workers_effective": svc.settings.worker_count()}
+        if stack.remote(svc.chain):
+            snap[svc.name] = {"remote": True, "url": svc.url} if svc.external_url else {"remote": True}
+        else:
+            snap[svc.name] = svc.settings.model_dump(mode="json") | {"workers_effective": svc.settings.worker_count()}
     return snap
 
 
@@ -42,7 +47,12 @@ def locust_processes() -> int:
 
 
 def server_profiling_enabled(stack: Stack) -> bool:
-    """Ask the running scoring handler; a stack started without profiling answers 403."""
+    """Ask the running scoring handler; a stack started without profiling answers 403.
+
+    A chain at a user's URL writes its profiles on its own host, out of the lab's reach: client side only.
+    """
+    if any(stack.remote(chain) for chain in CHAINS):
+        return False
     svc = stack.scoring("sync")
     try:
         resp = httpx.post(svc.predict_url, params={"profile": "bogus"}, json=SAMPLE, timeout=5)
@@ -55,15 +65,36 @@ def _locust(stack: Stack, lab: LabSettings, profile: Profile, out: Path, progres
     records = state_file(lab).read()
     procs = locust_processes()
     for chain in CHAINS:
-        mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
+        mine = [r for r in records if r.name in chain_processes(stack, chain)]
         scenarios.up_to_max_performance(stack, chain, profile, out, mine, procs, progress)
         scenarios.stress(stack, chain, profile, out, mine, procs, progress)
+
+
+def chain_processes(stack: Stack, chain: str) -> tuple[str, ...]:
+    """The lab's processes that serve ``chain``: none when the chain runs at a user's URL."""
+    return () if stack.remote(chain) else ("redis", f"model-{chain}", f"scoring-{chain}")
+
+
+def _capacity(stack: Stack, profile: Profile, out: Path, progress: Callable[[str], None]) -> dict[str, float]:
+    """Experiment 4 for each chain: the highest LoadGen target QPS with p99 under the bound."""
+    found = {}
+    for chain in CHAINS:
+        progress(f"    loadgen {chain}: capacity at p99 <= {profile.capacity_bound_ms:.0f} ms")
+        cap = capacity.find(
+            stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / chain,
+            max_probes=profile.capacity_max_probes, entities=stack.redis.entities, progress=progress,
+        )  # fmt: skip
+        found[chain] = cap.qps
+        progress(f"    {chain} capacity: {cap.qps:.0f} QPS")
+    return found
 
 
 def scrape_metrics(stack: Stack, out: Path) -> None:
     """Each service's Prometheus metrics, as they stand after the experiments, into the run folder."""
     with httpx.Client(timeout=5.0) as client:
         for svc in stack.services:
+            if stack.remote(svc.chain) and not svc.external_url:
+                continue  # a remote chain's model API: the lab does not know where it is
             try:
                 resp = client.get(f"{svc.url}/metrics")
             except httpx.HTTPError:
@@ -86,6 +117,8 @@ def run(
         "profile": profile.name,
         "experiments": list(experiments),
         "locust_processes": locust_processes(),
+        "targets": {chain: stack.scoring(chain).url for chain in CHAINS},
+        "remote": [chain for chain in CHAINS if stack.remote(chain)],
     }
     run_ = Run(path, manifest(settings_snapshot(stack), options))
     # The processes measured, as the lab recorded them (PID, process group, command line).
@@ -101,7 +134,7 @@ def run(
             if "profile" in experiments:
                 t = time.monotonic()
                 server_side = server_profiling_enabled(stack)
-                mode = "on" if server_side else "off: the stack was started without profiling"
+                mode = "on" if server_side else "off: the stack was started without profiling, or is remote"
                 progress(f"experiment 1: profiling (server side {mode})")
                 profiling.run(stack, path / "profiling", server_side)
                 run_.step_done("profile", time.monotonic() - t, server_side=server_side)
@@ -124,6 +157,11 @@ def run(
                 progress("experiment 3: locust")
                 _locust(stack, lab, profile, path / "locust", progress)
                 run_.step_done("locust", time.monotonic() - t)
+            if "capacity" in experiments:
+                t = time.monotonic()
+                progress("experiment 4: capacity at a latency bound (LoadGen, open loop)")
+                found = _capacity(stack, profile, path / "loadgen", progress)
+                run_.step_done("capacity", time.monotonic() - t, capacity_qps=found)
             scrape_metrics(stack, path / "metrics")
     finally:
         build(path)

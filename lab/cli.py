@@ -20,7 +20,7 @@ from lab.launcher import serve
 from lab.ports import PortInUse
 from lab.settings import LabSettings
 from lab.smoke import smoke, table
-from lab.stack import Stack, build_stack
+from lab.stack import CHAINS, BadTargetUrl, Stack, build_stack
 
 
 def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -72,7 +72,7 @@ def _experiment(
     stack: Stack, lab: LabSettings, args: argparse.Namespace, experiments: tuple[str, ...], label: str
 ) -> int:
     from benchmark import suite
-    from benchmark.report.tables import CHAINS, summary_table
+    from benchmark.report.tables import summary_table
 
     path = suite.run(stack, lab, _profile(args), experiments, progress=_progress, label=label)
     summary = json.loads((path / "summary.json").read_text())
@@ -84,6 +84,11 @@ def _experiment(
             print(f"{label_:<{width}}  " + "  ".join(f"{c:>24}" for c in cells))
         for chain in CHAINS:
             print(f"breaking point, {chain}: {summary['chains'].get(chain, {}).get('breaking_reason', '-')}")
+    if "capacity" in experiments:
+        bound = summary["capacity_bound_ms"]
+        for chain in CHAINS:
+            qps = summary["chains"].get(chain, {}).get("capacity_qps")
+            print(f"capacity at p99 <= {bound:.0f} ms, {chain}: {'-' if qps is None else f'{qps:.0f} QPS'}")
     print(f"\nreport: {path / 'report.html'}")
     return 0
 
@@ -122,6 +127,10 @@ def cmd_timeit(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
 
 def cmd_locust(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     return _experiment(stack, lab, args, ("locust",), "locust")
+
+
+def cmd_capacity(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    return _experiment(stack, lab, args, ("capacity",), "capacity")
 
 
 def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -173,9 +182,15 @@ def parser() -> argparse.ArgumentParser:
         ("profile", "experiment 1: profile one prediction per chain (pyinstrument, yappi)"),
         ("timeit", "experiment 2: time n sequential calls per chain"),
         ("locust", "experiment 3: the four Locust scenarios per chain"),
+        ("capacity", "experiment 4: capacity at the p99 bound per chain (LoadGen, open loop)"),
     ):
-        sub.add_parser(name, help=helptext)
-    for p_ in (run_p, sub.choices["profile"], sub.choices["timeit"], sub.choices["locust"], compare_p):
+        exp_p = sub.add_parser(name, help=helptext)
+        for chain in CHAINS:
+            exp_p.add_argument(
+                f"--{chain}-url", dest=f"{chain}_url", metavar="URL",
+                help=f"measure the {chain} chain's scoring handler at URL (http://host:port) instead of the local one",
+            )  # fmt: skip
+    for p_ in (run_p, compare_p, *(sub.choices[name] for name in ALL_EXPERIMENTS)):
         _add_profile_options(p_)
     report_p = sub.add_parser("report", help="rebuild a run's report from its folder, without re-running")
     report_p.add_argument("run_dir")
@@ -189,7 +204,8 @@ PROFILE_OPTIONS = (
     "stress_rate", "stress_s", "timeit_min_calls", "timeit_max_calls", "timeit_repetitions", "latency_bound_ms",
     "capacity_bound_ms", "capacity_probe_s", "capacity_max_probes",
 )  # fmt: skip
-EXPERIMENTS = ("profile", "timeit", "locust")
+EXPERIMENTS = ("profile", "timeit", "locust")  # what ``lab run`` runs after the smoke test
+ALL_EXPERIMENTS = (*EXPERIMENTS, "capacity")
 
 
 def _add_profile_options(p: argparse.ArgumentParser) -> None:
@@ -213,14 +229,17 @@ COMMANDS = {
     "profile": cmd_profile,
     "timeit": cmd_timeit,
     "locust": cmd_locust,
+    "capacity": cmd_capacity,
     "report": cmd_report,
     "compare": cmd_compare,
     "variants": cmd_variants,
 }
 
 
-def stack_for(command: str, lab: LabSettings) -> Stack:
+def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack:
     """``lab run`` starts its stack with server-side profiling on (it profiles); ``lab up`` does not."""
+    if command in ALL_EXPERIMENTS:
+        return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
     if command != "run":
         return build_stack()
     names = ("model-sync", "scoring-sync", "model-async", "scoring-async")
@@ -235,8 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "profile", None):
             _profile(args)  # refuse options that would measure nothing before anything starts
         lab = LabSettings()
-        return COMMANDS[args.command](stack_for(args.command, lab), lab, args)
-    except (PortInUse, control.StartupError, RedisBinaryNotFound, ProfileError) as exc:
+        return COMMANDS[args.command](stack_for(args.command, lab, args), lab, args)
+    except (PortInUse, control.StartupError, RedisBinaryNotFound, ProfileError, BadTargetUrl) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

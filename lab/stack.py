@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+from urllib.parse import urlsplit
 
 from api_common.settings import ServiceSettings
 from api_model.settings import ModelAsyncSettings, ModelSyncSettings
@@ -19,6 +20,7 @@ class Service:
     role: str  # "model" or "scoring"
     chain: str  # "sync" or "async"
     settings: ServiceSettings
+    external_url: str | None = None  # a service the lab measures but did not start (``--sync-url``)
 
     @property
     def app_module(self) -> str:
@@ -27,7 +29,7 @@ class Service:
 
     @property
     def url(self) -> str:
-        return self.settings.base_url
+        return self.external_url or self.settings.base_url
 
     @property
     def health_url(self) -> str:
@@ -57,6 +59,34 @@ class Stack:
 
     def model(self, chain: str) -> Service:
         return self.service(f"model-{chain}")
+
+    def remote(self, chain: str) -> bool:
+        """Whether ``chain`` is measured at a URL given by the user rather than on the lab's own processes."""
+        return self.scoring(chain).external_url is not None
+
+    def at_urls(self, urls: dict[str, str | None]) -> Stack:
+        """The same stack with the scoring handler of each chain in ``urls`` found at that URL instead.
+
+        Such a chain is measured as a black box: the lab neither started it nor knows its settings,
+        so it samples no processes and reads no server-side profiles for it.
+        """
+        services = []
+        for svc in self.services:
+            url = urls.get(svc.chain) if svc.role == "scoring" else None
+            services.append(replace(svc, external_url=target_url(url)) if url else svc)
+        return replace(self, services=tuple(services))
+
+
+class BadTargetUrl(ValueError):
+    pass
+
+
+def target_url(url: str) -> str:
+    """``http(s)://host[:port]``, without a path: the lab appends the contract's paths itself."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/") or parts.query:
+        raise BadTargetUrl(f"target URL must look like http://host:port, without a path: {url!r}")
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _wire(scoring: ScoringSettings, model: ServiceSettings, redis: RedisSettings) -> ScoringSettings:

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmark.rundir import write_json
 from lab import processes
 from lab.smoke import SAMPLE
 
@@ -129,7 +130,7 @@ def find(
             hi = qps
     saturated = any((p.client_cpu_pct or 0) > 90 for p in probes)
     result = Capacity(lo, bound_ms, probes, saturated)
-    (out / "capacity.json").write_text(json.dumps(asdict(result), indent=2))
+    write_json(out / "capacity.json", asdict(result))
     return result
 
 

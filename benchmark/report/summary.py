@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from benchmark.loadgen import capacity
 from benchmark.profiles import MAX_PERF_SPAWN_S
 from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
@@ -81,6 +82,16 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "max_failure_pct": mp["failure_pct"],
                 "cpu_s_per_request": mp["cpu_ms_per_request"] / 1000 if mp["cpu_ms_per_request"] else None,
             }
+        cap = capacity.load(run / "loadgen" / chain)
+        if cap:
+            c |= {
+                "capacity_qps": cap.qps,
+                "capacity_probes": len(cap.probes),
+                "capacity_client_saturated": cap.client_saturated,
+            }
+            if cap.client_saturated:
+                notes.append("capacity: the LoadGen client passed 90% of a core in some probe")
+            out["capacity_departures"] = capacity.departures(float(opts.get("capacity_probe_s", 60)), cap.probes)
         c["peak_rss_mb"] = max((x for x in rss if not math.isnan(x)), default=None)
         c["notes"] = notes
         out["chains"][chain] = c
@@ -93,6 +104,8 @@ def summarise_run(run: Path) -> dict[str, Any]:
     out["profiling"] = _profiling(run)
     out["timeit"] = _timeit(run)
     out["latency_bound_ms"] = bound
+    out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
+    out["remote"] = opts.get("remote", [])
     return out
 
 

@@ -45,6 +45,7 @@ SUMMARY_ROWS = [
     ("  failures (%)", lambda c: num(c.get("max_failure_pct"), ".2f")),
     ("peak RSS of the chain (MiB)", lambda c: num(c.get("peak_rss_mb"), ".0f")),
     ("CPU per request (ms, all chain processes)", _cpu_ms),
+    ("capacity at the p99 bound (QPS, LoadGen)", lambda c: num(c.get("capacity_qps"), ".0f")),
 ]
 
 
@@ -58,6 +59,13 @@ def _summary(summary: dict) -> Section:
         f"Breaking point, {ch}: {summary['chains'].get(ch, {}).get('breaking_reason', '-')}." for ch in CHAINS
     )
     notes = [f"{ch}: {n}" for ch in CHAINS for n in summary["chains"].get(ch, {}).get("notes", [])]
+    if summary.get("capacity_departures"):
+        why += (
+            f" Capacity: the highest LoadGen target QPS (Poisson arrivals, open loop) with p99 <= "
+            f"{summary['capacity_bound_ms']:.0f} ms and no failed request. {summary['capacity_departures']}"
+        )
+    for ch in summary.get("remote", []):
+        why += f" The {ch} chain was measured at a URL given by the user: no RSS or CPU figures, no server profiles."
     return Section("Summary per chain", why, ["figure", *CHAINS], summary_table(summary), notes)
 
 

@@ -1,9 +1,11 @@
 """The stack's wiring and the launcher's commands: one source of truth for how services start."""
 
+import pytest
+
 from api_common.settings import cpu_count
 from api_scoring.settings import ScoringSyncSettings
 from lab import launcher
-from lab.stack import build_stack
+from lab.stack import BadTargetUrl, build_stack
 
 
 def test_default_ports_are_the_original_labs():
@@ -72,3 +74,19 @@ def test_environment_carries_every_setting():
     env = launcher.environment(stack, "model-async", base={})
     assert env["MODEL_ASYNC_LATENCY_MIN_MS"] == "1.0" and env["MODEL_ASYNC_PORT"] == "8000"
     assert "SCORING_SYNC_PORT" not in env
+
+
+def test_a_chain_at_a_url_is_measured_there_and_nothing_else_moves():
+    stack = build_stack().at_urls({"async": "http://10.0.0.5:8001/", "sync": None})
+    assert stack.scoring("async").predict_url == "http://10.0.0.5:8001/api/v1/ml/async/predict"
+    assert stack.remote("async") and not stack.remote("sync")
+    assert stack.scoring("sync").url == build_stack().scoring("sync").url
+    assert stack.model("async").url == build_stack().model("async").url  # the lab does not guess it
+
+
+@pytest.mark.parametrize(
+    "url", ["10.0.0.5:8001", "ftp://host:21", "http://host:8001/api/v1/ml/async/predict", "http://", "http://h?x=1"]
+)
+def test_a_target_url_must_be_scheme_host_and_port(url):
+    with pytest.raises(BadTargetUrl, match="http://host:port"):
+        build_stack().at_urls({"sync": url})
