@@ -31,6 +31,7 @@ def gunicorn_command(svc: Service) -> list[str]:
         "--log-level", s.log_level,
         "--graceful-timeout", "5",
         "--timeout", "30",
+        "--config", "python:lab.gunicorn_hooks",
     ]  # fmt: skip
     if s.worker_class in ("gevent", "asgi"):
         cmd += ["--worker-connections", str(s.worker_connections)]

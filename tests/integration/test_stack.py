@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import pytest
 
 from lab import control, processes
 from lab.smoke import expected_prediction, smoke
-from tests.conftest import lab_settings, make_stack, start
+from tests.conftest import lab_settings, make_stack, start, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -238,3 +239,20 @@ def _lab_processes() -> list[str]:
                 if item.startswith(b"LAB_OWNER="):
                     tags.append(item[10:].decode())
     return tags
+
+
+def test_a_dead_gunicorn_worker_leaves_no_live_gauge_behind(tmp_path):
+    stack = make_stack(model_sync={"workers": 2})
+    lab = lab_settings(tmp_path)
+    control.start(stack, lab, ["model-sync"], log=lambda *_: None)
+    try:
+        record = next(r for r in control.state_file(lab).read() if r.name == "model-sync")
+        workers = [p for p in processes.members(record) if p != record.pid]
+        folder = lab.state_dir / "metrics" / "model-sync"
+        wait_for(lambda: all((folder / f"gauge_livesum_{p}.db").exists() for p in workers))
+        os.kill(workers[0], signal.SIGKILL)
+        wait_for(lambda: not (folder / f"gauge_livesum_{workers[0]}.db").exists())
+        wait_for(lambda: httpx.get(stack.model("sync").health_url, timeout=2).status_code == 200)
+        assert (folder / f"gauge_livesum_{workers[1]}.db").exists()  # only the dead worker's file goes
+    finally:
+        control.down(lab, log=lambda *_: None)
