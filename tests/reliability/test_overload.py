@@ -1,12 +1,13 @@
 """Twice the breaking point for 60 s: health checks keep answering, failures are clean HTTP errors,
 no worker is restarted, and the chains answer normally within 2 s of the load stopping.
 
-The soak test (the load held for ``LAB_SOAK_MINUTES``, RSS of every service sampled) is off unless
-that variable is set: it is long.
+The soak test (the quick comparison repeated for ``LAB_SOAK_MINUTES``, RSS of every service compared)
+is off unless that variable is set: it is long.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -15,8 +16,10 @@ import httpx
 import psutil
 import pytest
 
+from benchmark import suite
 from benchmark.locust import runner
 from benchmark.locust.runner import Scenario
+from benchmark.profiles import QUICK
 from benchmark.report import analysis
 from lab import control, processes
 from lab.smoke import SAMPLE
@@ -102,6 +105,12 @@ def test_twice_the_breaking_point(chain, tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("LAB_SOAK_MINUTES"), reason="soak test: set LAB_SOAK_MINUTES to run it")
 def test_soak_rss_stays_flat(tmp_path):
+    """The quick comparison's Locust scenarios, both chains, repeated until LAB_SOAK_MINUTES have passed.
+
+    RSS is read with the stack idle: before the first round, after it (the reference: the first round
+    fills caches, pools and worker arenas), and after the last; flat means the growth between the
+    last two stays small.
+    """
     minutes = float(os.environ["LAB_SOAK_MINUTES"])
     stack = make_stack()
     lab = lab_settings(tmp_path)
@@ -112,17 +121,27 @@ def test_soak_rss_stays_flat(tmp_path):
         def rss() -> dict[str, int]:
             return {r.name: sum(psutil.Process(p).memory_info().rss for p in processes.members(r)) for r in records}
 
-        first = rss()
+        before = rss()
         end = time.monotonic() + minutes * 60
-        i = 0
-        while time.monotonic() < end:
-            chain = ("sync", "async")[i % 2]
-            mine = [r for r in records if r.name in ("redis", f"model-{chain}", f"scoring-{chain}")]
-            runner.run(stack, chain, Scenario("max_performance", 40, 20, 60), tmp_path / str(i), mine)
-            i += 1
+        rounds, failed, after_first = 0, 0, None
+        while rounds < 2 or time.monotonic() < end:
+            run = suite.run(stack, lab, QUICK, ("locust",), progress=lambda *_: None, label="soak")
+            summary = json.loads((run / "summary.json").read_text())
+            failed += sum(
+                s["failures"] for chain in summary["scenarios"].values()
+                for name, s in chain.items() if name != "stress"
+            )  # fmt: skip
+            rounds += 1
+            after_first = after_first or rss()
         last = rss()
-        growth = {k: (last[k] - first[k]) / first[k] for k in first}
-        record("soak", {"minutes": minutes, "rss_growth": {k: round(v, 3) for k, v in growth.items()}})
-        assert all(g < 0.5 for g in growth.values()), growth
+        growth = {k: (last[k] - after_first[k]) / after_first[k] for k in after_first}
+        record("soak", {
+            "minutes": round(minutes, 1), "rounds": rounds, "failures_below_stress": failed,
+            "rss_mb_before": {k: round(v / 2**20, 1) for k, v in before.items()},
+            "rss_mb_after_first_round": {k: round(v / 2**20, 1) for k, v in after_first.items()},
+            "rss_mb_at_end": {k: round(v / 2**20, 1) for k, v in last.items()},
+            "rss_growth_after_first_round": {k: round(v, 3) for k, v in growth.items()},
+        })  # fmt: skip
+        assert all(g < 0.25 for g in growth.values()), growth
     finally:
         control.down(lab, log=lambda *_: None)
