@@ -75,7 +75,6 @@ def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
     cap = capacity.load(folder / "loadgen")
     if cap:
         out |= {"capacity_qps": cap.qps, "capacity_client_saturated": cap.client_saturated, "probes": len(cap.probes)}
-        out["capacity_departures"] = capacity.departures(float(opts.get("capacity_probe_s", 60)), cap.probes)
     conc = v.concurrency() if v else None
     if conc and out.get("single_p50_ms"):
         bound = conc / (out["single_p50_ms"] / 1000)
@@ -88,8 +87,15 @@ def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
 def summarise_compare(run: Path) -> dict[str, Any]:
     m = load_manifest(run)
     opts = m.get("options", {})
-    rows = [variant_figures(run / "variants" / name, name, opts) for name in opts.get("variants", [])]
-    return {"kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count")}
+    names = opts.get("variants", [])
+    rows = [variant_figures(run / "variants" / name, name, opts) for name in names]
+    caps = [capacity.load(run / "variants" / name / "loadgen") for name in names]
+    probes = [p for cap in caps if cap for p in cap.probes]
+    departures = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes) if probes else ""
+    return {
+        "kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count"),
+        "capacity_departures": departures,
+    }  # fmt: skip
 
 
 def _ratio(cur: float | None, prev: float | None) -> str:
@@ -170,8 +176,7 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         split_rows,
     )
     targets = _targets(summary)
-    departures = next((f["capacity_departures"] for f in summary["variants"] if f.get("capacity_departures")), "")
-    method = Section("Capacity method", departures)
+    method = Section("Capacity method", summary.get("capacity_departures", ""))
     return [s for s in (decomposition, littles, split, targets, method) if s is not None]
 
 

@@ -27,6 +27,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
     step_users = int(opts.get("ramp_step_users", 10))
     loc = run / "locust"
     out: dict[str, Any] = {"chains": {}, "steps": {}, "scenarios": {}, "options": opts}
+    probes: list[capacity.Probe] = []  # LoadGen's, both chains
     for chain in CHAINS:
         c: dict[str, Any] = {}
         scen: dict[str, Any] = {}
@@ -91,7 +92,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
             }
             if cap.client_saturated:
                 notes.append("capacity: the LoadGen client passed 90% of a core in some probe")
-            out["capacity_departures"] = capacity.departures(float(opts.get("capacity_probe_s", 60)), cap.probes)
+            probes += cap.probes
         c["peak_rss_mb"] = max((x for x in rss if not math.isnan(x)), default=None)
         c["notes"] = notes
         out["chains"][chain] = c
@@ -105,6 +106,8 @@ def summarise_run(run: Path) -> dict[str, Any]:
     out["timeit"] = _timeit(run)
     out["latency_bound_ms"] = bound
     out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
+    if probes:
+        out["capacity_departures"] = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes)
     out["remote"] = opts.get("remote", [])
     return out
 
