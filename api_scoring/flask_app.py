@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Flask, g, jsonify, request
 
 from api_common.flask_glue import install_error_handlers, install_metrics, install_profiling, read_json_body
@@ -40,15 +38,9 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     def predict():
         timings = service.Timings()
         body = read_json_body(request, SCORING_REQUEST, settings.max_body_bytes)
-        plan = service.plan(settings, body)
-        t = time.perf_counter()
-        stored = features_store.get(plan.redis_key)
-        t = timings.mark("redis", t)
-        features = service.join(plan, stored)
-        scores = fanout.scores(features, g.get("profiler_name"))
-        timings.mark("models", t)
+        answer = service.score(settings, body, features_store, fanout, g.get("profiler_name"), timings)
         metrics.observe_steps(timings.spans)
-        resp = jsonify(service.aggregate(plan.entity_id, scores))
+        resp = jsonify(answer)
         resp.headers["Server-Timing"] = timings.header()
         return resp
 

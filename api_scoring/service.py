@@ -85,3 +85,27 @@ class Timings:
         total = (time.perf_counter() - self.start) * 1000
         parts = [f"{name};dur={ms:.2f}" for name, ms in self.spans.items()]
         return ", ".join([*parts, f"total;dur={total:.2f}"])
+
+
+def score(settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout, profile: str | None,
+          timings: Timings) -> dict[str, Any]:  # fmt: skip
+    """One prediction with blocking clients (the Flask app, the FastAPI ``def`` endpoint)."""
+    p = plan(settings, body)
+    t = time.perf_counter()
+    stored = store.get(p.redis_key)
+    t = timings.mark("redis", t)
+    scores = fanout.scores(join(p, stored), profile)
+    timings.mark("models", t)
+    return aggregate(p.entity_id, scores)
+
+
+async def score_async(settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout,
+                      profile: str | None, timings: Timings) -> dict[str, Any]:  # fmt: skip
+    """The same steps with non-blocking clients (the FastAPI app)."""
+    p = plan(settings, body)
+    t = time.perf_counter()
+    stored = await store.get(p.redis_key)
+    t = timings.mark("redis", t)
+    scores = await fanout.scores(join(p, stored), profile)
+    timings.mark("models", t)
+    return aggregate(p.entity_id, scores)
