@@ -35,10 +35,7 @@ def up_to_max_performance(
     prefix = scenario(
         Scenario("load_ramp", profile.ramp_max_users, profile.ramp_rate, profile.ramp_duration_s, ramp_env)
     )
-    steps = analysis.ramp_steps(
-        analysis.load_requests(prefix), analysis.load_user_history(prefix), profile.ramp_step_users
-    )
-    bp = analysis.breaking_point(steps, profile.latency_bound_ms)
+    _, bp = analysis.ramp(prefix, profile.ramp_step_users, profile.latency_bound_ms)
     progress(f"    {chain} breaking point: {bp.users} users, {bp.rps or 0:.0f} req/s ({bp.reason})")
     # Hold the load the chain was seen to serve: a step is 10 users wide, its top may be past capacity.
     users = max(1, min(bp.users, int(bp.rps))) if bp.users and bp.rps else profile.ramp_step_users

@@ -8,6 +8,8 @@ from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from benchmark.profiles import MAX_PERF_SPAWN_S
+
 
 @dataclass
 class Request:
@@ -83,9 +85,9 @@ def summarise(reqs: list[Request], trim_s: float = 0.0) -> Summary:
         p50_ms=percentile(ms, 50),
         p95_ms=percentile(ms, 95),
         p99_ms=percentile(ms, 99),
-        redis_ms=percentile([r.timing.get("redis", math.nan) for r in ok], 50),
-        models_ms=percentile([r.timing.get("models", math.nan) for r in ok], 50),
-        server_ms=percentile([r.timing.get("total", math.nan) for r in ok], 50),
+        redis_ms=percentile([r.timing["redis"] for r in ok if "redis" in r.timing], 50),
+        models_ms=percentile([r.timing["models"] for r in ok if "models" in r.timing], 50),
+        server_ms=percentile([r.timing["total"] for r in ok if "total" in r.timing], 50),
     )
 
 
@@ -211,6 +213,20 @@ def breaking_point(steps: list[Step], latency_bound_ms: float, keep_up: float = 
     if last is None:
         return BreakingPoint(None, None, "no step measured")
     return BreakingPoint(last.users, last.rps, "not reached within the ramp: the ramp's top is a lower bound")
+
+
+def ramp(prefix: Path, step_users: int, latency_bound_ms: float) -> tuple[list[Step], BreakingPoint]:
+    """A load ramp's steps and its breaking point, from the scenario's files."""
+    steps = ramp_steps(load_requests(prefix), load_user_history(prefix), step_users)
+    return steps, breaking_point(steps, latency_bound_ms)
+
+
+def held_requests(prefix: Path) -> list[Request]:
+    """Max performance's requests once its users have spawned: the spawn is not the load held."""
+    reqs = load_requests(prefix)
+    if not reqs:
+        return reqs
+    return [r for r in reqs if r.start >= reqs[0].start + MAX_PERF_SPAWN_S] or reqs
 
 
 def _bp(last: Step | None, reason: str) -> BreakingPoint:

@@ -8,15 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.loadgen import capacity
-from benchmark.profiles import MAX_PERF_SPAWN_S
 from benchmark.report import analysis as an
 from benchmark.report.tables import Section, num
 from benchmark.rundir import load_manifest
 from lab import variants
-
-
-def _median(values: list[float]) -> float:
-    return an.percentile([v for v in values if not math.isnan(v)], 50)
 
 
 def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
@@ -31,10 +26,7 @@ def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
     single = an.load_requests(loc / f"{chain}-response_time")
     if single:
         s = an.summarise(single)
-        ok = [r for r in single if r.ok and r.timing]
-        server = _median([r.timing.get("total", math.nan) for r in ok])
-        redis_ms = _median([r.timing.get("redis", math.nan) for r in ok])
-        models = _median([r.timing.get("models", math.nan) for r in ok])
+        server, redis_ms, models = s.server_ms, s.redis_ms, s.models_ms
         out |= {
             "single_p50_ms": s.p50_ms,
             "single_p99_ms": s.p99_ms,
@@ -46,15 +38,12 @@ def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
                 "handler (parse, join, aggregate)": server - redis_ms - models,
             },
         }
-    ramp = loc / f"{chain}-load_ramp"
-    reqs = an.load_requests(ramp)
-    if reqs:
-        steps = an.ramp_steps(reqs, an.load_user_history(ramp), int(opts.get("ramp_step_users", 10)))
-        bp = an.breaking_point(steps, float(opts.get("latency_bound_ms", 1000)))
+    steps, bp = an.ramp(loc / f"{chain}-load_ramp", int(opts.get("ramp_step_users", 10)),
+                        float(opts.get("latency_bound_ms", 1000)))  # fmt: skip
+    if steps:
         out |= {"breaking_users": bp.users, "breaking_rps": bp.rps, "breaking_reason": bp.reason}
-    held = an.load_requests(loc / f"{chain}-max_performance")
+    held = an.held_requests(loc / f"{chain}-max_performance")
     if held:
-        held = [r for r in held if r.start >= held[0].start + MAX_PERF_SPAWN_S] or held
         s = an.summarise(held)
         window = (held[0].start, held[-1].start)
         res = an.load_resources(loc / f"{chain}-max_performance", chain, *window)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.loadgen import capacity
-from benchmark.profiles import MAX_PERF_SPAWN_S
 from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
@@ -34,12 +33,9 @@ def summarise_run(run: Path) -> dict[str, Any]:
         rss, notes = [], []
         for name in SCENARIOS:
             prefix = loc / f"{chain}-{name}"
-            reqs = an.load_requests(prefix)
+            reqs = an.held_requests(prefix) if name == "max_performance" else an.load_requests(prefix)
             if not reqs:
                 continue
-            if name == "max_performance":
-                # The hold is measured once its users have spawned; the spawn is left out.
-                reqs = [r for r in reqs if r.start >= reqs[0].start + MAX_PERF_SPAWN_S] or reqs
             s = an.summarise(reqs)
             window = (reqs[0].start, reqs[-1].start)
             loadgen = an.load_resources(prefix, "locust", *window)
@@ -59,7 +55,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
             if warnings or loadgen.samples_over_90:
                 notes.append(f"{name}: load generator passed 90% CPU (peak {loadgen.peak_cpu_pct:.0f}%)")
             if name == "load_ramp":
-                steps = an.ramp_steps(reqs, an.load_user_history(prefix), step_users)
+                steps, bp = an.ramp(prefix, step_users, bound)
                 series = an.cpu_series(prefix, "locust")
                 rows = []
                 for st in steps:
@@ -68,7 +64,6 @@ def summarise_run(run: Path) -> dict[str, Any]:
                     row["loadgen_saturated"] = bool(row["loadgen_cpu_pct"] and row["loadgen_cpu_pct"] > 90)
                     rows.append(row)
                 out["steps"][chain] = rows
-                bp = an.breaking_point(steps, bound)
                 c["breaking_users"], c["breaking_rps"], c["breaking_reason"] = bp.users, bp.rps, bp.reason
         if "response_time" in scen:
             rt = scen["response_time"]
