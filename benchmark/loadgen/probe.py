@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import re
 import threading
 import time
 from pathlib import Path
 
+from benchmark.rundir import write_json
 from lab.smoke import SAMPLE
 
 
@@ -143,7 +143,7 @@ def run(
         "client_cpu_pct": 100 * cpu / wall if wall else None,
         "wall_s": wall,
     }
-    (outdir / "result.json").write_text(json.dumps(result, indent=2))
+    write_json(outdir / "result.json", result)
     return result
 
 
