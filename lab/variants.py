@@ -37,10 +37,10 @@ class Variant:
 
     def concurrency(self) -> int | None:
         """Requests the scoring handler can hold at once, if its server bounds it (Little's law)."""
-        if self.chain != "sync" or self.scoring.get("worker_class", "sync") not in ("sync", "gthread", MEINHELD):
+        settings = stack_for(self).scoring(self.chain).settings
+        if self.chain != "sync" or settings.worker_class not in ("sync", "gthread", MEINHELD):
             return None
-        workers = self.scoring.get("workers") or SYNC_WORKERS
-        return workers * (self.scoring.get("threads") or 1)
+        return settings.worker_count() * settings.requests_per_worker()
 
 
 def _gunicorn(worker_class: str, workers: int, **extra) -> dict:
