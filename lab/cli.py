@@ -237,7 +237,8 @@ COMMANDS = {
 
 
 def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack:
-    """``lab run`` starts its stack with server-side profiling on (it profiles); ``lab up`` does not."""
+    """The stack a command works on: the experiments measure it, at the chains' URLs when given;
+    ``lab run`` starts it with server-side profiling on (it profiles); ``lab up`` does not."""
     if command in ALL_EXPERIMENTS:
         return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
     if command != "run":
