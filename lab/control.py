@@ -10,7 +10,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
+
 from api_common.metrics import prepare_dir
+from feature_store.loader import load
 from lab import health, launcher, processes
 from lab.ports import ensure_free
 from lab.processes import Record, StateFile
@@ -99,7 +102,7 @@ def _tail(path: str, lines: int = 15) -> str:
 
 
 def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
-    """Start every service and return once each answers its health check.
+    """Start every service and return once each answers its health check and Redis holds the entities.
 
     On any failure, or Ctrl-C, what was started is stopped again.
     """
@@ -109,11 +112,28 @@ def up(stack: Stack, lab: LabSettings, log=print) -> list[Record]:
         log("stack already running")
         return existing
     cleanup_stale(lab, log)
-    return start(stack, lab, stack.names(), log)
+    records = start(stack, lab, stack.names(), log)
+    if stack.redis.external:  # the user's own Redis: add the entities it lacks, overwrite nothing
+        written = load_features(stack, only_missing=True)
+        log(f"{'redis':<14} external {stack.redis.effective_url}: {written} missing entities added")
+    return records
+
+
+def load_features(stack: Stack, only_missing: bool = False) -> int:
+    """Write the stack's entities into its feature store; returns how many keys were written."""
+    client = redis.Redis.from_url(stack.redis.effective_url, socket_timeout=5)
+    try:
+        r = stack.redis
+        return load(client, r.entities, r.key_prefix, r.features_per_entity, only_missing=only_missing)
+    finally:
+        client.close()
 
 
 def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[Record]:
-    """Start services ``names`` beside whatever the state file already records (appended to it)."""
+    """Start services ``names`` beside whatever the state file already records (appended to it).
+
+    A Redis started here is loaded with the stack's entities before the next service starts.
+    """
     state = state_file(lab)
     for name in names:
         ensure_free(*_port(stack, name), owner=name)
@@ -135,7 +155,10 @@ def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[R
                 rec = processes.spawn(name, cmd, env, log_path, owner, into=records)
                 state.write(before + records)  # recorded before waiting, so a crash here still leaves a trace
                 _wait_healthy(stack, name, rec, lab.startup_timeout_s)
-                log(f"{name:<14} up   pid {rec.pid:<7} {address(stack, name)}")
+                extra = ""
+                if name == "redis":  # a Redis the lab starts is empty: it is usable once it holds the entities
+                    extra = f"  {load_features(stack)} entities loaded"
+                log(f"{name:<14} up   pid {rec.pid:<7} {address(stack, name)}{extra}")
         except BaseException:
             stop(lab, records)
             raise

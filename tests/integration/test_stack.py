@@ -131,7 +131,7 @@ def test_cli_run_then_down_leaves_no_process(tmp_path):
     env = stack_env(stack, tmp_path)
     run = lab_cli(["run", "--smoke-only"], env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "wrote 100 entities" in run.stdout
+    assert "100 entities loaded" in run.stdout  # lab run loads them as it starts Redis
     assert run.stdout.count(" ok") == 2 and "make down" in run.stdout
     records = control.StateFile(tmp_path / "state" / "stack.json").read()
     assert len(records) == 5 and all(processes.alive(r) for r in records)

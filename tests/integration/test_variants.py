@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import redis
 
-from feature_store.loader import load
 from lab import control, processes, variants
 from lab.ports import free_port
 from lab.smoke import SAMPLE, expected_prediction
@@ -26,9 +24,6 @@ def test_variant_answers_the_contract(name, tmp_path):
     chain = variant.chain
     records = control.start(stack, lab, ["redis", f"model-{chain}", f"scoring-{chain}"], log=lambda *_: None)
     try:
-        client = redis.Redis.from_url(stack.redis.effective_url)
-        load(client, 50, stack.redis.key_prefix)
-        client.close()
         url = stack.scoring(chain).predict_url
         reply = httpx.post(url, json=SAMPLE, timeout=10)
         assert reply.status_code == 200, reply.text

@@ -1,0 +1,81 @@
+"""The README's commands, read from the README itself, work as written: its curl commands against a
+stack started the way ``make up`` starts it, and every ``make`` and ``lab`` command it names exists."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from api_model.model import score
+from lab import control
+from lab.cli import parser
+from lab.smoke import SAMPLE, expected_prediction
+from tests.conftest import lab_settings, make_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+# The original lab's ports, as the README's commands use them.
+DEFAULT_PORTS = {5000: "model-sync", 5001: "scoring-sync", 8000: "model-async", 8001: "scoring-async"}
+
+
+def curl_commands() -> list[str]:
+    return [line for line in README.splitlines() if line.startswith("curl ")]
+
+
+def inline_commands(tool: str) -> list[str]:
+    """Every ``tool ...`` command the README quotes, inline or on a line of its own (placeholders kept)."""
+    found = re.findall(rf"`(?:[A-Z_]+=\S+ )*(?:\.venv/bin/)?({tool} [^`]+)`", README)
+    found += [m.split("#")[0].strip() for m in re.findall(rf"^(?:\.venv/bin/)?({tool} .+)$", README, re.M)]
+    return found
+
+
+def test_the_readme_has_the_five_curl_commands_of_the_original_lab():
+    commands = curl_commands()
+    assert len(commands) == 5
+    assert {int(re.search(r"localhost:(\d+)", c).group(1)) for c in commands} == set(DEFAULT_PORTS)
+
+
+def test_every_make_target_the_readme_names_exists():
+    targets = set(re.findall(r"^([a-z][\w-]*):", (ROOT / "Makefile").read_text(), re.M))
+    named = {shlex.split(c)[1] for c in inline_commands("make")}
+    assert named, "the README names no make command"
+    assert named <= targets, named - targets
+
+
+def test_every_lab_command_the_readme_names_parses():
+    commands = inline_commands("lab")
+    assert len(commands) > 5
+    for cmd in commands:
+        argv = [a for a in shlex.split(cmd)[1:] if a != "..."]
+        parser().parse_args(argv)  # exits (SystemExit) on an unknown command or option
+
+
+@pytest.mark.integration
+def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path):
+    """``make up`` is ``control.up``: once it returns, the curl commands answer 200 with ``"detail"``."""
+    stack = make_stack()
+    lab = lab_settings(tmp_path)
+    control.up(stack, lab, log=lambda *_: None)
+    try:
+        for cmd in curl_commands():
+            port = int(re.search(r"localhost:(\d+)", cmd).group(1))
+            svc = stack.service(DEFAULT_PORTS[port])
+            argv = shlex.split(cmd.replace(f"localhost:{port}", f"127.0.0.1:{svc.settings.port}"))
+            argv += ["--silent", "--show-error", "--max-time", "10", "--write-out", "\n%{http_code}"]
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=True)
+            body, status = out.stdout.rsplit("\n", 1)
+            assert status == "200", (cmd, body)
+            answer = json.loads(body)
+            if "healthcheck" in cmd:
+                assert answer == {"status": "OK"}
+            elif svc.role == "scoring":
+                assert answer["detail"] == pytest.approx(expected_prediction(stack, svc.chain), abs=1e-12)
+            else:
+                assert answer["detail"] == pytest.approx(score(answer["model"], SAMPLE), abs=1e-12)
+    finally:
+        control.down(lab, log=lambda *_: None)
