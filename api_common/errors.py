@@ -8,12 +8,16 @@ from typing import Any
 class ApiError(Exception):
     """An error that reaches the client as a JSON body with an HTTP status."""
 
-    def __init__(self, status: int, code: str, message: str, details: list[Any] | None = None):
+    def __init__(
+        self, status: int, code: str, message: str, details: list[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ):  # fmt: skip
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.details = details
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}

@@ -13,6 +13,7 @@ from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_common.errors import ApiError, http_error, internal_error
+from api_common.overload import InFlightLimit
 from api_common.validation import check_content_type, check_declared_size, parse_body, too_large
 
 T = TypeVar("T")
@@ -23,7 +24,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error, ours or Starlette's, leaves as ``{"error", "message"}`` JSON."""
 
     def respond(err: ApiError) -> JSONResponse:
-        return JSONResponse(err.body(), status_code=err.status)
+        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -129,6 +130,27 @@ class ProfilingMiddleware:
         finally:
             if not stopped:
                 profile.stop()
+
+
+class InFlightLimitMiddleware:
+    """Pure ASGI middleware: the overload policy (``api_common.overload``), refused before any work."""
+
+    def __init__(self, app, limit: int | None):
+        self.app = app
+        self.limit = InFlightLimit(limit)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        try:
+            counted = self.limit.enter(scope["method"])
+        except ApiError as err:
+            return await JSONResponse(err.body(), status_code=err.status, headers=err.headers)(scope, receive, send)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if counted:
+                self.limit.leave()
 
 
 class MetricsMiddleware:

@@ -20,7 +20,7 @@ def install_error_handlers(app: Flask) -> None:
     """Every error, ours or Werkzeug's, leaves as ``{"error", "message"}`` JSON."""
 
     def respond(err: ApiError):
-        return jsonify(err.body()), err.status
+        return jsonify(err.body()), err.status, err.headers
 
     app.register_error_handler(ApiError, respond)
     app.register_error_handler(HTTPException, lambda e: respond(http_error(e.code or 500, e.description)))
@@ -37,6 +37,25 @@ def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int) ->
     check_declared_size(request.content_length, max_bytes)
     raw = request.stream.read(max_bytes + 1)
     return parse_body(raw, adapter, max_bytes)
+
+
+def install_in_flight_limit(app: Flask, limit: int | None) -> None:
+    """The overload policy (``api_common.overload``); useful with threaded or gevent workers, as a
+    gunicorn ``sync`` worker holds one request at a time and its queue is the listen backlog."""
+    from flask import g, request
+
+    from api_common.overload import InFlightLimit
+
+    counter = InFlightLimit(limit)
+
+    @app.before_request
+    def _admit():
+        g.in_flight_counted = counter.enter(request.method)
+
+    @app.teardown_request
+    def _release(_exc):
+        if g.pop("in_flight_counted", False):
+            counter.leave()
 
 
 def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:

@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
     worker_connections: int = 1000  # gevent and asgi workers: concurrent clients per worker
     log_level: str = "warning"
     max_body_bytes: int = 64 * 1024
+    # The overload policy: predictions one worker process holds at once; past it a fast 503 with
+    # Retry-After (api_common/overload.py). None: no bound, requests queue (a gunicorn sync worker holds
+    # one at a time and queues the rest in its listen backlog, so a bound means nothing there).
+    max_in_flight: int | None = None
     profiling: bool = False
     profile_dir: Path = Path(".lab/profiles")
 

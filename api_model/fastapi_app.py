@@ -7,6 +7,7 @@ import asyncio
 from fastapi import FastAPI, Request
 
 from api_common.fastapi_glue import (
+    InFlightLimitMiddleware,
     MetricsMiddleware,
     ProfilingMiddleware,
     install_error_handlers,
@@ -55,6 +56,8 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
         else:
             await asyncio.sleep(job.latency_ms / 1000)
         return job.result()
+
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
     return app

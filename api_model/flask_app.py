@@ -6,7 +6,13 @@ import time
 
 from flask import Flask, jsonify, request
 
-from api_common.flask_glue import install_error_handlers, install_metrics, install_profiling, read_json_body
+from api_common.flask_glue import (
+    install_error_handlers,
+    install_in_flight_limit,
+    install_metrics,
+    install_profiling,
+    read_json_body,
+)
 from api_common.metrics import Metrics
 from api_model.model import burn_cpu
 from api_model.schemas import FEATURES
@@ -22,6 +28,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     install_error_handlers(app)
     install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
     install_metrics(app, Metrics("model-sync"))
+    install_in_flight_limit(app, settings.max_in_flight)
 
     @app.get("/")
     def index():

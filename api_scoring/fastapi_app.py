@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api_common.fastapi_glue import (
+    InFlightLimitMiddleware,
     MetricsMiddleware,
     ProfilingMiddleware,
     install_error_handlers,
@@ -82,6 +83,8 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
         else:
             answer = await service.score_async(settings, body, store, fanout, profile, timings)
         return respond(timings, answer)
+
+    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
     return app

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
 
-from api_common.flask_glue import install_error_handlers, install_metrics, install_profiling, read_json_body
+from api_common.flask_glue import (
+    install_error_handlers,
+    install_in_flight_limit,
+    install_metrics,
+    install_profiling,
+    read_json_body,
+)
 from api_common.metrics import Metrics
 from api_scoring import clients_sync, service
 from api_scoring.schemas import SCORING_REQUEST
@@ -20,6 +26,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     install_profiling(app, "scoring-sync", settings.profiling, settings.profile_dir)
     metrics = Metrics("scoring-sync")
     install_metrics(app, metrics)
+    install_in_flight_limit(app, settings.max_in_flight)
 
     # Made once per worker process (gunicorn loads the app after forking), never per request,
     # unless a seed-faithful variant asks for the per-request code paths.

@@ -54,3 +54,8 @@ class ScoringAsyncSettings(ScoringSettings):
     model_url: str = "http://127.0.0.1:8000"
     model_path: str = "/api/v1/ml/async/predict"
     fanout: Fanout = "concurrent"
+    # An async worker admits every request and shares its CPU among them all: past capacity, every
+    # answer slows together until clients time out (seen: one request at the 30 s client timeout at
+    # twice the breaking point). 64 per worker keeps the served ones well under that, and is far above
+    # what the worker holds at its capacity (about 10). See api_common/overload.py.
+    max_in_flight: int | None = 64
