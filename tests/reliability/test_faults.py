@@ -15,22 +15,23 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psutil
 import pytest
-import redis
 
-from feature_store.loader import load
 from lab import control, processes
 from lab.smoke import SAMPLE
-from tests.conftest import lab_settings, make_stack, start
+from tests.conftest import BUSY_MARGIN_S, lab_settings, make_stack, start
 from tests.reliability.record import record
 
 pytestmark = pytest.mark.integration
 CHAINS = ("sync", "async")
+CONNECT_TIMEOUT_S = 2 * BUSY_MARGIN_S
 
 
 @pytest.fixture
 def stack_lab(tmp_path):
     two = {"workers": 2}
-    stack = make_stack(model_sync=two, scoring_sync=two, scoring_async=two, entities=100)
+    # A connect timeout far longer than a refusal takes, so a fast 502 is told from a waited one.
+    scoring = two | {"model_connect_timeout_s": CONNECT_TIMEOUT_S}
+    stack = make_stack(model_sync=two, scoring_sync=scoring, scoring_async=scoring, entities=100)
     lab = lab_settings(tmp_path)
     start(stack, lab)
     try:
@@ -83,10 +84,11 @@ def test_model_api_down_is_a_fast_502_and_recovers_by_itself(stack_lab, chain):
         resp, took = _post(stack, chain)
         assert (resp.status_code, resp.json()["error"]) == (502, "model_unreachable")
         timings.append(took)
-    assert max(timings) < 0.1, timings
+    # Under the connect timeout: the refusal was reported at once (about 50 ms here), not waited on.
+    assert max(timings) < CONNECT_TIMEOUT_S, timings
     control.start(stack, lab, [f"model-{chain}"], log=lambda *_: None)  # healthy when this returns
     recovery = _recovery_time(stack, chain)
-    assert recovery < 1.0
+    assert recovery < stack.scoring(chain).settings.model_timeout_s + BUSY_MARGIN_S  # one stale connection at most
     assert _workers(lab, f"scoring-{chain}") == workers  # no worker was restarted
     record(
         f"faults.model_down.{chain}", {"502_max_ms": round(1000 * max(timings), 1), "recovery_s": round(recovery, 3)}
@@ -110,7 +112,7 @@ def test_hung_model_api_is_a_504_at_the_timeout_without_pile_up(stack_lab, chain
                 results = list(pool.map(lambda _: _post(stack, chain), range(wave)))
                 for resp, took in results:
                     assert (resp.status_code, resp.json()["error"]) == (504, "model_timeout")
-                    assert timeout <= took < timeout + 1.0
+                    assert timeout <= took < timeout + BUSY_MARGIN_S
         # Timed-out calls are closed, not kept waiting: what is still open towards the model is bounded.
         open_to_model = sum(
             1 for pid in processes.members(scoring) for c in psutil.Process(pid).net_connections("tcp")
@@ -120,7 +122,7 @@ def test_hung_model_api_is_a_504_at_the_timeout_without_pile_up(stack_lab, chain
     finally:
         _signal(model, signal.SIGCONT)
     recovery = _recovery_time(stack, chain)
-    assert recovery < 2.0
+    assert recovery < timeout + BUSY_MARGIN_S  # the resumed model drains what queued; no call waits past a timeout
     worst = max(took for _, took in results)
     record(f"faults.model_hung.{chain}", {"504_max_s": round(worst, 3), "open_to_model": open_to_model,
                                           "recovery_s": round(recovery, 3)})  # fmt: skip
@@ -134,15 +136,13 @@ def test_redis_down_is_a_503_and_a_restart_recovers_by_itself(stack_lab):
     for chain in CHAINS:
         resp, took = _post(stack, chain)
         assert (resp.status_code, resp.json()["error"]) == (503, "feature_store_unavailable")
-        assert took < 1.0
+        assert took < stack.scoring(chain).settings.redis_timeout_s + BUSY_MARGIN_S
         figures[f"503_ms.{chain}"] = round(1000 * took, 1)
-    control.start(stack, lab, ["redis"], log=lambda *_: None)
-    client = redis.Redis.from_url(stack.redis.effective_url)
-    load(client, stack.redis.entities, stack.redis.key_prefix)
-    client.close()
+    control.start(stack, lab, ["redis"], log=lambda *_: None)  # an empty Redis, loaded before it returns
     for chain in CHAINS:
         figures[f"recovery_s.{chain}"] = round(_recovery_time(stack, chain), 3)
-        assert figures[f"recovery_s.{chain}"] < 2.0
+        # Each pooled connection is found dead once: a timeout for the first, then a reconnect.
+        assert figures[f"recovery_s.{chain}"] < 2 * stack.scoring(chain).settings.redis_timeout_s + BUSY_MARGIN_S
         assert _workers(lab, f"scoring-{chain}") == workers[chain]
     record("faults.redis_restart", figures)
 
@@ -155,8 +155,8 @@ def test_paused_redis_is_a_503_within_the_redis_timeout(stack_lab):
         for chain in CHAINS:
             resp, took = _post(stack, chain)
             assert (resp.status_code, resp.json()["error"]) == (503, "feature_store_unavailable")
-            assert took < stack.scoring(chain).settings.redis_timeout_s + 1.0
+            assert took < stack.scoring(chain).settings.redis_timeout_s + BUSY_MARGIN_S
     finally:
         _signal(rec, signal.SIGCONT)
     for chain in CHAINS:
-        assert _recovery_time(stack, chain) < 2.0
+        assert _recovery_time(stack, chain) < 2 * stack.scoring(chain).settings.redis_timeout_s + BUSY_MARGIN_S
