@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
-
 from benchmark.loadgen import capacity
 from benchmark.locust import scenarios
 from benchmark.profiles import Profile
@@ -20,7 +18,6 @@ from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, settings_snapshot
 from benchmark.verify import verify, warm_up
-from feature_store.loader import load
 from lab import control, variants
 from lab.ports import free_port
 from lab.settings import LabSettings
@@ -47,9 +44,9 @@ def measure(
     start = max(1.0, 0.8 * (bp.rps or 10))
     cap = capacity.find(
         stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / "loadgen",
-        start_qps=start, max_probes=profile.capacity_max_probes, entities=stack.redis.entities, progress=progress,
+        budget_s=profile.capacity_budget_s, start_qps=start, entities=stack.redis.entities, progress=progress,
     )  # fmt: skip
-    progress(f"    capacity at p99 <= {profile.capacity_bound_ms:.0f} ms: {cap.qps:.0f} QPS")
+    progress(f"    capacity at p99 <= {profile.capacity_bound_ms:.0f} ms: {cap.text()}")
     return {"breaking_users": bp.users, "breaking_rps": bp.rps, "capacity_qps": cap.qps}
 
 
@@ -68,10 +65,7 @@ def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable
     try:
         with run_.recording():
             first = _stack(chosen[0], redis_port)
-            control.start(first, vlab, ["redis"], log=lambda *_: None)
-            client = redis.Redis.from_url(first.redis.effective_url)
-            load(client, first.redis.entities, first.redis.key_prefix)
-            client.close()
+            control.start(first, vlab, ["redis"], log=lambda *_: None)  # loads the entities
             for i, v in enumerate(chosen, 1):
                 progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
                 status = _one(v, redis_port, vlab, profile, path / "variants" / v.name, progress)

@@ -27,10 +27,10 @@ class Profile:
     timeit_max_calls: int = 30
     timeit_repetitions: int = 20
     latency_bound_ms: float = 1000.0
-    # Experiment 4 (lab compare): LoadGen probes, open loop.
+    # Experiment 4: LoadGen probes, open loop.
     capacity_bound_ms: float = 250.0  # p99 bound of "capacity at p99 <= bound"
-    capacity_probe_s: float = 60.0
-    capacity_max_probes: int = 8
+    capacity_probe_s: float = 30.0  # a bracket probe; refinement probes run twice as long
+    capacity_budget_s: float = 600.0  # per chain: refinement stops when the interval is tight or this is spent
 
     def __post_init__(self) -> None:
         if self.max_performance_s < MAX_PERF_SPAWN_S + MIN_MEASURED_HOLD_S:
@@ -41,7 +41,7 @@ class Profile:
             )
         positive = ("response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "stress_users",
                     "stress_rate", "stress_s", "timeit_min_calls", "timeit_repetitions", "latency_bound_ms",
-                    "capacity_bound_ms", "capacity_probe_s", "capacity_max_probes")  # fmt: skip
+                    "capacity_bound_ms", "capacity_probe_s", "capacity_budget_s")  # fmt: skip
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ProfileError(f"{name.replace('_', ' ')} must be positive (got {getattr(self, name)})")
@@ -73,7 +73,7 @@ QUICK = Profile(
     timeit_min_calls=1,
     timeit_max_calls=10,
     timeit_repetitions=3,
-    capacity_probe_s=5,
-    capacity_max_probes=7,
+    capacity_probe_s=4,
+    capacity_budget_s=120,
 )
 PROFILES = {"full": FULL, "quick": QUICK}

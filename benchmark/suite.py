@@ -1,4 +1,4 @@
-"""The comparison, in order: verify, warm up, profile, timeit, Locust, LoadGen capacity; then the report.
+"""The comparison, in order: verify, warm up, profile, timeit, LoadGen capacity, Locust; then the report.
 
 Every run writes a new folder; an interrupted or failed run keeps what it measured and is marked
 incomplete in its manifest.
@@ -27,7 +27,7 @@ from lab.settings import LabSettings
 from lab.smoke import SAMPLE
 from lab.stack import CHAINS, Stack
 
-EXPERIMENTS = ("profile", "timeit", "locust")  # what ``make run`` runs; "capacity" is asked for by name
+EXPERIMENTS = ("profile", "timeit", "capacity", "locust")  # what ``make run`` runs, in this order
 
 
 def settings_snapshot(stack: Stack) -> dict:
@@ -61,12 +61,15 @@ def server_profiling_enabled(stack: Stack) -> bool:
     return resp.status_code == 422  # the profiler name was checked, so profiling is on
 
 
-def _locust(stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None]) -> None:
+def _locust(
+    stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None],
+    sustainable: dict[str, float | None],
+) -> None:  # fmt: skip
     records = state_file(lab).read()
     procs = locust_processes()
     for chain in CHAINS:
         mine = [r for r in records if r.name in chain_processes(stack, chain)]
-        scenarios.up_to_max_performance(stack, chain, profile, out, mine, procs, progress)
+        scenarios.up_to_max_performance(stack, chain, profile, out, mine, procs, progress, sustainable.get(chain))
         scenarios.stress(stack, chain, profile, out, mine, procs, progress)
 
 
@@ -75,17 +78,19 @@ def chain_processes(stack: Stack, chain: str) -> tuple[str, ...]:
     return () if stack.remote(chain) else ("redis", f"model-{chain}", f"scoring-{chain}")
 
 
-def _capacity(stack: Stack, profile: Profile, out: Path, progress: Callable[[str], None]) -> dict[str, float]:
-    """Experiment 4 for each chain: the highest LoadGen target QPS with p99 under the bound."""
+def _capacity(
+    stack: Stack, profile: Profile, out: Path, progress: Callable[[str], None]
+) -> dict[str, capacity.Capacity]:
+    """Experiment 4 for each chain: the load at which p99 meets the bound, with its interval."""
     found = {}
     for chain in CHAINS:
         progress(f"    loadgen {chain}: capacity at p99 <= {profile.capacity_bound_ms:.0f} ms")
         cap = capacity.find(
             stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / chain,
-            max_probes=profile.capacity_max_probes, entities=stack.redis.entities, progress=progress,
+            budget_s=profile.capacity_budget_s, entities=stack.redis.entities, progress=progress,
         )  # fmt: skip
-        found[chain] = cap.qps
-        progress(f"    {chain} capacity: {cap.qps:.0f} QPS")
+        found[chain] = cap
+        progress(f"    {chain} capacity: {cap.text()}")
     return found
 
 
@@ -152,16 +157,20 @@ def run(
                 faster = timeit_exp.async_faster_percent(rows)
                 progress(f"  async chain faster by {faster:.1f}% on average")
                 run_.step_done("timeit", time.monotonic() - t, async_faster_pct=faster)
-            if "locust" in experiments:
-                t = time.monotonic()
-                progress("experiment 3: locust")
-                _locust(stack, lab, profile, path / "locust", progress)
-                run_.step_done("locust", time.monotonic() - t)
+            sustainable: dict[str, float | None] = {}
             if "capacity" in experiments:
                 t = time.monotonic()
                 progress("experiment 4: capacity at a latency bound (LoadGen, open loop)")
                 found = _capacity(stack, profile, path / "loadgen", progress)
-                run_.step_done("capacity", time.monotonic() - t, capacity_qps=found)
+                # The lower end of the interval: a load the chain sustains under the bound with confidence.
+                sustainable = {chain: cap.low or cap.qps or None for chain, cap in found.items()}
+                qps = {chain: [cap.qps, cap.low, cap.high] for chain, cap in found.items()}
+                run_.step_done("capacity", time.monotonic() - t, capacity_qps=qps)
+            if "locust" in experiments:
+                t = time.monotonic()
+                progress("experiment 3: locust")
+                _locust(stack, lab, profile, path / "locust", progress, sustainable)
+                run_.step_done("locust", time.monotonic() - t)
             scrape_metrics(stack, path / "metrics")
     finally:
         build(path)

@@ -72,7 +72,7 @@ def _experiment(
     stack: Stack, lab: LabSettings, args: argparse.Namespace, experiments: tuple[str, ...], label: str
 ) -> int:
     from benchmark import suite
-    from benchmark.report.tables import summary_table
+    from benchmark.report.tables import headline, summary_table
 
     path = suite.run(stack, lab, _profile(args), experiments, progress=_progress, label=label)
     summary = json.loads((path / "summary.json").read_text())
@@ -85,10 +85,9 @@ def _experiment(
         for chain in CHAINS:
             print(f"breaking point, {chain}: {summary['chains'].get(chain, {}).get('breaking_reason', '-')}")
     if "capacity" in experiments:
-        bound = summary["capacity_bound_ms"]
-        for chain in CHAINS:
-            qps = summary["chains"].get(chain, {}).get("capacity_qps")
-            print(f"capacity at p99 <= {bound:.0f} ms, {chain}: {'-' if qps is None else f'{qps:.0f} QPS'}")
+        print()
+        for line in headline(summary):
+            print(line)
     print(f"\nreport: {path / 'report.html'}")
     return 0
 
@@ -102,8 +101,7 @@ def cmd_run(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     already_up = any(processes.alive(r) for r in control.state_file(lab).read())
     with control.sigterm_as_interrupt():
         try:
-            control.up(stack, lab)
-            cmd_load(stack, lab, argparse.Namespace(entities=None))
+            control.up(stack, lab)  # Redis holds the entities once this returns
             if cmd_smoke(stack, lab, args) != 0:
                 print("error: a chain answered wrongly; no benchmark was run", file=sys.stderr)
                 return 1
@@ -190,7 +188,7 @@ def parser() -> argparse.ArgumentParser:
                 f"--{chain}-url", dest=f"{chain}_url", metavar="URL",
                 help=f"measure the {chain} chain's scoring handler at URL (http://host:port) instead of the local one",
             )  # fmt: skip
-    for p_ in (run_p, compare_p, *(sub.choices[name] for name in ALL_EXPERIMENTS)):
+    for p_ in (run_p, compare_p, *(sub.choices[name] for name in EXPERIMENTS)):
         _add_profile_options(p_)
     report_p = sub.add_parser("report", help="rebuild a run's report from its folder, without re-running")
     report_p.add_argument("run_dir")
@@ -202,10 +200,9 @@ def parser() -> argparse.ArgumentParser:
 PROFILE_OPTIONS = (
     "response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "max_performance_s", "stress_users",
     "stress_rate", "stress_s", "timeit_min_calls", "timeit_max_calls", "timeit_repetitions", "latency_bound_ms",
-    "capacity_bound_ms", "capacity_probe_s", "capacity_max_probes",
+    "capacity_bound_ms", "capacity_probe_s", "capacity_budget_s",
 )  # fmt: skip
-EXPERIMENTS = ("profile", "timeit", "locust")  # what ``lab run`` runs after the smoke test
-ALL_EXPERIMENTS = (*EXPERIMENTS, "capacity")
+EXPERIMENTS = ("profile", "timeit", "capacity", "locust")  # what ``lab run`` runs after the smoke test
 
 
 def _add_profile_options(p: argparse.ArgumentParser) -> None:
@@ -213,7 +210,7 @@ def _add_profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--full", dest="profile", action="store_const", const="full", help="same as --profile full")
     p.add_argument("--quick", dest="profile", action="store_const", const="quick", help="same as --profile quick")
     for name in PROFILE_OPTIONS:
-        kind = int if name.endswith(("users", "calls", "repetitions", "probes")) else float
+        kind = int if name.endswith(("users", "calls", "repetitions")) else float
         flag = "--" + name.replace("_", "-").replace("timeit-", "")
         p.add_argument(flag, dest=name, type=kind, default=None)
 
@@ -239,7 +236,7 @@ COMMANDS = {
 def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack:
     """The stack a command works on: the experiments measure it, at the chains' URLs when given;
     ``lab run`` starts it with server-side profiling on (it profiles); ``lab up`` does not."""
-    if command in ALL_EXPERIMENTS:
+    if command in EXPERIMENTS:
         return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
     if command != "run":
         return build_stack()

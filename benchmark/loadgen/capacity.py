@@ -1,19 +1,28 @@
-"""Capacity at p99 <= bound: the highest target QPS whose LoadGen performance run keeps its p99
-under the bound with no failed request, found by growing the target, then bisecting.
+"""Capacity at p99 <= bound, as an estimate with a 95% interval, inside a time budget per chain.
+
+Two phases. The bracket grows the target QPS by half each probe until one is over the bound (its
+p99, a failed query, or a queue building). Then rounds of longer probes at loads around the current
+estimate, in shuffled order so the machine's drift hits every load alike, each round refitting the
+estimate and its interval (``stats``), until the interval is tight or the budget is spent: the time
+goes where the answer is uncertain (the idea of perf_analyzer's stability windows).
 
 Each probe is a separate process (``benchmark.loadgen.probe``) in its own folder of the run.
 """
 
 from __future__ import annotations
 
+import csv
 import json
+import math
 import os
+import random
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from benchmark.loadgen import stats
 from benchmark.rundir import write_json
 from lab import processes
 from lab.smoke import SAMPLE
@@ -21,12 +30,19 @@ from lab.smoke import SAMPLE
 # MLPerf Inference's own Server-scenario minimums, which a lab run on a laptop does not meet.
 MLPERF_MIN_DURATION_S = 600
 MLPERF_MIN_QUERIES = 270_336
+GROWTH = 1.5  # the bracket's step up: fine enough that the first probe over the bound is near it
+GRID = (0.85, 0.95, 1.05, 1.15)  # one round of refinement, as factors of the current estimate
+REFINE_LENGTH = 2.0  # refinement probes run this many times the bracket's duration
+WINDOW = (0.7, 1.4)  # probes the fit uses: within these factors of the estimate
+TIGHT = 0.05  # stop refining once the interval's half-width is this fraction of the estimate
+FAILED_MS = 1e9  # a failed query's latency in a probe's tail: never answered within any bound (JSON has no inf)
+PROBE_OVERHEAD_S = 3.0  # a probe's start, LoadGen's drain and the settle before it, beyond its duration
 
 
 @dataclass
 class Probe:
     target_qps: float
-    passed: bool
+    passed: bool  # the point verdict: p99 under the bound, no failed query, no queue building
     p99_ms: float | None
     p50_ms: float | None
     completed_qps: float | None
@@ -34,17 +50,89 @@ class Probe:
     loadgen_valid: str | None
     client_cpu_pct: float | None
     folder: str
+    duration_s: float = 0.0
+    queries: int = 0
+    over: int = 0  # queries over the bound or failed
+    p99_low_ms: float | None = None  # 95% order-statistic interval of the p99
+    p99_high_ms: float | None = None
+    queue_building: bool = False
+    early_stopping: str | None = None  # LoadGen: "Yes" when 99% confident the p99 is under the bound
+    verdict: str = "unsure"  # "pass" / "fail" with 99% confidence, else "unsure"
+    phase: str = "bracket"  # "bracket" or "refine"
+    tail_ms: list[float] = field(default_factory=list)  # slowest latencies, sorted (FAILED_MS for a failure)
+
+    @property
+    def point(self) -> stats.Point:
+        if self.errors > 0 or self.queue_building or self.p99_ms is None:
+            return stats.Point(self.target_qps, math.inf, self.queries)
+        return stats.Point(self.target_qps, self.p99_ms, self.queries, tuple(self.tail_ms))
 
 
 @dataclass
 class Capacity:
-    qps: float  # highest passing target; 0 when none passed
+    qps: float  # the estimate; 0 when the probes never bracketed the bound
     bound_ms: float
     probes: list[Probe]
     client_saturated: bool  # some probe's client passed 90% of a core: it may have measured the client
+    low: float | None = None  # 95% interval
+    high: float | None = None
+    budget_s: float | None = None
+    seconds: float | None = None
+    around: float | None = None  # the fit used the probes within WINDOW of this load
+
+    def resamples(self) -> list[float | None]:
+        """The bootstrap behind the interval, recomputed from the saved probes (for ratios)."""
+        return stats.bootstrap(_window(self.probes, self.around), self.bound_ms)
+
+    def text(self) -> str:
+        """``95 QPS (88-101)``: the estimate and its interval."""
+        if not self.qps:
+            return "-"
+        span = f" ({self.low:.0f}-{self.high:.0f})" if self.low is not None else " (no interval)"
+        return f"{self.qps:.0f} QPS{span}"
 
 
-def probe(url: str, qps: float, duration_s: float, bound_ms: float, entities: int, folder: Path) -> Probe:
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value  # JSON has no infinity
+
+
+def _read_queries(folder: Path) -> tuple[list[float], list[float], list[int]]:
+    try:
+        with open(folder / "queries.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError:
+        return [], [], []
+    return [float(r["sent_s"]) for r in rows], [float(r["latency_ms"]) for r in rows], [int(r["status"]) for r in rows]
+
+
+def judge(qps: float, duration_s: float, bound_ms: float, folder: Path, result: dict, phase: str) -> Probe:
+    """A probe's figures and verdicts from its result and its per-query log."""
+    sent, latency, status = _read_queries(folder)
+    # A failed query counts as over the bound: it was not answered within it.
+    effective = [lat if st == 200 else math.inf for lat, st in zip(latency, status, strict=True)]
+    over = sum(1 for lat in effective if lat > bound_ms)
+    errors = int(result.get("errors", -1))
+    queue = stats.queue_building(sent, latency)
+    p99 = result.get("p99_ms")
+    tail = [min(x, FAILED_MS) for x in stats.Point.of(qps, effective).tail]
+    low, high = stats.quantile_interval(effective) if effective else (None, None)
+    passed = p99 is not None and p99 <= bound_ms and errors == 0 and not queue
+    if errors != 0 or queue or stats.confidently_over(over, len(effective)):
+        verdict = "fail"
+    elif result.get("early_stopping") == "Yes" and passed:
+        verdict = "pass"
+    else:
+        verdict = "unsure"
+    return Probe(
+        qps, passed, p99, result.get("p50_ms"), result.get("completed_qps"), errors, result.get("valid"),
+        result.get("client_cpu_pct"), str(folder), duration_s, len(effective), over, _finite(low), _finite(high),
+        queue, result.get("early_stopping"), verdict, phase, tail,
+    )  # fmt: skip
+
+
+def probe(
+    url: str, qps: float, duration_s: float, bound_ms: float, entities: int, folder: Path, phase: str = "bracket"
+) -> Probe:
     """Run one probe in a child process (own process group, bounded in time)."""
     min_queries = max(64, int(qps * duration_s))
     cmd = [
@@ -57,21 +145,15 @@ def probe(url: str, qps: float, duration_s: float, bound_ms: float, entities: in
     rec = processes.spawn("loadgen", cmd, env, folder / "probe.log", uuid.uuid4().hex)
     try:
         # LoadGen stops by itself after its duration (at most 3x when it must reach min queries).
-        deadline = duration_s * 3 + 60
-        subprocess_wait(rec, deadline)
+        subprocess_wait(rec, duration_s * 3 + 60)
     finally:
         processes.stop(rec, timeout=5)
         processes.reap(rec)
     try:
-        r = json.loads((folder / "result.json").read_text())
+        result = json.loads((folder / "result.json").read_text())
     except (OSError, ValueError):
-        return Probe(qps, False, None, None, None, -1, None, None, str(folder))
-    p99 = r.get("p99_ms")
-    passed = p99 is not None and p99 <= bound_ms and r.get("errors", 1) == 0
-    return Probe(
-        qps, passed, p99, r.get("p50_ms"), r.get("completed_qps"), r.get("errors", -1), r.get("valid"),
-        r.get("client_cpu_pct"), str(folder),
-    )  # fmt: skip
+        return Probe(qps, False, None, None, None, -1, None, None, str(folder), duration_s, verdict="fail", phase=phase)
+    return judge(qps, duration_s, bound_ms, folder, result, phase)
 
 
 def subprocess_wait(rec: processes.Record, timeout: float) -> None:
@@ -104,32 +186,66 @@ def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
     return time.monotonic() - t0
 
 
+def _window(probes: list[Probe], around: float | None) -> list[stats.Point]:
+    lo, hi = (0.0, math.inf) if around is None else (WINDOW[0] * around, WINDOW[1] * around)
+    return [p.point for p in probes if lo <= p.target_qps <= hi]
+
+
+def fit(probes: list[Probe], bound_ms: float, around: float | None) -> stats.Estimate:
+    """The estimate from the probes within ``WINDOW`` of ``around`` (all probes when it is None)."""
+    return stats.estimate(_window(probes, around), bound_ms)
+
+
 def find(
-    url: str, bound_ms: float, duration_s: float, out: Path, start_qps: float = 20.0, max_probes: int = 8,
+    url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0, start_qps: float = 40.0,
     entities: int = 10000, progress=print,
 ) -> Capacity:  # fmt: skip
-    """Grow the target from ``start_qps`` until a probe fails, then bisect within ``max_probes``."""
+    """Bracket the bound, then refine around it in shuffled rounds until tight or out of budget."""
+    t_start = time.monotonic()
     probes: list[Probe] = []
-    lo, hi = 0.0, None
-    qps = max(start_qps, 1.0)
-    while len(probes) < max_probes:
-        if hi is not None:
-            if hi - lo <= max(1.0, 0.05 * lo):
-                break
-            qps = (lo + hi) / 2
+    rng = random.Random(0)
+
+    def left() -> float:
+        return budget_s - (time.monotonic() - t_start)
+
+    def run(qps: float, seconds: float, phase: str) -> Probe:
         settle(url, bound_ms)
-        p = probe(url, qps, duration_s, bound_ms, entities, out / f"probe-{len(probes) + 1:02d}-{qps:.0f}qps")
+        folder = out / f"probe-{len(probes) + 1:02d}-{qps:.0f}qps"
+        p = probe(url, qps, seconds, bound_ms, entities, folder, phase)
         probes.append(p)
         p99 = f"{p.p99_ms:.0f} ms" if p.p99_ms is not None else "-"
-        progress(f"    loadgen {qps:.0f} QPS: p99 {p99}, {p.errors} errors -> {'pass' if p.passed else 'fail'}")
+        queue = ", queue building" if p.queue_building else ""
+        progress(f"    loadgen {qps:.0f} QPS ({phase} {seconds:g} s): p99 {p99}, {p.errors} errors{queue}: {p.verdict}")
+        return p
+
+    # The bracket: grow by half until a probe is over the bound (or halve until one is under it).
+    qps, under, over = max(start_qps, 1.0), None, None
+    while left() > duration_s + PROBE_OVERHEAD_S and (under is None or over is None) and qps >= 0.5:
+        p = run(qps, duration_s, "bracket")
         if p.passed:
-            lo = qps
-            if hi is None:
-                qps *= 2
+            under, qps = p, qps * GROWTH
         else:
-            hi = qps
+            over, qps = p, qps / 2
+    est = fit([under, over], bound_ms, None) if under and over else None
+    guess = est.qps if est and est.qps else None
+    if guess is None and probes:  # no bracket within the budget: refine around the probe that ran
+        guess = (under or over).target_qps
+
+    refine_s = duration_s * REFINE_LENGTH
+    rounds = 0
+    while guess and left() > len(GRID) * (refine_s + PROBE_OVERHEAD_S):
+        for factor in rng.sample(GRID, len(GRID)):
+            run(guess * factor, refine_s, "refine")
+        rounds += 1
+        est = fit(probes, bound_ms, guess)
+        if est.qps:
+            guess = est.qps
+        if est.low is not None and rounds >= 2 and (est.high - est.low) / 2 <= TIGHT * est.qps:
+            break
+    final = fit(probes, bound_ms, guess) if guess else stats.Estimate(None, None, None, 0)
     saturated = any((p.client_cpu_pct or 0) > 90 for p in probes)
-    result = Capacity(lo, bound_ms, probes, saturated)
+    result = Capacity(final.qps or 0.0, bound_ms, probes, saturated, final.low, final.high, budget_s,
+                      round(time.monotonic() - t_start, 1), guess)  # fmt: skip
     write_json(out / "capacity.json", asdict(result))
     return result
 
@@ -139,16 +255,21 @@ def load(out: Path) -> Capacity | None:
         data = json.loads((out / "capacity.json").read_text())
     except (OSError, ValueError):
         return None
-    data["probes"] = [Probe(**p) for p in data["probes"]]
-    return Capacity(**data)
+    known = {f.name for f in fields(Probe)}
+    data["probes"] = [Probe(**{k: v for k, v in p.items() if k in known}) for p in data["probes"]]
+    return Capacity(**{k: v for k, v in data.items() if k in {f.name for f in fields(Capacity)}})
 
 
 def departures(duration_s: float, probes: list[Probe]) -> str:
-    """Where this run departs from MLPerf's official Server-scenario minimums."""
-    queries = max((int(p.target_qps * duration_s) for p in probes), default=0)
+    """How the capacity was estimated, and where the run departs from MLPerf's official minimums."""
+    queries = max((p.queries or int(p.target_qps * duration_s) for p in probes), default=0)
+    longest = max((p.duration_s or duration_s for p in probes), default=duration_s)
     return (
-        f"Each probe ran about {duration_s:g} s and about {queries} queries at most; MLPerf Inference requires at "
-        f"least {MLPERF_MIN_DURATION_S} s and {MLPERF_MIN_QUERIES} queries per Server run, and its VALID verdict "
-        "(early stopping) is shown but not required here: a probe passes when its p99 is under the bound with no "
-        "failed request."
+        f"Each probe ran {longest:g} s at most and about {queries} queries at most; MLPerf Inference requires at "
+        f"least {MLPERF_MIN_DURATION_S} s and {MLPERF_MIN_QUERIES} queries per Server run, so no probe is an official "
+        "result. A probe passes with 99% confidence when LoadGen's early-stopping estimate says so, fails with 99% "
+        "confidence when the mirror test, a failed query or a queue building (latency rising within the probe) says "
+        "so, and is unsure otherwise. The capacity is where the probes' p99, made non-decreasing in the offered load "
+        "(isotonic regression), crosses the bound; its 95% interval is a two-level bootstrap over the probes and "
+        "over each probe's own p99."
     )

@@ -5,7 +5,8 @@ scheduled send time, so a stalled server or client shows in the latencies (no co
 omission). The system under test is an HTTP client: ``issue_queries`` only hands each query to an
 asyncio loop running in a daemon thread, which owns one aiohttp session, sends the request and
 reports completion. Every query is completed, on error and timeout paths too, or LoadGen would
-wait forever.
+wait forever. The client also keeps each query's send time, latency and status (``queries.csv``):
+LoadGen's summary gives percentiles, not the trend within a run or the count over the bound.
 
 Run as ``python -m benchmark.loadgen.probe --url URL --qps Q ... --outdir DIR``; writes DIR/result.json.
 """
@@ -20,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from benchmark.rundir import write_json
+from benchmark.rundir import write_atomic, write_json
 from lab.smoke import SAMPLE
 
 
@@ -36,6 +37,8 @@ class HttpSut:
         self.timeout_s = timeout_s
         self.errors = 0
         self.statuses: dict[int, int] = {}
+        self.queries: list[tuple[float, float, int]] = []  # (sent, seconds from the first; latency ms; status)
+        self.t0: float | None = None
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -48,7 +51,7 @@ class HttpSut:
             timeout=aiohttp.ClientTimeout(total=self.timeout_s), connector=aiohttp.TCPConnector(limit=0)
         )
 
-    async def _send(self, query_id: int, index: int) -> None:
+    async def _send(self, query_id: int, index: int, issued: float) -> None:
         body = {"entity_id": str(index % self.entities), "features": SAMPLE}
         status = 0
         try:
@@ -61,12 +64,16 @@ class HttpSut:
             if status != 200:
                 self.errors += 1
             self.statuses[status] = self.statuses.get(status, 0) + 1
+            self.queries.append((issued - self.t0, 1000 * (time.perf_counter() - issued), status))
             self.lg.QuerySamplesComplete([self.lg.QuerySampleResponse(query_id, 0, 0)])
 
     def issue_queries(self, samples) -> None:
-        # Never block LoadGen's thread: only schedule the work on the loop.
+        # Never block LoadGen's thread: only schedule the work on the loop. LoadGen calls this at each
+        # query's scheduled time, so the latency counts from here, queueing in the client included.
+        issued = time.perf_counter()
+        self.t0 = issued if self.t0 is None else self.t0
         for s in samples:
-            self.loop.call_soon_threadsafe(self.loop.create_task, self._send(s.id, s.index))
+            self.loop.call_soon_threadsafe(self.loop.create_task, self._send(s.id, s.index, issued))
 
     def flush_queries(self) -> None:
         pass
@@ -81,6 +88,7 @@ SUMMARY_FIELDS = {
     "scheduled_qps": r"Scheduled samples per second\s*:\s*([\d.]+)",
     "completed_qps": r"Completed samples per second\s*:\s*([\d.]+)",
     "valid": r"Result is\s*:\s*(\w+)",
+    "early_stopping": r"Early stopping satisfied\s*:\s*(\w+)",
     "p50_ns": r"50\.00 percentile latency \(ns\)\s*:\s*(\d+)",
     "p90_ns": r"90\.00 percentile latency \(ns\)\s*:\s*(\d+)",
     "p99_ns": r"99\.00 percentile latency \(ns\)\s*:\s*(\d+)",
@@ -94,7 +102,7 @@ def parse_summary(text: str) -> dict:
     for key, pattern in SUMMARY_FIELDS.items():
         m = re.search(pattern, text)
         if m:
-            out[key] = m.group(1) if key == "valid" else float(m.group(1))
+            out[key] = float(m.group(1)) if key.endswith(("_ns", "_qps")) else m.group(1)
     for key in [k for k in out if k.endswith("_ns")]:
         out[key.replace("_ns", "_ms")] = out.pop(key) / 1e6
     return out
@@ -143,6 +151,8 @@ def run(
         "client_cpu_pct": 100 * cpu / wall if wall else None,
         "wall_s": wall,
     }
+    lines = ["sent_s,latency_ms,status"] + [f"{t:.4f},{lat:.3f},{st}" for t, lat, st in sorted(sut_impl.queries)]
+    write_atomic(outdir / "queries.csv", "\n".join(lines) + "\n")
     write_json(outdir / "result.json", result)
     return result
 

@@ -18,9 +18,13 @@ from lab.stack import Stack
 
 def up_to_max_performance(
     stack: Stack, chain: str, profile: Profile, out: Path, records: list[Record], locust_processes: int,
-    progress: Callable[[str], None],
+    progress: Callable[[str], None], sustainable_rps: float | None = None,
 ) -> analysis.BreakingPoint:  # fmt: skip
-    """Scenarios 1 to 3 against ``chain``; returns the breaking point found on the ramp."""
+    """Scenarios 1 to 3 against ``chain``; returns the breaking point found on the ramp.
+
+    Max performance holds ``sustainable_rps`` when the open-loop capacity found it (paced users send
+    one request a second each), else the load the ramp's breaking step served.
+    """
 
     def scenario(s: Scenario) -> Path:
         progress(f"    locust {chain}: {s.name} ({s.duration_s:.0f} s)")
@@ -39,6 +43,8 @@ def up_to_max_performance(
     progress(f"    {chain} breaking point: {bp.users} users, {bp.rps or 0:.0f} req/s ({bp.reason})")
     # Hold the load the chain was seen to serve: a step is 10 users wide, its top may be past capacity.
     users = max(1, min(bp.users, int(bp.rps))) if bp.users and bp.rps else profile.ramp_step_users
+    if sustainable_rps:
+        users = max(1, int(sustainable_rps))
     # Spawned in MAX_PERF_SPAWN_S seconds; the report leaves that spawn out of the figures.
     scenario(Scenario("max_performance", users, max(users / MAX_PERF_SPAWN_S, 1), profile.max_performance_s))
     return bp

@@ -13,6 +13,7 @@ from benchmark.report.tables import Section, run_section, sections
 from benchmark.rundir import load_manifest, write_atomic, write_json
 
 PLOTS = [
+    ("capacity_curve.png", "Latency against offered load, both chains"),
     ("throughput.png", "Throughput against users"),
     ("latency.png", "Latency percentiles against users"),
     ("timeit.png", "timeit: n sequential calls"),
@@ -24,6 +25,8 @@ CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}"
     ".warn{color:#b00;font-weight:bold}img{max-width:100%}"
+    ".verdict{font-size:17px;line-height:1.5;background:#f4f6f8;border-left:4px solid #456;padding:.6em 1em}"
+    "details{margin:1em 0}summary{cursor:pointer;font-weight:bold;font-size:18px}"
 )
 TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
 
@@ -36,10 +39,14 @@ def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
             images["capacity.png"] = plots.capacity(measured)
         if any(r.get("split_ms") for r in measured):
             images["split.png"] = plots.split(measured)
-    elif summary["steps"]:
-        offered = max((r["users"] for rows in summary["steps"].values() for r in rows), default=0)
-        images["throughput.png"] = plots.throughput(summary["steps"], summary.get("littles_bound_sync"), offered)
-        images["latency.png"] = plots.latency(summary["steps"], summary["latency_bound_ms"])
+    else:
+        if summary.get("probes"):
+            chains, bound = summary["chains"], summary["capacity_bound_ms"]
+            images["capacity_curve.png"] = plots.capacity_curve(summary["probes"], chains, bound)
+        if summary["steps"]:
+            offered = max((r["users"] for rows in summary["steps"].values() for r in rows), default=0)
+            images["throughput.png"] = plots.throughput(summary["steps"], summary.get("littles_bound_sync"), offered)
+            images["latency.png"] = plots.latency(summary["steps"], summary["latency_bound_ms"])
     if summary.get("timeit", {}).get("rows"):
         images["timeit.png"] = plots.timeit(summary["timeit"]["rows"])
     if summary.get("profiling", {}).get("breakdown"):
@@ -60,22 +67,37 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(x) for x in row) + " |" for row in rows])
 
 
+def _img(name: str, data: bytes) -> str:
+    return f"<img alt='{html.escape(name)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>"
+
+
+def _lines(text: str) -> str:
+    return "<br>".join(html.escape(line).replace("  ", "&nbsp;&nbsp;") for line in text.splitlines())
+
+
 def render_html(manifest: dict, parts: list[Section], images: dict[str, bytes], links: list[str]) -> str:
     out = [f"<!doctype html><meta charset='utf-8'><title>{TITLE}</title><style>{CSS}</style><h1>{TITLE}</h1>"]
     if not manifest.get("complete"):
         reason = html.escape(str(manifest.get("incomplete_reason", "interrupted")))
         out.append(f"<p class='warn'>INCOMPLETE RUN: {reason}. The figures below are what it measured.</p>")
+    placed = {s.image for s in parts if s.image}
     for s in parts:
-        out.append(f"<h2>{html.escape(s.title)}</h2>")
+        body = []
         if s.text:
-            out.append(f"<p>{html.escape(s.text)}</p>")
+            body.append(f"<p class='verdict'>{_lines(s.text)}</p>" if s.verdict else f"<p>{html.escape(s.text)}</p>")
         if s.rows:
-            out.append(_html_table(s.header, s.rows))
-        out += [f"<p class='warn'>{html.escape(w)}</p>" for w in s.warnings]
+            body.append(_html_table(s.header, s.rows))
+        body += [f"<p class='warn'>{html.escape(w)}</p>" for w in s.warnings]
+        if s.image in images:
+            body.append(_img(s.image, images[s.image]))
+        title = html.escape(s.title)
+        if s.fold:
+            out.append(f"<details><summary>{title}</summary>{''.join(body)}</details>")
+        else:
+            out += [f"<h2>{title}</h2>", *body]
     for name, caption in PLOTS:
-        if name in images:
-            b64 = base64.b64encode(images[name]).decode()
-            out.append(f"<h2>{caption}</h2><img alt='{caption}' src='data:image/png;base64,{b64}'>")
+        if name in images and name not in placed:
+            out.append(f"<h2>{caption}</h2>{_img(name, images[name])}")
     if links:
         items = "".join(f"<li><a href='{html.escape(x)}'>{html.escape(x)}</a></li>" for x in links)
         out.append(f"<h2>Locust's own reports</h2><ul>{items}</ul>")
@@ -89,12 +111,15 @@ def render_markdown(manifest: dict, parts: list[Section], images: dict[str, byte
     for s in parts:
         out += [f"## {s.title}", ""]
         if s.text:
-            out += [s.text, ""]
+            out += ["```", s.text, "```", ""] if s.verdict else [s.text, ""]
         if s.rows:
             out += [_md_table(s.header, s.rows), ""]
         out += [f"- **{w}**" for w in s.warnings] + ([""] if s.warnings else [])
+        if s.image in images:
+            out += [f"![{s.title}](plots/{s.image})", ""]
+    placed = {s.image for s in parts if s.image}
     for name, caption in PLOTS:
-        if name in images:
+        if name in images and name not in placed:
             out += [f"## {caption}", "", f"![{caption}](plots/{name})", ""]
     return "\n".join(out)
 

@@ -7,9 +7,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmark.loadgen import capacity
+from benchmark.loadgen import capacity, stats
 from benchmark.report import analysis as an
-from benchmark.report.tables import Section, num
+from benchmark.report.tables import Section, num, ratio_text
 from benchmark.rundir import load_manifest
 from lab import variants
 
@@ -63,7 +63,9 @@ def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
     out["peak_rss_mb"] = max((x for x in rss if not math.isnan(x)), default=None)
     cap = capacity.load(folder / "loadgen")
     if cap:
-        out |= {"capacity_qps": cap.qps, "capacity_client_saturated": cap.client_saturated, "probes": len(cap.probes)}
+        out |= {"capacity_qps": cap.qps, "capacity_low": cap.low, "capacity_high": cap.high,
+                "capacity_text": cap.text(), "capacity_client_saturated": cap.client_saturated,
+                "probes": len(cap.probes)}  # fmt: skip
     conc = v.concurrency() if v else None
     if conc and out.get("single_p50_ms"):
         bound = conc / (out["single_p50_ms"] / 1000)
@@ -80,6 +82,15 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     rows = [variant_figures(run / "variants" / name, name, opts) for name in names]
     caps = [capacity.load(run / "variants" / name / "loadgen") for name in names]
     probes = [p for cap in caps if cap for p in cap.probes]
+    before: dict[str, capacity.Capacity] = {}  # the row before, per chain: capacity ratios with intervals
+    for row, cap in zip(rows, caps, strict=True):
+        prev = before.get(row.get("chain", ""))
+        if cap and cap.qps and prev and prev.qps:
+            interval = stats.ratio(cap.resamples(), prev.resamples())
+            low, high = interval or (None, None)
+            row["capacity_ratio"] = {"ratio": cap.qps / prev.qps, "low": low, "high": high}
+        if cap and cap.qps:
+            before[row["chain"]] = cap
     departures = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes) if probes else ""
     return {
         "kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count"),
@@ -99,7 +110,7 @@ COLUMNS = [
     ("breaking point users", "breaking_users", "d"),
     ("breaking point req/s", "breaking_rps", ".0f"),
     ("max sustained req/s", "max_rps", ".0f"),
-    ("capacity QPS at p99 bound", "capacity_qps", ".0f"),
+    ("capacity QPS at p99 bound (95%)", "capacity_qps", ".0f"),
     ("CPU ms / request", "cpu_ms_per_request", ".2f"),
     ("peak RSS MiB", "peak_rss_mb", ".0f"),
 ]
@@ -118,6 +129,10 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         for _, key, fmt in COLUMNS:
             value = fig.get(key)
             text = num(value, fmt) if not (fmt == "d" and value is None) else "-"
+            if key == "capacity_qps":  # with its interval, and a ratio only where the intervals say one
+                ratio = f" (x {ratio_text(fig['capacity_ratio'], '')})" if fig.get("capacity_ratio") else ""
+                cells.append((fig.get("capacity_text") or text) + ratio)
+                continue
             cells.append(text + (_ratio(value, prev.get(key)) if prev and fmt != "d" else ""))
         rows.append([fig["name"], fig["chain"], fig.get("change", ""), *cells])
         prev_by_chain[fig["chain"]] = fig
@@ -132,8 +147,9 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     decomposition = Section(
         "Variants, one factor at a time",
         "Each row changes one thing from the row before it of the same chain; (xN) is the ratio to that row. "
-        f"Capacity: the highest LoadGen target QPS (Poisson arrivals, open loop) whose p99 stayed under {bound:.0f} ms "
-        "with no failed request. CPU per request counts every process of the chain (Redis included), from /proc.",
+        f"Capacity: the offered load (LoadGen, Poisson arrivals, open loop) at which p99 meets {bound:.0f} ms, with "
+        "its 95% interval; its ratio to the row before has its own interval, and reads 'no measurable difference' "
+        "when that interval holds 1. CPU per request counts every process of the chain (Redis included), from /proc.",
         ["variant", "chain", "change", *(c[0] for c in COLUMNS)],
         rows,
         notes,

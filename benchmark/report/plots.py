@@ -112,8 +112,11 @@ def capacity(rows: list[dict]) -> bytes:
     fig, ax = plt.subplots(figsize=(7.5, 0.35 * len(rows) + 1.2))
     names = [r["name"] for r in rows][::-1]
     values = [r["capacity_qps"] for r in rows][::-1]
-    ax.barh(names, values, color=[COLORS[r["chain"]] for r in rows][::-1])
-    ax.set_xlabel("capacity: highest QPS with p99 under the bound (queries/s)")
+    # The 95% interval as an error bar; none where the run could not give one.
+    err = [[max(v - (r.get("capacity_low") or v), 0) for r, v in zip(rows[::-1], values, strict=True)],
+           [max((r.get("capacity_high") or v) - v, 0) for r, v in zip(rows[::-1], values, strict=True)]]  # fmt: skip
+    ax.barh(names, values, xerr=err, capsize=3, color=[COLORS[r["chain"]] for r in rows][::-1])
+    ax.set_xlabel("capacity: load at which p99 meets the bound, with its 95% interval (queries/s)")
     ax.set_title("Capacity at the p99 bound, per variant (LoadGen, open loop)")
     ax.grid(alpha=0.3, axis="x")
     return _png(fig)
@@ -133,4 +136,38 @@ def split(rows: list[dict]) -> bytes:
     ax.set_xlabel("single-user median latency (ms)")
     ax.set_title("Where one request's time goes, per variant")
     ax.legend(fontsize=7, loc="lower right")
+    return _png(fig)
+
+
+def capacity_curve(probes: dict[str, list[dict]], caps: dict[str, dict], bound_ms: float) -> bytes:
+    """p99 of every LoadGen probe against its offered load, both chains, with the bound and each capacity."""
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    for chain, rows in probes.items():
+        rows = sorted((r for r in rows if r.get("p99_ms")), key=lambda r: r["target_qps"])
+        if not rows:
+            continue
+        color = COLORS[chain]
+        xs = [r["target_qps"] for r in rows]
+        ys = [r["p99_ms"] for r in rows]
+        lo = [y - (r.get("p99_low_ms") or y) for r, y in zip(rows, ys, strict=True)]
+        hi = [(r.get("p99_high_ms") or y) - y for r, y in zip(rows, ys, strict=True)]
+        queue = [r.get("queue_building") for r in rows]
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", ms=4, color=color, alpha=0.8, elinewidth=0.8,
+                    label=f"{chain}: p99 of a probe (95% interval)")  # fmt: skip
+        ax.plot([x for x, q in zip(xs, queue, strict=True) if q], [y for y, q in zip(ys, queue, strict=True) if q],
+                "x", color="black", ms=7, label=None)  # fmt: skip
+        cap = caps.get(chain, {})
+        if cap.get("capacity_qps"):
+            ax.axvline(cap["capacity_qps"], color=color, lw=1.2, ls="--")
+            if cap.get("capacity_low") is not None:
+                ax.axvspan(cap["capacity_low"], cap["capacity_high"], color=color, alpha=0.15,
+                           label=f"{chain} capacity {cap.get('capacity_text', '')}")  # fmt: skip
+    ax.axhline(bound_ms, color="red", lw=1, label=f"p99 bound ({bound_ms:.0f} ms)")
+    ax.plot([], [], "x", color="black", label="queue building within the probe")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered load (queries/s, Poisson arrivals)")
+    ax.set_ylabel("p99 latency (ms, log scale)")
+    ax.set_title("Latency against offered load (LoadGen probes); shaded: capacity's 95% interval")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import math
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from benchmark.loadgen import capacity
+from benchmark.loadgen import capacity, stats
 from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
@@ -27,6 +28,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
     loc = run / "locust"
     out: dict[str, Any] = {"chains": {}, "steps": {}, "scenarios": {}, "options": opts}
     probes: list[capacity.Probe] = []  # LoadGen's, both chains
+    caps: dict[str, capacity.Capacity] = {}
     for chain in CHAINS:
         c: dict[str, Any] = {}
         scen: dict[str, Any] = {}
@@ -80,9 +82,15 @@ def summarise_run(run: Path) -> dict[str, Any]:
             }
         cap = capacity.load(run / "loadgen" / chain)
         if cap:
+            caps[chain] = cap
+            out.setdefault("probes", {})[chain] = [asdict(p) for p in cap.probes]
             c |= {
                 "capacity_qps": cap.qps,
+                "capacity_low": cap.low,
+                "capacity_high": cap.high,
+                "capacity_text": cap.text(),
                 "capacity_probes": len(cap.probes),
+                "capacity_seconds": cap.seconds,
                 "capacity_client_saturated": cap.client_saturated,
             }
             if cap.client_saturated:
@@ -101,10 +109,25 @@ def summarise_run(run: Path) -> dict[str, Any]:
     out["timeit"] = _timeit(run)
     out["latency_bound_ms"] = bound
     out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
+    out["capacity_ratio"] = _ratio(caps)
+    # The max-performance hold is judged against the bound it was sized by: the capacity's p99 bound.
+    hold_bound = out["capacity_bound_ms"] if caps else bound
+    for c in out["chains"].values():
+        if c.get("max_p99_ms") is not None and c["max_p99_ms"] > hold_bound:
+            c["max_over_bound_ms"] = hold_bound
     if probes:
         out["capacity_departures"] = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes)
     out["remote"] = opts.get("remote", [])
     return out
+
+
+def _ratio(caps: dict[str, capacity.Capacity]) -> dict[str, float | None] | None:
+    """async / sync capacity with its 95% interval (the two chains' bootstraps are independent)."""
+    if set(caps) != set(CHAINS) or not all(c.qps for c in caps.values()):
+        return None
+    interval = stats.ratio(caps["async"].resamples(), caps["sync"].resamples())
+    low, high = interval or (None, None)
+    return {"ratio": caps["async"].qps / caps["sync"].qps, "low": low, "high": high}
 
 
 def _profiling(run: Path) -> dict[str, Any]:

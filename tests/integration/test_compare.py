@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 
 TINY = QUICK.with_options(
     response_time_s=3, ramp_max_users=12, ramp_rate=6, ramp_step_users=4, max_performance_s=6,
-    capacity_probe_s=2, capacity_max_probes=3,
+    capacity_probe_s=2, capacity_budget_s=20,
 )  # fmt: skip
 
 
@@ -33,14 +33,21 @@ def test_loadgen_probes_produce_capacity_figures(compared):
     _, run = compared
     for name in ("async-seed", "async"):
         cap = capacity.load(run / "variants" / name / "loadgen")
-        assert cap is not None and 1 <= len(cap.probes) <= 3
+        assert cap is not None and cap.probes
+        # The budget, plus one probe begun inside it (LoadGen stops at 3x its duration) and its settle.
+        assert cap.seconds <= TINY.capacity_budget_s + 3 * TINY.capacity_probe_s + 60
         for probe in cap.probes:
-            result = json.loads(
-                (run / "variants" / name / "loadgen" / probe.folder.split("/")[-1] / "result.json").read_text()
-            )
+            folder = run / "variants" / name / "loadgen" / probe.folder.split("/")[-1]
+            result = json.loads((folder / "result.json").read_text())
             assert result["p99_ms"] > 0 and result["target_qps"] == pytest.approx(probe.target_qps, rel=1e-3)
-            assert result["client_cpu_pct"] is not None
-        assert cap.qps >= 0 and any(p.passed for p in cap.probes) == (cap.qps > 0)
+            assert result["client_cpu_pct"] is not None and result["early_stopping"] in ("Yes", "No")
+            # The client's own log of every query: about the target rate for the probe's duration.
+            assert probe.queries == len((folder / "queries.csv").read_text().splitlines()) - 1
+            assert probe.queries >= 0.5 * probe.target_qps * probe.duration_s
+            assert probe.verdict in ("pass", "fail", "unsure")
+        assert cap.qps >= 0
+        if cap.low is not None:
+            assert cap.low <= cap.qps <= cap.high
 
 
 def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):

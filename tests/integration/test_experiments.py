@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 TINY = QUICK.with_options(
     response_time_s=3, ramp_max_users=12, ramp_rate=4, ramp_step_users=4, max_performance_s=6,
     stress_users=20, stress_rate=20, stress_s=3, timeit_min_calls=1, timeit_max_calls=2, timeit_repetitions=2,
+    capacity_probe_s=2, capacity_budget_s=12,
 )  # fmt: skip
 
 
@@ -54,7 +55,8 @@ def tiny_run(tmp_path_factory):
 def test_every_experiment_writes_its_files(tiny_run):
     _, _, run = tiny_run
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["complete"] is True and set(manifest["steps"]) == {"verify", "profile", "timeit", "locust"}
+    assert manifest["complete"] is True
+    assert set(manifest["steps"]) == {"verify", "profile", "timeit", "capacity", "locust"}
     prof = json.loads((run / "profiling" / "index.json").read_text())
     assert prof["server_side"] is True
     for chain in ("sync", "async"):
@@ -76,6 +78,10 @@ def test_every_experiment_writes_its_files(tiny_run):
         assert (run / name).exists(), name
     html = (run / "report.html").read_text()
     assert "data:image/png;base64," in html and "Little&#x27;s law, sync chain" in html
+    # The answer comes first: the verdict, with the plot of latency against offered load.
+    assert html.index("<h2>Verdict</h2>") < html.index("<h2>Summary per chain</h2>")
+    assert (run / "plots" / "capacity_curve.png").exists() and "capacity at p99 &lt;= 250 ms" in html
+    assert "<details><summary>Load ramp, step by step</summary>" in html
 
 
 def test_summary_has_both_chains_figures(tiny_run):

@@ -14,7 +14,7 @@ from tests.integration.test_stack import lab_cli, stack_env
 pytestmark = pytest.mark.integration
 
 TINY = QUICK.with_options(
-    timeit_min_calls=1, timeit_max_calls=2, timeit_repetitions=2, capacity_probe_s=2, capacity_max_probes=2
+    timeit_min_calls=1, timeit_max_calls=2, timeit_repetitions=2, capacity_probe_s=2, capacity_budget_s=12
 )  # fmt: skip
 
 
