@@ -141,7 +141,7 @@ def split(rows: list[dict]) -> bytes:
 
 def capacity_curve(probes: dict[str, list[dict]], caps: dict[str, dict], bound_ms: float) -> bytes:
     """p99 of every LoadGen probe against its offered load, both chains, with the bound and each capacity."""
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+    fig, ax = plt.subplots(figsize=(11.5, 4.6))
     for chain, rows in probes.items():
         rows = sorted((r for r in rows if r.get("p99_ms")), key=lambda r: r["target_qps"])
         if not rows:

@@ -250,7 +250,7 @@ def _profiling(summary: dict) -> list[Section]:
         out.append(Section("Profiling", "Server-side profiling was off: the stack was started without it."))
     if prof.get("files"):
         rows = [[key, ", ".join(names)] for key, names in prof["files"].items()]
-        out.append(Section("Profile files (in profiling/)", "", ["chain-profiler", "files"], rows))
+        out.append(Section("Profile files (in profiling/)", "", ["chain-profiler", "files"], rows, fold=True))
     return out
 
 
