@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
 
-bench: $(STAMP)  ## the same with the full-length experiments (about 50 minutes on 2 cores, estimated)
+bench: $(STAMP)  ## the same with the full-length experiments (about 70 minutes on 2 cores, estimated)
 	$(BIN)/lab run --full
 
 test: $(STAMP)  ## install everything from scratch and run the whole test suite
