@@ -1,8 +1,10 @@
 """``lab compare``: variants side by side in one run, each measured with the same load.
 
 Each variant gets its own chain (model API, scoring handler) on free ports beside a shared Redis,
-is verified, warmed up, measured by the Locust scenarios (response time, load ramp, max
-performance) and by LoadGen's capacity search, and stopped before the next one starts.
+is verified, warmed up and measured by the Locust scenarios (response time, load ramp, max
+performance), one variant after the other, and left running. Then the capacity searches of all of
+them run interleaved, a probe at a time in shuffled rounds, so that the drift of a shared machine
+hits every variant alike and the ratios between them survive it; then every chain is stopped.
 """
 
 from __future__ import annotations
@@ -37,17 +39,21 @@ def _stack(variant: Variant, redis_port: int) -> Stack:
 def measure(
     variant: Variant, stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None]
 ) -> dict:
-    """Locust and LoadGen against one running variant; returns what the comparison needs to know."""
-    chain = variant.chain
+    """Locust against one running variant; returns what the comparison needs to know."""
     records = control.state_file(lab).read()
-    bp = scenarios.up_to_max_performance(stack, chain, profile, out / "locust", records, locust_processes(), progress)
-    start = max(1.0, 0.8 * (bp.rps or 10))
-    cap = capacity.find(
-        stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / "loadgen",
-        budget_s=profile.capacity_budget_s, start_qps=start, entities=stack.redis.entities, progress=progress,
+    bp = scenarios.up_to_max_performance(
+        stack, variant.chain, profile, out / "locust", records, locust_processes(), progress
+    )
+    return {"breaking_users": bp.users, "breaking_rps": bp.rps}
+
+
+def search(variant: Variant, stack: Stack, profile: Profile, out: Path, breaking_rps: float | None, progress):
+    """The capacity search of one running variant, started a little under its breaking point."""
+    return capacity.Search(
+        stack.scoring(variant.chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s,
+        out / "loadgen", budget_s=profile.capacity_budget_s, start_qps=max(1.0, 0.8 * (breaking_rps or 10)),
+        entities=stack.redis.entities, progress=progress, label=f"{variant.name} ",
     )  # fmt: skip
-    progress(f"    capacity at p99 <= {profile.capacity_bound_ms:.0f} ms: {cap.text()}")
-    return {"breaking_users": bp.users, "breaking_rps": bp.rps, "capacity_qps": cap.qps}
 
 
 def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print) -> Path:
@@ -66,23 +72,35 @@ def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable
         with run_.recording():
             first = _stack(chosen[0], redis_port)
             control.start(first, vlab, ["redis"], log=lambda *_: None)  # loads the entities
+            statuses, searches = {}, {}
             for i, v in enumerate(chosen, 1):
                 progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
-                status = _one(v, redis_port, vlab, profile, path / "variants" / v.name, progress)
-                write_json(path / "variants" / v.name / "status.json", status)
+                out = path / "variants" / v.name
+                statuses[v.name], stack = _one(v, redis_port, vlab, profile, out, progress)
+                if stack is not None:
+                    searches[v.name] = search(v, stack, profile, out, statuses[v.name].get("breaking_rps"), progress)
+                write_json(out / "status.json", statuses[v.name])
+            if searches:
+                progress(f"capacity at p99 <= {profile.capacity_bound_ms:.0f} ms, {len(searches)} variants interleaved")
+                for name, cap in capacity.interleaved(searches).items():
+                    progress(f"    {name}: {cap.text()}")
+                    statuses[name] |= {"capacity_qps": cap.qps, "capacity_seconds": cap.seconds}
+                    write_json(path / "variants" / name / "status.json", statuses[name])
     finally:
         control.down(vlab, log=lambda *_: None)
         build(path)
     return path
 
 
-def _one(v: Variant, redis_port: int, vlab: LabSettings, profile: Profile, out: Path, progress) -> dict:
-    """Start one variant's chain, verify, warm up, measure, stop it."""
+def _one(
+    v: Variant, redis_port: int, vlab: LabSettings, profile: Profile, out: Path, progress
+) -> tuple[dict, Stack | None]:  # fmt: skip
+    """Start one variant's chain, verify, warm up, measure with Locust; the chain is left running."""
     missing = v.missing()
     if missing:
         reason = f"skipped: {', '.join(missing)} not installed"
         progress(f"    {reason}")
-        return {"skipped": reason}
+        return {"skipped": reason}, None
     t0 = time.monotonic()
     stack = _stack(v, redis_port)
     records = control.start(stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None)
@@ -90,6 +108,7 @@ def _one(v: Variant, redis_port: int, vlab: LabSettings, profile: Profile, out: 
         verify(stack, chains=(v.chain,))
         warm_up(stack, chains=(v.chain,))
         result = measure(v, stack, vlab, profile, out, progress)
-    finally:
+    except BaseException:
         control.stop(vlab, records)
-    return {"seconds": round(time.monotonic() - t0, 1), **result}
+        raise
+    return {"seconds": round(time.monotonic() - t0, 1), **result}, stack

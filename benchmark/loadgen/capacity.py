@@ -196,58 +196,116 @@ def fit(probes: list[Probe], bound_ms: float, around: float | None) -> stats.Est
     return stats.estimate(_window(probes, around), bound_ms)
 
 
+class Search:
+    """One chain's capacity search, one probe per ``step``, so that several can be interleaved.
+
+    The budget counts this search's own probes only: interleaved with others, its wall clock is shared.
+    """
+
+    def __init__(
+        self, url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0,
+        start_qps: float = 40.0, entities: int = 10000, progress=print, label: str = "",
+    ):  # fmt: skip
+        self.url, self.bound_ms, self.duration_s, self.out = url, bound_ms, duration_s, out
+        self.budget_s, self.entities, self.progress, self.label = budget_s, entities, progress, label
+        self.probes: list[Probe] = []
+        self.spent = 0.0
+        self.rng = random.Random(0)
+        self.next_qps = max(start_qps, 1.0)
+        self.under: Probe | None = None
+        self.over: Probe | None = None
+        self.guess: float | None = None
+        self.bracketed = False
+        self.planned: list[float] = []  # loads left in this refinement round
+        self.rounds = 0
+        self.finished = False
+
+    def left(self) -> float:
+        return self.budget_s - self.spent
+
+    def _plan(self) -> tuple[float, float, str] | None:
+        """The next probe (load, seconds, phase), or None when the search is over."""
+        if not self.bracketed:
+            growing = self.under is None or self.over is None
+            if growing and self.left() > self.duration_s + PROBE_OVERHEAD_S and self.next_qps >= 0.5:
+                return self.next_qps, self.duration_s, "bracket"
+            self.bracketed = True
+            est = fit([self.under, self.over], self.bound_ms, None) if self.under and self.over else None
+            self.guess = est.qps if est and est.qps else None
+            if self.guess is None and self.probes:  # no bracket within the budget: refine around what ran
+                self.guess = (self.under or self.over).target_qps
+        refine_s = self.duration_s * REFINE_LENGTH
+        if not self.planned:
+            if not self.guess or self.left() <= len(GRID) * (refine_s + PROBE_OVERHEAD_S):
+                return None
+            if self.rounds >= 2:
+                est = fit(self.probes, self.bound_ms, self.guess)
+                if est.low is not None and (est.high - est.low) / 2 <= TIGHT * est.qps:
+                    return None  # tight enough: the rest of the budget is not needed
+            self.planned = [self.guess * f for f in self.rng.sample(GRID, len(GRID))]
+        return self.planned[0], refine_s, "refine"
+
+    def step(self) -> bool:
+        """Run the next probe; False when the search is over (its result is then written)."""
+        plan = None if self.finished else self._plan()
+        if plan is None:
+            self.finished = True
+            return False
+        qps, seconds, phase = plan
+        t0 = time.monotonic()
+        settle(self.url, self.bound_ms)
+        folder = self.out / f"probe-{len(self.probes) + 1:02d}-{qps:.0f}qps"
+        p = probe(self.url, qps, seconds, self.bound_ms, self.entities, folder, phase)
+        self.spent += time.monotonic() - t0
+        self.probes.append(p)
+        p99 = f"{p.p99_ms:.0f} ms" if p.p99_ms is not None else "-"
+        queue = ", queue building" if p.queue_building else ""
+        self.progress(f"    loadgen {self.label}{qps:.0f} QPS ({phase} {seconds:g} s): p99 {p99}, {p.errors} errors"
+                      f"{queue}: {p.verdict}")  # fmt: skip
+        if phase == "bracket":
+            if p.passed:
+                self.under, self.next_qps = p, qps * GROWTH
+            else:
+                self.over, self.next_qps = p, qps / 2
+        else:
+            self.planned.pop(0)
+            if not self.planned:  # a round is complete: refit, and centre the next round on the estimate
+                self.rounds += 1
+                est = fit(self.probes, self.bound_ms, self.guess)
+                self.guess = est.qps or self.guess
+        return True
+
+    def result(self) -> Capacity:
+        """The estimate from every probe so far, written to ``capacity.json``."""
+        final = fit(self.probes, self.bound_ms, self.guess) if self.guess else stats.Estimate(None, None, None, 0)
+        saturated = any((p.client_cpu_pct or 0) > 90 for p in self.probes)
+        result = Capacity(final.qps or 0.0, self.bound_ms, self.probes, saturated, final.low, final.high,
+                          self.budget_s, round(self.spent, 1), self.guess)  # fmt: skip
+        write_json(self.out / "capacity.json", asdict(result))
+        return result
+
+
 def find(
     url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0, start_qps: float = 40.0,
     entities: int = 10000, progress=print,
 ) -> Capacity:  # fmt: skip
     """Bracket the bound, then refine around it in shuffled rounds until tight or out of budget."""
-    t_start = time.monotonic()
-    probes: list[Probe] = []
+    search = Search(url, bound_ms, duration_s, out, budget_s, start_qps, entities, progress)
+    while search.step():
+        pass
+    return search.result()
+
+
+def interleaved(searches: dict[str, Search]) -> dict[str, Capacity]:
+    """Run several searches a probe at a time, in rounds of shuffled order, so the drift of the machine
+    hits them all alike; returns each one's result."""
     rng = random.Random(0)
-
-    def left() -> float:
-        return budget_s - (time.monotonic() - t_start)
-
-    def run(qps: float, seconds: float, phase: str) -> Probe:
-        settle(url, bound_ms)
-        folder = out / f"probe-{len(probes) + 1:02d}-{qps:.0f}qps"
-        p = probe(url, qps, seconds, bound_ms, entities, folder, phase)
-        probes.append(p)
-        p99 = f"{p.p99_ms:.0f} ms" if p.p99_ms is not None else "-"
-        queue = ", queue building" if p.queue_building else ""
-        progress(f"    loadgen {qps:.0f} QPS ({phase} {seconds:g} s): p99 {p99}, {p.errors} errors{queue}: {p.verdict}")
-        return p
-
-    # The bracket: grow by half until a probe is over the bound (or halve until one is under it).
-    qps, under, over = max(start_qps, 1.0), None, None
-    while left() > duration_s + PROBE_OVERHEAD_S and (under is None or over is None) and qps >= 0.5:
-        p = run(qps, duration_s, "bracket")
-        if p.passed:
-            under, qps = p, qps * GROWTH
-        else:
-            over, qps = p, qps / 2
-    est = fit([under, over], bound_ms, None) if under and over else None
-    guess = est.qps if est and est.qps else None
-    if guess is None and probes:  # no bracket within the budget: refine around the probe that ran
-        guess = (under or over).target_qps
-
-    refine_s = duration_s * REFINE_LENGTH
-    rounds = 0
-    while guess and left() > len(GRID) * (refine_s + PROBE_OVERHEAD_S):
-        for factor in rng.sample(GRID, len(GRID)):
-            run(guess * factor, refine_s, "refine")
-        rounds += 1
-        est = fit(probes, bound_ms, guess)
-        if est.qps:
-            guess = est.qps
-        if est.low is not None and rounds >= 2 and (est.high - est.low) / 2 <= TIGHT * est.qps:
-            break
-    final = fit(probes, bound_ms, guess) if guess else stats.Estimate(None, None, None, 0)
-    saturated = any((p.client_cpu_pct or 0) > 90 for p in probes)
-    result = Capacity(final.qps or 0.0, bound_ms, probes, saturated, final.low, final.high, budget_s,
-                      round(time.monotonic() - t_start, 1), guess)  # fmt: skip
-    write_json(out / "capacity.json", asdict(result))
-    return result
+    active = list(searches)
+    while active:
+        for name in rng.sample(active, len(active)):
+            if not searches[name].step():
+                active.remove(name)
+    return {name: s.result() for name, s in searches.items()}
 
 
 def load(out: Path) -> Capacity | None:

@@ -102,7 +102,8 @@ def parse_summary(text: str) -> dict:
     for key, pattern in SUMMARY_FIELDS.items():
         m = re.search(pattern, text)
         if m:
-            out[key] = float(m.group(1)) if key.endswith(("_ns", "_qps")) else m.group(1)
+            # LoadGen writes "Yes" and "NO": one spelling, so a verdict compares one word.
+            out[key] = float(m.group(1)) if key.endswith(("_ns", "_qps")) else m.group(1).capitalize()
     for key in [k for k in out if k.endswith("_ns")]:
         out[key.replace("_ns", "_ms")] = out.pop(key) / 1e6
     return out

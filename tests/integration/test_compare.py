@@ -50,6 +50,20 @@ def test_loadgen_probes_produce_capacity_figures(compared):
             assert cap.low <= cap.qps <= cap.high
 
 
+def test_capacity_probes_of_the_variants_are_interleaved(compared):
+    _, run = compared
+    ends = sorted(
+        (p.stat().st_mtime, name)
+        for name in ("async-seed", "async")
+        for p in (run / "variants" / name / "loadgen").glob("probe-*/result.json")
+    )
+    order = [name for _, name in ends]
+    assert len(set(order)) == 2
+    # Not one variant's probes and then the other's: the variants alternate, round by round.
+    switches = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
+    assert switches >= min(order.count("async-seed"), order.count("async"))
+
+
 def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):
     _, run = compared
     copy = tmp_path / "copy"
