@@ -31,6 +31,9 @@ class Profile:
     capacity_bound_ms: float = 250.0  # p99 bound of "capacity at p99 <= bound"
     capacity_probe_s: float = 30.0  # a bracket probe; refinement probes run twice as long
     capacity_budget_s: float = 600.0  # per chain: refinement stops when the interval is tight or this is spent
+    # LoadGen on the last core, the chain under test on the others (os.sched_setaffinity). Off by default:
+    # measured on 2 cores in doc/FINDINGS.md.
+    capacity_pin: bool = False
 
     def __post_init__(self) -> None:
         if self.max_performance_s < MAX_PERF_SPAWN_S + MIN_MEASURED_HOLD_S:

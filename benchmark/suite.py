@@ -6,6 +6,7 @@ incomplete in its manifest.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -22,6 +23,7 @@ from benchmark.profiling import experiment as profiling
 from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_atomic
 from benchmark.verify import verify, warm_up
+from lab import processes
 from lab.control import state_file
 from lab.settings import LabSettings
 from lab.smoke import SAMPLE
@@ -79,16 +81,29 @@ def chain_processes(stack: Stack, chain: str) -> tuple[str, ...]:
 
 
 def _capacity(
-    stack: Stack, profile: Profile, out: Path, progress: Callable[[str], None]
+    stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None]
 ) -> dict[str, capacity.Capacity]:
     """Experiment 4 for each chain: the load at which p99 meets the bound, with its interval."""
     found = {}
+    cores = sorted(os.sched_getaffinity(0))
+    pin = profile.capacity_pin and len(cores) > 1 and not any(stack.remote(c) for c in CHAINS)
+    client_cpus, chain_cpus = ({cores[-1]}, set(cores[:-1])) if pin else (None, None)
+    records = state_file(lab).read()
     for chain in CHAINS:
         progress(f"    loadgen {chain}: capacity at p99 <= {profile.capacity_bound_ms:.0f} ms")
-        cap = capacity.find(
-            stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / chain,
-            budget_s=profile.capacity_budget_s, entities=stack.redis.entities, progress=progress,
-        )  # fmt: skip
+        mine = [r for r in records if r.name in chain_processes(stack, chain)]
+        if chain_cpus:
+            threads = processes.pin(mine, chain_cpus)
+            progress(f"    pinned: LoadGen on core {cores[-1]}, {threads} threads of the {chain} chain on the others")
+        try:
+            cap = capacity.find(
+                stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / chain,
+                budget_s=profile.capacity_budget_s, entities=stack.redis.entities, progress=progress,
+                client_cpus=client_cpus,
+            )  # fmt: skip
+        finally:
+            if chain_cpus:
+                processes.pin(mine, set(cores))
         found[chain] = cap
         progress(f"    {chain} capacity: {cap.text()}")
     return found
@@ -161,7 +176,7 @@ def run(
             if "capacity" in experiments:
                 t = time.monotonic()
                 progress("experiment 4: capacity at a latency bound (LoadGen, open loop)")
-                found = _capacity(stack, profile, path / "loadgen", progress)
+                found = _capacity(stack, lab, profile, path / "loadgen", progress)
                 # The lower end of the interval: a load the chain sustains under the bound with confidence.
                 sustainable = {chain: cap.low or cap.qps or None for chain, cap in found.items()}
                 qps = {chain: [cap.qps, cap.low, cap.high] for chain, cap in found.items()}

@@ -200,7 +200,7 @@ def parser() -> argparse.ArgumentParser:
 PROFILE_OPTIONS = (
     "response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "max_performance_s", "stress_users",
     "stress_rate", "stress_s", "timeit_min_calls", "timeit_max_calls", "timeit_repetitions", "latency_bound_ms",
-    "capacity_bound_ms", "capacity_probe_s", "capacity_budget_s",
+    "capacity_bound_ms", "capacity_probe_s", "capacity_budget_s", "capacity_pin",
 )  # fmt: skip
 EXPERIMENTS = ("profile", "timeit", "capacity", "locust")  # what ``lab run`` runs after the smoke test
 
@@ -209,7 +209,11 @@ def _add_profile_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", choices=("quick", "full"), default="quick", help="durations preset (default quick)")
     p.add_argument("--full", dest="profile", action="store_const", const="full", help="same as --profile full")
     p.add_argument("--quick", dest="profile", action="store_const", const="quick", help="same as --profile quick")
+    p.add_argument("--capacity-pin", dest="capacity_pin", action="store_const", const=True, default=None,
+                   help="LoadGen on the last core, the chain under test on the others")  # fmt: skip
     for name in PROFILE_OPTIONS:
+        if name == "capacity_pin":
+            continue
         kind = int if name.endswith(("users", "calls", "repetitions")) else float
         flag = "--" + name.replace("_", "-").replace("timeit-", "")
         p.add_argument(flag, dest=name, type=kind, default=None)

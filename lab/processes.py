@@ -32,9 +32,11 @@ class Record:
 
 
 def spawn(
-    name: str, cmd: list[str], env: dict[str, str], log_path: Path, owner: str, into: list[Record] | None = None
-) -> Record:
-    """Start ``cmd`` in a new session (its own process group), output appended to ``log_path``.
+    name: str, cmd: list[str], env: dict[str, str], log_path: Path, owner: str, into: list[Record] | None = None,
+    cpus: set[int] | None = None,
+) -> Record:  # fmt: skip
+    """Start ``cmd`` in a new session (its own process group), output appended to ``log_path``;
+    with ``cpus``, the child runs on those cores only, and so does everything it starts.
 
     The record is appended to ``into`` before returning; if Ctrl-C lands between starting the child and
     recording it, the child is killed here, so no process ever runs unrecorded.
@@ -44,9 +46,11 @@ def spawn(
     proc = None
     try:
         with open(log_path, "ab") as log:
+            pinned = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
             proc = subprocess.Popen(
-                cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+                cmd, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=pinned,
+            )  # fmt: skip
         rec = Record(name, proc.pid, proc.pid, owner, str(log_path), cmd, _start_ticks(proc.pid))
         if into is not None:
             into.append(rec)
@@ -108,6 +112,23 @@ def members(rec: Record) -> list[int]:
             if _is_ours(rec, pid):
                 pids.append(pid)
     return pids
+
+
+def pin(records: list[Record], cpus: set[int]) -> int:
+    """Run every thread of ``records``' live processes on ``cpus`` only; returns how many threads.
+
+    Threads and processes they start later inherit it (a gunicorn master's new workers too).
+    """
+    count = 0
+    for rec in records:
+        for pid in members(rec):
+            for task in Path(f"/proc/{pid}/task").glob("[0-9]*"):
+                try:
+                    os.sched_setaffinity(int(task.name), cpus)
+                    count += 1
+                except OSError:  # the thread ended meanwhile
+                    pass
+    return count
 
 
 def alive(rec: Record) -> bool:

@@ -131,8 +131,9 @@ def judge(qps: float, duration_s: float, bound_ms: float, folder: Path, result: 
 
 
 def probe(
-    url: str, qps: float, duration_s: float, bound_ms: float, entities: int, folder: Path, phase: str = "bracket"
-) -> Probe:
+    url: str, qps: float, duration_s: float, bound_ms: float, entities: int, folder: Path, phase: str = "bracket",
+    cpus: set[int] | None = None,
+) -> Probe:  # fmt: skip
     """Run one probe in a child process (own process group, bounded in time)."""
     min_queries = max(64, int(qps * duration_s))
     cmd = [
@@ -142,7 +143,7 @@ def probe(
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    rec = processes.spawn("loadgen", cmd, env, folder / "probe.log", uuid.uuid4().hex)
+    rec = processes.spawn("loadgen", cmd, env, folder / "probe.log", uuid.uuid4().hex, cpus=cpus)
     try:
         # LoadGen stops by itself after its duration (at most 3x when it must reach min queries).
         subprocess_wait(rec, duration_s * 3 + 60)
@@ -205,9 +206,11 @@ class Search:
     def __init__(
         self, url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0,
         start_qps: float = 40.0, entities: int = 10000, progress=print, label: str = "",
+        client_cpus: set[int] | None = None,
     ):  # fmt: skip
         self.url, self.bound_ms, self.duration_s, self.out = url, bound_ms, duration_s, out
         self.budget_s, self.entities, self.progress, self.label = budget_s, entities, progress, label
+        self.client_cpus = client_cpus  # LoadGen's cores, when the chain is pinned to the others
         self.probes: list[Probe] = []
         self.spent = 0.0
         self.rng = random.Random(0)
@@ -255,7 +258,7 @@ class Search:
         t0 = time.monotonic()
         settle(self.url, self.bound_ms)
         folder = self.out / f"probe-{len(self.probes) + 1:02d}-{qps:.0f}qps"
-        p = probe(self.url, qps, seconds, self.bound_ms, self.entities, folder, phase)
+        p = probe(self.url, qps, seconds, self.bound_ms, self.entities, folder, phase, self.client_cpus)
         self.spent += time.monotonic() - t0
         self.probes.append(p)
         p99 = f"{p.p99_ms:.0f} ms" if p.p99_ms is not None else "-"
@@ -287,10 +290,10 @@ class Search:
 
 def find(
     url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0, start_qps: float = 40.0,
-    entities: int = 10000, progress=print,
+    entities: int = 10000, progress=print, client_cpus: set[int] | None = None,
 ) -> Capacity:  # fmt: skip
     """Bracket the bound, then refine around it in shuffled rounds until tight or out of budget."""
-    search = Search(url, bound_ms, duration_s, out, budget_s, start_qps, entities, progress)
+    search = Search(url, bound_ms, duration_s, out, budget_s, start_qps, entities, progress, "", client_cpus)
     while search.step():
         pass
     return search.result()

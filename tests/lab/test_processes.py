@@ -43,3 +43,29 @@ def test_state_file_round_trip(tmp_path):
     assert state.read() == [rec]
     state.clear()
     assert state.read() == []
+
+
+def test_pinning_a_spawned_group_and_pinning_it_back(tmp_path):
+    import os
+
+    import pytest
+
+    from tests.conftest import wait_for
+
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        pytest.skip("pinning needs two cores to show")
+    born_pinned = processes.spawn("a", [sys.executable, "-c", CHILD], {}, tmp_path / "a.log", "pa", cpus={cores[-1]})
+    free = processes.spawn("b", [sys.executable, "-c", CHILD], {}, tmp_path / "b.log", owner="pb")
+    try:
+        wait_for(lambda: len(processes.members(born_pinned)) == 2 and len(processes.members(free)) == 2)
+        # Spawned on a core: the leader and the child it started later both stay there.
+        assert all(os.sched_getaffinity(pid) == {cores[-1]} for pid in processes.members(born_pinned))
+        assert processes.pin([free], {cores[0]}) >= 2
+        assert all(os.sched_getaffinity(pid) == {cores[0]} for pid in processes.members(free))
+        processes.pin([free], set(cores))
+        assert all(os.sched_getaffinity(pid) == set(cores) for pid in processes.members(free))
+    finally:
+        for rec in (born_pinned, free):
+            processes.stop(rec, timeout=5)
+            processes.reap(rec)
