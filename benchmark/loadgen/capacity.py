@@ -275,7 +275,13 @@ class Search:
             if not self.planned:  # a round is complete: refit, and centre the next round on the estimate
                 self.rounds += 1
                 est = fit(self.probes, self.bound_ms, self.guess)
-                self.guess = est.qps or self.guess
+                last = self.probes[-len(GRID) :]
+                if est.qps:
+                    self.guess = est.qps
+                elif not any(p.passed for p in last):  # the whole round over the bound: look lower
+                    self.guess *= GRID[0] * WINDOW[0]
+                elif all(p.passed for p in last):  # the whole round under it: look higher
+                    self.guess *= GRID[-1] * WINDOW[1]
         return True
 
     def result(self) -> Capacity:

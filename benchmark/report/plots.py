@@ -149,8 +149,10 @@ def capacity_curve(probes: dict[str, list[dict]], caps: dict[str, dict], bound_m
         color = COLORS[chain]
         xs = [r["target_qps"] for r in rows]
         ys = [r["p99_ms"] for r in rows]
-        lo = [y - (r.get("p99_low_ms") or y) for r, y in zip(rows, ys, strict=True)]
-        hi = [(r.get("p99_high_ms") or y) - y for r, y in zip(rows, ys, strict=True)]
+        # The interval comes from the client's own log, the p99 from LoadGen's (timed from the schedule):
+        # the two can disagree by a little, so a bar never points the wrong way.
+        lo = [max(y - (r.get("p99_low_ms") or y), 0) for r, y in zip(rows, ys, strict=True)]
+        hi = [max((r.get("p99_high_ms") or y) - y, 0) for r, y in zip(rows, ys, strict=True)]
         queue = [r.get("queue_building") for r in rows]
         ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", ms=4, color=color, alpha=0.8, elinewidth=0.8,
                     label=f"{chain}: p99 of a probe (95% interval)")  # fmt: skip
