@@ -54,7 +54,9 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "html": f"locust/{chain}-{name}.html",
             }
             if s.failures:
-                notes.append(f"{name}: {s.failures} failed requests ({s.failure_pct:.2f}%)")
+                refused = sum(1 for r in reqs if r.status == 503)  # the overload policy's fast refusals
+                why = f", {refused} of them refused by the overload policy (503, Retry-After)" if refused else ""
+                notes.append(f"{name}: {s.failures} failed requests ({s.failure_pct:.2f}%){why}")
             if warnings or loadgen.samples_over_90:
                 notes.append(f"{name}: load generator passed 90% CPU (peak {loadgen.peak_cpu_pct:.0f}%)")
             if name == "load_ramp":
