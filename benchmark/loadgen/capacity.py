@@ -80,9 +80,10 @@ class Capacity:
     seconds: float | None = None
     around: float | None = None  # the fit used the probes within WINDOW of this load
 
-    def resamples(self) -> list[float | None]:
-        """The bootstrap behind the interval, recomputed from the saved probes (for ratios)."""
-        return stats.bootstrap(_window(self.probes, self.around), self.bound_ms)
+    def resamples(self, seed: int = 0) -> list[float | None]:
+        """The bootstrap behind the interval, recomputed from the saved probes (for ratios: give the two
+        sides different seeds, or two searches with as many probes would draw the same indices)."""
+        return stats.bootstrap(_window(self.probes, self.around), self.bound_ms, seed)
 
     def text(self) -> str:
         """``95 QPS (88-101)``: the estimate and its interval."""

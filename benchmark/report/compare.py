@@ -86,7 +86,7 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     for row, cap in zip(rows, caps, strict=True):
         prev = before.get(row.get("chain", ""))
         if cap and cap.qps and prev and prev.qps:
-            interval = stats.ratio(cap.resamples(), prev.resamples())
+            interval = stats.ratio(cap.resamples(seed=1), prev.resamples(seed=2))
             low, high = interval or (None, None)
             row["capacity_ratio"] = {"ratio": cap.qps / prev.qps, "low": low, "high": high}
         if cap and cap.qps:
