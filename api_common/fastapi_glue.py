@@ -20,30 +20,32 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+def error_response(err: ApiError) -> JSONResponse:
+    """The shared error shape, with the error's status and headers (middlewares answer with it too)."""
+    return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error, ours or Starlette's, leaves as ``{"error", "message"}`` JSON."""
 
-    def respond(err: ApiError) -> JSONResponse:
-        return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
-
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
-        return respond(exc)
+        return error_response(exc)
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return respond(http_error(exc.status_code, str(exc.detail)))
+        return error_response(http_error(exc.status_code, str(exc.detail)))
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
         msg = errors[0]["msg"] if errors else "invalid request"
         details = [{"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in errors]
-        return respond(ApiError(422, "validation_error", msg, details))
+        return error_response(ApiError(422, "validation_error", msg, details))
 
     async def on_unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return respond(internal_error())
+        return error_response(internal_error())
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(StarletteHTTPException, on_http)
@@ -107,7 +109,7 @@ class ProfilingMiddleware:
         try:
             profiler = profiling.requested(value, self.enabled)
         except ApiError as err:
-            return await JSONResponse(err.body(), status_code=err.status)(scope, receive, send)
+            return await error_response(err)(scope, receive, send)
         if profiler is None:
             return await self.app(scope, receive, send)
         profile = profiling.RequestProfile(profiler, self.service, self.folder, is_async=True)
@@ -145,7 +147,7 @@ class InFlightLimitMiddleware:
         try:
             counted = self.limit.enter(scope["method"])
         except ApiError as err:
-            return await JSONResponse(err.body(), status_code=err.status, headers=err.headers)(scope, receive, send)
+            return await error_response(err)(scope, receive, send)
         try:
             await self.app(scope, receive, send)
         finally:
