@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings
 
-Server = Literal["gunicorn", "uvicorn"]
+from api_common import servers
+from api_common.servers import cpu_count
 
-
-def cpu_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+__all__ = ["ServiceSettings", "cpu_count"]
 
 
 class ServiceSettings(BaseSettings):
     """Base for one HTTP service; each service subclasses it with its own env prefix and defaults."""
 
+    # The kind of application this service is ("wsgi" for the Flask twin, "asgi" for the FastAPI one).
+    app_kind: ClassVar[str]
     host: str = "127.0.0.1"
     port: int
-    server: Server
-    # None means the server's default: 2 x cores + 1 for gunicorn sync, one per core for uvicorn.
+    server: str  # a module of api_common/servers
+    # None means the server's default (api_common/servers): 2 x cores + 1 for gunicorn sync, one per core else.
     workers: int | None = None
     worker_class: str = "sync"
     threads: int = 1
@@ -36,18 +37,30 @@ class ServiceSettings(BaseSettings):
     profiling: bool = False
     profile_dir: Path = Path(".lab/profiles")
 
+    # The app: "framework" is the Flask or FastAPI twin; "bare" the same steps with no framework (the floor).
+    app: Literal["framework", "bare"] = "framework"
+    # Parsing and rendering JSON bodies: the standard library, or orjson.
+    json_library: Literal["stdlib", "orjson"] = "stdlib"
+
+    @field_validator("server")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        servers.get(name)  # raises with the known names
+        return name
+
+    def runner(self) -> servers.Server:
+        return servers.get(self.server)
+
     def worker_count(self) -> int:
-        if self.workers:
-            return self.workers
-        if self.server == "gunicorn" and self.worker_class in ("sync", "gthread"):
-            return 2 * cpu_count() + 1
-        return cpu_count()
+        return self.runner().workers(self)
 
     def requests_per_worker(self) -> int:
-        """How many requests one worker process can hold at once."""
-        if self.worker_class in ("gevent", "asgi") or self.server == "uvicorn":
-            return self.worker_connections
-        return max(self.threads, 1)
+        """How many requests one worker process holds at once (an event loop: its connection cap)."""
+        return self.runner().holds(self) or self.worker_connections
+
+    def concurrency(self) -> int | None:
+        """Requests the whole service holds at once, when its server bounds it (for Little's law)."""
+        return self.runner().concurrency(self)
 
     @property
     def base_url(self) -> str:

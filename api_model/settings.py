@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
-from api_common.settings import Server, ServiceSettings
+from api_common.settings import ServiceSettings
 
 
 class ModelApiSettings(ServiceSettings):
@@ -26,11 +26,13 @@ class ModelApiSettings(ServiceSettings):
 
 class ModelSyncSettings(ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SYNC_")
+    app_kind = "wsgi"
     port: int = 5000
-    server: Server = "gunicorn"
+    server: str = "gunicorn"
 
 
 class ModelAsyncSettings(ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_ASYNC_")
+    app_kind = "asgi"
     port: int = 8000
-    server: Server = "uvicorn"
+    server: str = "uvicorn"

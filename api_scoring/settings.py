@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic_settings import SettingsConfigDict
 
-from api_common.settings import Server, ServiceSettings
+from api_common.settings import ServiceSettings
 
 Fanout = Literal["sequential", "concurrent"]
 # The default shares one client per worker process; "per_request" is the original lab's code path.
@@ -40,8 +40,9 @@ class ScoringSettings(ServiceSettings):
 
 class ScoringSyncSettings(ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_SYNC_")
+    app_kind = "wsgi"
     port: int = 5001
-    server: Server = "gunicorn"
+    server: str = "gunicorn"
     model_url: str = "http://127.0.0.1:5000"
     model_path: str = "/api/v1/ml/sync/predict"
     fanout: Fanout = "sequential"  # as the original lab did
@@ -49,8 +50,9 @@ class ScoringSyncSettings(ScoringSettings):
 
 class ScoringAsyncSettings(ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_ASYNC_")
+    app_kind = "asgi"
     port: int = 8001
-    server: Server = "uvicorn"
+    server: str = "uvicorn"
     model_url: str = "http://127.0.0.1:8000"
     model_path: str = "/api/v1/ml/async/predict"
     fanout: Fanout = "concurrent"

@@ -60,7 +60,11 @@ def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable
     """Compare the variants ``names`` (or presets); returns the run folder, report inside."""
     chosen = variants.expand(names)
     path = new_run_dir(lab.results_dir, "compare")
-    options = profile.as_dict() | {"profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare"}
+    options = profile.as_dict() | {
+        "profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare",
+        # What each variant was, as the report will describe it (the registry may change after the run).
+        "described": {v.name: {"chain": v.chain, "change": v.change} for v in chosen},
+    }  # fmt: skip
     redis_port = free_port()
     snapshots = {v.name: settings_snapshot(_stack(v, redis_port)) for v in chosen}
     run_ = Run(path, manifest(snapshots, options))

@@ -39,7 +39,11 @@ def settings_snapshot(stack: Stack) -> dict:
         if stack.remote(svc.chain):
             snap[svc.name] = {"remote": True, "url": svc.url} if svc.external_url else {"remote": True}
         else:
-            snap[svc.name] = svc.settings.model_dump(mode="json") | {"workers_effective": svc.settings.worker_count()}
+            s = svc.settings
+            # What the server makes of the settings: its worker count and the requests it holds at once.
+            snap[svc.name] = s.model_dump(mode="json") | {
+                "workers_effective": s.worker_count(), "concurrency": s.concurrency(), "app_module": svc.app_module,
+            }  # fmt: skip
     return snap
 
 

@@ -1,5 +1,7 @@
 """The one place that knows how each service is started: its command line and its environment.
 
+Each server's own command line lives in its module of ``api_common/servers``; this joins it to a service.
+
 ``lab up``, the tests and the Docker images all go through :func:`command` and :func:`environment`
 (the images via ``python -m lab serve NAME``, which execs the same command).
 """
@@ -7,53 +9,12 @@
 from __future__ import annotations
 
 import os
-import sys
-from importlib.metadata import version
 from pathlib import Path
 
 from api_common.metrics import prepare_dir
+from api_common.servers import Launch
 from feature_store import server as redis_server
-from lab.stack import Service, Stack
-
-
-def _gunicorn_major() -> int:
-    return int(version("gunicorn").split(".")[0])
-
-
-def gunicorn_command(svc: Service) -> list[str]:
-    s = svc.settings
-    cmd = [
-        sys.executable, "-m", "gunicorn", f"{svc.app_module}:create_app()",
-        "--bind", f"{s.host}:{s.port}",
-        "--workers", str(s.worker_count()),
-        "--worker-class", s.worker_class,
-        "--threads", str(s.threads),
-        "--log-level", s.log_level,
-        "--graceful-timeout", "5",
-        "--timeout", "30",
-        "--config", "python:lab.gunicorn_hooks",
-    ]  # fmt: skip
-    if s.worker_class in ("gevent", "asgi"):
-        cmd += ["--worker-connections", str(s.worker_connections)]
-    if _gunicorn_major() >= 24:
-        # gunicorn's control socket defaults to one shared path: two services would collide on it.
-        cmd.append("--no-control-socket")
-    return cmd
-
-
-def uvicorn_command(svc: Service) -> list[str]:
-    s = svc.settings
-    return [
-        sys.executable, "-m", "uvicorn", f"{svc.app_module}:create_app", "--factory",
-        "--host", s.host,
-        "--port", str(s.port),
-        "--workers", str(s.worker_count()),
-        "--loop", "uvloop",
-        "--http", "httptools",
-        "--no-access-log",
-        "--log-level", s.log_level,
-        "--timeout-graceful-shutdown", "5",
-    ]  # fmt: skip
+from lab.stack import Stack
 
 
 def command(stack: Stack, name: str, workdir: Path) -> list[str]:
@@ -61,9 +22,11 @@ def command(stack: Stack, name: str, workdir: Path) -> list[str]:
     if name == "redis":
         return redis_server.command(stack.redis, workdir)
     svc = stack.service(name)
-    if svc.settings.server == "gunicorn":
-        return gunicorn_command(svc)
-    return uvicorn_command(svc)
+    s = svc.settings
+    server = s.runner()
+    if s.app_kind not in server.serves(s):
+        raise ValueError(f"{name}: server {s.server} (worker class {s.worker_class}) does not serve {s.app_kind} apps")
+    return server.command(Launch(s, svc.app_module))
 
 
 def environment(

@@ -25,7 +25,9 @@ class Service:
     @property
     def app_module(self) -> str:
         package = "api_model" if self.role == "model" else "api_scoring"
-        return f"{package}.{'flask_app' if self.chain == 'sync' else 'fastapi_app'}"
+        if self.settings.app == "bare":
+            return f"{package}.bare_{self.settings.app_kind}"
+        return f"{package}.{'flask_app' if self.settings.app_kind == 'wsgi' else 'fastapi_app'}"
 
     @property
     def url(self) -> str:

@@ -37,10 +37,7 @@ class Variant:
 
     def concurrency(self) -> int | None:
         """Requests the scoring handler can hold at once, if its server bounds it (Little's law)."""
-        settings = stack_for(self).scoring(self.chain).settings
-        if self.chain != "sync" or settings.worker_class not in ("sync", "gthread", MEINHELD):
-            return None
-        return settings.worker_count() * settings.requests_per_worker()
+        return stack_for(self).scoring(self.chain).settings.concurrency()
 
 
 def _gunicorn(worker_class: str, workers: int, **extra) -> dict:

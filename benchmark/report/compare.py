@@ -11,18 +11,18 @@ from benchmark.loadgen import capacity, stats
 from benchmark.report import analysis as an
 from benchmark.report.tables import Section, num, ratio_text
 from benchmark.rundir import load_manifest
-from lab import variants
 
 
-def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
-    """Every figure of one variant, from its folder's raw files."""
+def variant_figures(folder: Path, name: str, manifest: dict) -> dict[str, Any]:
+    """Every figure of one variant, from its folder's raw files and what the manifest recorded of it."""
+    opts = manifest.get("options", {})
     status = json.loads((folder / "status.json").read_text()) if (folder / "status.json").exists() else {}
     if "skipped" in status:
         return {"name": name, "skipped": status["skipped"]}
-    v = variants.VARIANTS.get(name)
-    chain = v.chain if v else ("sync" if name.startswith("sync") else "async")
+    described = opts.get("described", {}).get(name, {})
+    chain = described.get("chain") or ("sync" if name.startswith("sync") else "async")
     loc = folder / "locust"
-    out: dict[str, Any] = {"name": name, "chain": chain, "change": v.change if v else ""}
+    out: dict[str, Any] = {"name": name, "chain": chain, "change": described.get("change", "")}
     single = an.load_requests(loc / f"{chain}-response_time")
     if single:
         s = an.summarise(single)
@@ -66,7 +66,7 @@ def variant_figures(folder: Path, name: str, opts: dict) -> dict[str, Any]:
         out |= {"capacity_qps": cap.qps, "capacity_low": cap.low, "capacity_high": cap.high,
                 "capacity_text": cap.text(), "capacity_client_saturated": cap.client_saturated,
                 "probes": len(cap.probes)}  # fmt: skip
-    conc = v.concurrency() if v else None
+    conc = manifest.get("settings", {}).get(name, {}).get(f"scoring-{chain}", {}).get("concurrency")
     if conc and out.get("single_p50_ms"):
         bound = conc / (out["single_p50_ms"] / 1000)
         out |= {"littles_concurrency": conc, "littles_bound_rps": bound}
@@ -79,7 +79,7 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     m = load_manifest(run)
     opts = m.get("options", {})
     names = opts.get("variants", [])
-    rows = [variant_figures(run / "variants" / name, name, opts) for name in names]
+    rows = [variant_figures(run / "variants" / name, name, m) for name in names]
     caps = [capacity.load(run / "variants" / name / "loadgen") for name in names]
     probes = [p for cap in caps if cap for p in cap.probes]
     before: dict[str, capacity.Capacity] = {}  # the row before, per chain: capacity ratios with intervals

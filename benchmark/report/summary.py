@@ -111,7 +111,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
         out["chains"][chain] = c
         out["scenarios"][chain] = scen
     sync_cfg = m.get("settings", {}).get("scoring-sync", {})
-    concurrency = (sync_cfg.get("workers_effective") or 0) * (sync_cfg.get("threads") or 1)
+    concurrency = sync_cfg.get("concurrency")  # what its server holds at once (api_common/servers)
     p50 = out["chains"].get("sync", {}).get("single_p50_ms")
     out["littles_bound_sync"] = concurrency / (p50 / 1000) if concurrency and p50 else None
     out["littles_inputs"] = {"concurrency": concurrency, "single_p50_ms": p50}
