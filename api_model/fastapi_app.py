@@ -6,6 +6,7 @@ import asyncio
 
 from fastapi import FastAPI, Request
 
+from api_common.contract import HEALTH_PATH, predict_path
 from api_common.fastapi_glue import (
     InFlightLimitMiddleware,
     MetricsMiddleware,
@@ -21,7 +22,7 @@ from api_model.schemas import FEATURES, Prediction
 from api_model.service import plan
 from api_model.settings import ModelAsyncSettings
 
-PREDICT_PATH = "/api/v1/ml/async/predict"
+PREDICT_PATH = predict_path("async")
 
 
 def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
@@ -43,7 +44,7 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
             "docs": "/docs",
         }
 
-    @app.get("/api/v1/healthcheck")
+    @app.get(HEALTH_PATH)
     async def healthcheck() -> dict:
         return {"status": "OK"}
 

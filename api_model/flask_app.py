@@ -6,6 +6,7 @@ import time
 
 from flask import Flask, jsonify, request
 
+from api_common.contract import HEALTH_PATH, predict_path
 from api_common.flask_glue import (
     install_error_handlers,
     install_in_flight_limit,
@@ -19,7 +20,7 @@ from api_model.schemas import FEATURES
 from api_model.service import plan
 from api_model.settings import ModelSyncSettings
 
-PREDICT_PATH = "/api/v1/ml/sync/predict"
+PREDICT_PATH = predict_path("sync")
 
 
 def create_app(settings: ModelSyncSettings | None = None) -> Flask:
@@ -34,7 +35,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     def index():
         return jsonify(service="model-sync", framework="flask", predict=f"POST {PREDICT_PATH}")
 
-    @app.get("/api/v1/healthcheck")
+    @app.get(HEALTH_PATH)
     def healthcheck():
         return jsonify(status="OK")
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api_common.contract import HEALTH_PATH, predict_path
 from api_common.fastapi_glue import (
     InFlightLimitMiddleware,
     MetricsMiddleware,
@@ -27,7 +28,7 @@ from api_scoring import clients_async, clients_sync, service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringAsyncSettings
 
-PREDICT_PATH = "/api/v1/ml/async/predict"
+PREDICT_PATH = predict_path("async")
 
 
 def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
@@ -68,7 +69,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
     async def index() -> dict:
         return {"service": "scoring-async", "framework": "fastapi", "predict": f"POST {PREDICT_PATH}", "docs": "/docs"}
 
-    @app.get("/api/v1/healthcheck")
+    @app.get(HEALTH_PATH)
     async def healthcheck() -> dict:
         return {"status": "OK"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, g, jsonify, request
 
+from api_common.contract import HEALTH_PATH, predict_path
 from api_common.flask_glue import (
     install_error_handlers,
     install_in_flight_limit,
@@ -16,7 +17,7 @@ from api_scoring import clients_sync, service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringSyncSettings
 
-PREDICT_PATH = "/api/v1/ml/sync/predict"
+PREDICT_PATH = predict_path("sync")
 
 
 def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
@@ -37,7 +38,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     def index():
         return jsonify(service="scoring-sync", framework="flask", predict=f"POST {PREDICT_PATH}")
 
-    @app.get("/api/v1/healthcheck")
+    @app.get(HEALTH_PATH)
     def healthcheck():
         return jsonify(status="OK")
 

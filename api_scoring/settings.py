@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic_settings import SettingsConfigDict
 
+from api_common.contract import predict_path
 from api_common.settings import ServiceSettings
 
 Fanout = Literal["sequential", "concurrent"]
@@ -44,7 +45,7 @@ class ScoringSyncSettings(ScoringSettings):
     port: int = 5001
     server: str = "gunicorn"
     model_url: str = "http://127.0.0.1:5000"
-    model_path: str = "/api/v1/ml/sync/predict"
+    model_path: str = predict_path("sync")
     fanout: Fanout = "sequential"  # as the original lab did
 
 
@@ -54,7 +55,7 @@ class ScoringAsyncSettings(ScoringSettings):
     port: int = 8001
     server: str = "uvicorn"
     model_url: str = "http://127.0.0.1:8000"
-    model_path: str = "/api/v1/ml/async/predict"
+    model_path: str = predict_path("async")
     fanout: Fanout = "concurrent"
     # An async worker admits every request and shares its CPU among them all: past capacity, every
     # answer slows together until clients time out (seen: one request at the 30 s client timeout at

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from api_common.contract import SERVICES
 from benchmark.loadgen import capacity
 from benchmark.locust import scenarios
 from benchmark.profiles import Profile
@@ -25,8 +26,6 @@ from lab.ports import free_port
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
-
-SERVICES = ("model-sync", "scoring-sync", "model-async", "scoring-async")
 
 
 def _stack(variant: Variant, redis_port: int) -> Stack:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 
+from api_common.contract import CHAINS, SAMPLE
 from api_common.settings import cpu_count
 from benchmark import timeit_exp
 from benchmark.loadgen import capacity
@@ -26,8 +27,7 @@ from benchmark.verify import verify, warm_up
 from lab import processes
 from lab.control import state_file
 from lab.settings import LabSettings
-from lab.smoke import SAMPLE
-from lab.stack import CHAINS, Stack
+from lab.stack import Stack
 
 EXPERIMENTS = ("profile", "timeit", "capacity", "locust")  # what ``make run`` runs, in this order
 

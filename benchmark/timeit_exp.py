@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from api_common.contract import CHAINS, SAMPLE
 from benchmark.rundir import write_atomic
-from lab.smoke import SAMPLE
-from lab.stack import CHAINS, Stack
+from lab.stack import Stack
 
 FIELDS = ("n", "chain", "mean_s", "median_s", "min_s", "max_s")
 

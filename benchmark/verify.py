@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import httpx
 
+from api_common.contract import CHAINS, SAMPLE
 from api_model.model import score
-from lab.smoke import SAMPLE, expected_prediction
-from lab.stack import CHAINS, Stack
+from lab.smoke import expected_prediction
+from lab.stack import Stack
 
 
 class VerificationError(RuntimeError):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import redis
 
+from api_common.contract import CHAINS, SERVICES
 from benchmark.profiles import PROFILES, ProfileError
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
@@ -20,7 +21,7 @@ from lab.launcher import serve
 from lab.ports import PortInUse
 from lab.settings import LabSettings
 from lab.smoke import smoke, table
-from lab.stack import CHAINS, BadTargetUrl, Stack, build_stack
+from lab.stack import BadTargetUrl, Stack, build_stack
 
 
 def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -244,8 +245,7 @@ def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack
         return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
     if command != "run":
         return build_stack()
-    names = ("model-sync", "scoring-sync", "model-async", "scoring-async")
-    return build_stack({n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in names})
+    return build_stack({n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in SERVICES})
 
 
 def main(argv: list[str] | None = None) -> int:

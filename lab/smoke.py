@@ -7,13 +7,11 @@ from dataclasses import dataclass
 
 import httpx
 
+from api_common.contract import CHAINS, SAMPLE
 from api_model.model import score
 from api_scoring.service import model_names
 from feature_store.entities import entity_features
-from lab.stack import CHAINS, Stack
-
-# The body of the original lab's curl commands.
-SAMPLE = [5.1, 3.5, 1.4, 0.2]
+from lab.stack import Stack
 
 
 @dataclass

@@ -6,12 +6,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from api_common.contract import CHAINS, HEALTH_PATH, predict_path
 from api_common.settings import ServiceSettings
 from api_model.settings import ModelAsyncSettings, ModelSyncSettings
 from api_scoring.settings import ScoringAsyncSettings, ScoringSettings, ScoringSyncSettings
 from feature_store.settings import RedisSettings
 
-CHAINS = ("sync", "async")
+__all__ = ["CHAINS", "Service", "Stack", "build_stack"]
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,11 @@ class Service:
 
     @property
     def health_url(self) -> str:
-        return f"{self.url}/api/v1/healthcheck"
+        return f"{self.url}{HEALTH_PATH}"
 
     @property
     def predict_url(self) -> str:
-        return f"{self.url}/api/v1/ml/{self.chain}/predict"
+        return f"{self.url}{predict_path(self.chain)}"
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,10 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from api_common.contract import SAMPLE
 from benchmark.loadgen import stats
 from benchmark.rundir import write_json
 from lab import processes
-from lab.smoke import SAMPLE
 
 # MLPerf Inference's own Server-scenario minimums, which a lab run on a laptop does not meet.
 MLPERF_MIN_DURATION_S = 600

@@ -21,8 +21,8 @@ import threading
 import time
 from pathlib import Path
 
+from api_common.contract import SAMPLE
 from benchmark.rundir import write_atomic, write_json
-from lab.smoke import SAMPLE
 
 
 class HttpSut:

@@ -14,7 +14,7 @@ import time
 import gevent
 from locust import FastHttpUser, events, task
 
-from lab.smoke import SAMPLE
+from api_common.contract import SAMPLE, predict_path
 
 PACING_S = 1.0  # each user sends one request per second: the offered load in req/s is the user count
 _raw = {"file": None}
@@ -45,7 +45,7 @@ class PredictUser(FastHttpUser):
     abstract = True
     network_timeout = float(os.environ.get("LAB_NETWORK_TIMEOUT_S", "30"))
     connection_timeout = float(os.environ.get("LAB_NETWORK_TIMEOUT_S", "30"))
-    path = os.environ.get("LAB_PREDICT_PATH", "/api/v1/ml/async/predict")
+    path = os.environ.get("LAB_PREDICT_PATH", predict_path("async"))
     entities = int(os.environ.get("LAB_ENTITIES", "10000"))
 
     def on_start(self) -> None:

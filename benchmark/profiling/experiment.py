@@ -13,11 +13,11 @@ from pathlib import Path
 
 import httpx
 
+from api_common.contract import CHAINS, SAMPLE
 from api_common.profiling import PROFILERS
 from benchmark.profiling.breakdown import breakdown
 from benchmark.rundir import write_atomic, write_json
-from lab.smoke import SAMPLE
-from lab.stack import CHAINS, Stack
+from lab.stack import Stack
 
 
 def _client_call(url: str, params: dict[str, str]) -> httpx.Response:

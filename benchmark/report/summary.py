@@ -9,6 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from api_common.contract import CHAINS
 from benchmark.loadgen import capacity, stats
 from benchmark.locust.scenarios import OVER_BOUND, STEP_DOWN
 from benchmark.profiling.breakdown import breakdown
@@ -16,7 +17,6 @@ from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
 from benchmark.timeit_exp import async_faster_percent
 
-CHAINS = ("sync", "async")
 SCENARIOS = ("response_time", "load_ramp", "max_performance", "stress")
 
 

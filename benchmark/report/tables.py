@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.report.summary import CHAINS
+from api_common.contract import CHAINS
 
 
 @dataclass

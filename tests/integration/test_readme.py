@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from api_common.contract import SAMPLE
 from api_model.model import score
 from lab import control
 from lab.cli import parser
-from lab.smoke import SAMPLE, expected_prediction
+from lab.smoke import expected_prediction
 from tests.conftest import lab_settings, make_stack
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from api_common.contract import SAMPLE
 from lab import control, processes, variants
 from lab.ports import free_port
-from lab.smoke import SAMPLE, expected_prediction
+from lab.smoke import expected_prediction
 from tests.conftest import SERVICES, lab_settings
 
 pytestmark = pytest.mark.integration

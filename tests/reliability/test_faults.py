@@ -16,8 +16,8 @@ import httpx
 import psutil
 import pytest
 
+from api_common.contract import SAMPLE
 from lab import control, processes
-from lab.smoke import SAMPLE
 from tests.conftest import BUSY_MARGIN_S, lab_settings, make_stack, start
 from tests.reliability.record import record
 
