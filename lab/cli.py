@@ -13,6 +13,7 @@ from pathlib import Path
 import redis
 
 from api_common.contract import CHAINS, SERVICES
+from benchmark import experiments
 from benchmark.profiles import PROFILES, ProfileError
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
@@ -69,26 +70,14 @@ def _profile(args: argparse.Namespace):
     return PROFILES[args.profile].with_options(**options)
 
 
-def _experiment(
-    stack: Stack, lab: LabSettings, args: argparse.Namespace, experiments: tuple[str, ...], label: str
-) -> int:
+def _experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace, names: tuple[str, ...], label: str) -> int:
     from benchmark import suite
-    from benchmark.report.tables import headline, summary_table
 
-    path = suite.run(stack, lab, _profile(args), experiments, progress=_progress, label=label)
+    path = suite.run(stack, lab, _profile(args), names, progress=_progress, label=label)
     summary = json.loads((path / "summary.json").read_text())
-    if "locust" in experiments:
-        rows = summary_table(summary)
-        width = max(len(r[0]) for r in rows)
-        print(f"\n{'':<{width}}  " + "  ".join(f"{c:>24}" for c in CHAINS))
-        for label_, *cells in rows:
-            print(f"{label_:<{width}}  " + "  ".join(f"{c:>24}" for c in cells))
-        for chain in CHAINS:
-            print(f"breaking point, {chain}: {summary['chains'].get(chain, {}).get('breaking_reason', '-')}")
-    if "capacity" in experiments:
-        print()
-        for line in headline(summary):
-            print(line)
+    for name in names:
+        lines = experiments.get(name).console(summary)
+        print(*([""] + lines if lines else []), sep="\n")
     print(f"\nreport: {path / 'report.html'}")
     return 0
 
@@ -107,7 +96,7 @@ def cmd_run(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
                 print("error: a chain answered wrongly; no benchmark was run", file=sys.stderr)
                 return 1
             if not args.smoke_only:
-                _experiment(stack, lab, args, EXPERIMENTS, "run")
+                _experiment(stack, lab, args, experiments.main_job(), "run")
         except KeyboardInterrupt:
             if not already_up:
                 control.down(lab)
@@ -116,20 +105,9 @@ def cmd_run(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_profile(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
-    return _experiment(stack, lab, args, ("profile",), "profile")
-
-
-def cmd_timeit(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
-    return _experiment(stack, lab, args, ("timeit",), "timeit")
-
-
-def cmd_locust(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
-    return _experiment(stack, lab, args, ("locust",), "locust")
-
-
-def cmd_capacity(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
-    return _experiment(stack, lab, args, ("capacity",), "capacity")
+def cmd_experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    """``lab profile``, ``lab capacity``...: one experiment of the registry against the running stack."""
+    return _experiment(stack, lab, args, (args.command,), args.command)
 
 
 def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -177,20 +155,16 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("smoke", help="one prediction through each chain, checked against the expected value")
     run_p = sub.add_parser("run", help="the main job: stack up, verify, then every experiment and the report")
     run_p.add_argument("--smoke-only", action="store_true", help="stop after one prediction per chain")
-    for name, helptext in (
-        ("profile", "experiment 1: profile one prediction per chain (pyinstrument, yappi)"),
-        ("timeit", "experiment 2: time n sequential calls per chain"),
-        ("locust", "experiment 3: the four Locust scenarios per chain"),
-        ("capacity", "experiment 4: capacity at the p99 bound per chain (LoadGen, open loop)"),
-    ):
-        exp_p = sub.add_parser(name, help=helptext)
+    for exp in experiments.all_experiments():
+        exp_p = sub.add_parser(exp.name, help=exp.help)
         for chain in CHAINS:
             exp_p.add_argument(
                 f"--{chain}-url", dest=f"{chain}_url", metavar="URL",
                 help=f"measure the {chain} chain's scoring handler at URL (http://host:port) instead of the local one",
             )  # fmt: skip
-    for p_ in (run_p, compare_p, *(sub.choices[name] for name in EXPERIMENTS)):
-        _add_profile_options(p_)
+        _add_profile_options(exp_p, exp.options)
+    for p_ in (run_p, compare_p):
+        _add_profile_options(p_, PROFILE_OPTIONS)
     report_p = sub.add_parser("report", help="rebuild a run's report from its folder, without re-running")
     report_p.add_argument("run_dir")
     serve_p = sub.add_parser("serve", help="run one service in the foreground (container entry point)")
@@ -198,21 +172,17 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-PROFILE_OPTIONS = (
-    "response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "max_performance_s", "stress_users",
-    "stress_rate", "stress_s", "timeit_min_calls", "timeit_max_calls", "timeit_repetitions", "latency_bound_ms",
-    "capacity_bound_ms", "capacity_probe_s", "capacity_budget_s", "capacity_pin",
-)  # fmt: skip
-EXPERIMENTS = ("profile", "timeit", "capacity", "locust")  # what ``lab run`` runs after the smoke test
+PROFILE_OPTIONS = experiments.options()
 
 
-def _add_profile_options(p: argparse.ArgumentParser) -> None:
+def _add_profile_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
     p.add_argument("--profile", choices=("quick", "full"), default="quick", help="durations preset (default quick)")
     p.add_argument("--full", dest="profile", action="store_const", const="full", help="same as --profile full")
     p.add_argument("--quick", dest="profile", action="store_const", const="quick", help="same as --profile quick")
-    p.add_argument("--capacity-pin", dest="capacity_pin", action="store_const", const=True, default=None,
-                   help="LoadGen on the last core, the chain under test on the others")  # fmt: skip
-    for name in PROFILE_OPTIONS:
+    if "capacity_pin" in names:
+        p.add_argument("--capacity-pin", dest="capacity_pin", action="store_const", const=True, default=None,
+                       help="LoadGen on the last core, the chain under test on the others")  # fmt: skip
+    for name in names:
         if name == "capacity_pin":
             continue
         kind = int if name.endswith(("users", "calls", "repetitions")) else float
@@ -228,10 +198,6 @@ COMMANDS = {
     "smoke": cmd_smoke,
     "run": cmd_run,
     "serve": cmd_serve,
-    "profile": cmd_profile,
-    "timeit": cmd_timeit,
-    "locust": cmd_locust,
-    "capacity": cmd_capacity,
     "report": cmd_report,
     "compare": cmd_compare,
     "variants": cmd_variants,
@@ -241,11 +207,14 @@ COMMANDS = {
 def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack:
     """The stack a command works on: the experiments measure it, at the chains' URLs when given;
     ``lab run`` starts it with server-side profiling on (it profiles); ``lab up`` does not."""
-    if command in EXPERIMENTS:
+    if command in COMMANDS and COMMANDS[command] is cmd_experiment:
         return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
     if command != "run":
         return build_stack()
     return build_stack({n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in SERVICES})
+
+
+COMMANDS |= {exp.name: cmd_experiment for exp in experiments.all_experiments()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+from benchmark.experiments import all_experiments
 from benchmark.report import compare, plots
 from benchmark.report.summary import summarise_run
 from benchmark.report.tables import Section, run_section, sections
@@ -40,17 +41,8 @@ def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
         if any(r.get("split_ms") for r in measured):
             images["split.png"] = plots.split(measured)
     else:
-        if summary.get("probes"):
-            chains, bound = summary["chains"], summary["capacity_bound_ms"]
-            images["capacity_curve.png"] = plots.capacity_curve(summary["probes"], chains, bound)
-        if summary["steps"]:
-            offered = max((r["users"] for rows in summary["steps"].values() for r in rows), default=0)
-            images["throughput.png"] = plots.throughput(summary["steps"], summary.get("littles_bound_sync"), offered)
-            images["latency.png"] = plots.latency(summary["steps"], summary["latency_bound_ms"])
-    if summary.get("timeit", {}).get("rows"):
-        images["timeit.png"] = plots.timeit(summary["timeit"]["rows"])
-    if summary.get("profiling", {}).get("breakdown"):
-        images["breakdown.png"] = plots.breakdown(summary["profiling"]["breakdown"])
+        for exp in all_experiments():
+            images |= exp.plots(summary)
     for name, data in images.items():
         write_atomic(run / "plots" / name, data)
     return images
@@ -132,7 +124,7 @@ def build(run: Path) -> Path:
         parts = [*compare.sections(summary), run_section(manifest)]
     else:
         summary = summarise_run(run)
-        parts = sections(summary, manifest)
+        parts = sections(summary, manifest, [s for exp in all_experiments() for s in exp.sections(summary)])
     images = make_plots(summary, run)
     links = (
         sorted(str(p.relative_to(run)) for p in (run / "locust").glob("*.html")) if (run / "locust").exists() else []

@@ -103,30 +103,6 @@ def _verdict(summary: dict) -> Section | None:
     return Section("Verdict", "\n".join(lines), verdict=True, image=image)
 
 
-def _probes(summary: dict) -> Section | None:
-    rows = []
-    for chain, probes in summary.get("probes", {}).items():
-        for p in probes:
-            p99 = f"{num(p['p99_ms'], '.0f')} ({num(p.get('p99_low_ms'), '.0f')}-{num(p.get('p99_high_ms'), '.0f')})"
-            rows.append([chain, p.get("phase", "-"), num(p["target_qps"], ".1f"), num(p.get("duration_s"), "g"),
-                         str(p.get("queries", "-")), p99, str(p.get("over", "-")), str(p["errors"]),
-                         "yes" if p.get("queue_building") else "no", str(p.get("early_stopping") or "-"),
-                         p.get("verdict", "-")])  # fmt: skip
-    if not rows:
-        return None
-    return Section(
-        "LoadGen probes, one by one",
-        "Each probe offers Poisson arrivals at its target for its duration. p99 with its 95% order-statistic "
-        "interval (open above when the probe is too short to bound it); 'over': queries over the bound or failed; "
-        "early stopping: LoadGen's 99%-confidence verdict that the p99 is under the bound; verdict: pass or fail "
-        "with 99% confidence, else unsure.",
-        ["chain", "phase", "target QPS", "s", "queries", "p99 ms (95%)", "over", "errors", "queue building",
-         "early stopping", "verdict"],
-        rows,
-        fold=True,
-    )  # fmt: skip
-
-
 def _summary(summary: dict) -> Section:
     why = " ".join(
         f"Breaking point, {ch}: {summary['chains'][ch]['breaking_reason']}."
@@ -142,127 +118,6 @@ def _summary(summary: dict) -> Section:
     for ch in summary.get("remote", []):
         why += f" The {ch} chain was measured at a URL given by the user: no RSS or CPU figures, no server profiles."
     return Section("Summary per chain", why, ["figure", *CHAINS], summary_table(summary), notes)
-
-
-def _littles_law(summary: dict) -> Section | None:
-    bound, inputs = summary.get("littles_bound_sync"), summary.get("littles_inputs", {})
-    if not bound:
-        return None
-    n, p50 = inputs["concurrency"], inputs["single_p50_ms"]
-    measured = summary["chains"]["sync"].get("max_rps")
-    ratio = f" ({measured / bound:.0%} of the bound)" if measured else ""
-    return Section(
-        "Little's law, sync chain",
-        f"The sync scoring handler holds {n} requests at once (workers x threads) and one request takes "
-        f"{p50:.1f} ms at p50 for a single user, so it can serve at most {n} / {p50 / 1000:.4f} s = "
-        f"{bound:.0f} req/s. Measured max sustained: {num(measured)} req/s{ratio}.",
-    )
-
-
-def _scenarios(summary: dict) -> Section | None:
-    rows = []
-    for chain in CHAINS:
-        for name, s in summary["scenarios"].get(chain, {}).items():
-            checks = []
-            if s["loadgen_cpu_warnings"] or (s["loadgen_peak_cpu_pct"] or 0) > 90:
-                checks.append("LOAD GENERATOR SATURATED")
-            if s["failures"]:
-                checks.append(f"{s['failures']} FAILURES")
-            rows.append(
-                [chain, name, str(s["requests"]), num(s["rps"]), num(s["p50_ms"]), num(s["p95_ms"]),
-                 num(s["p99_ms"]), num(s["failure_pct"], ".2f"), num(s["loadgen_peak_cpu_pct"], ".0f"),
-                 "; ".join(checks) or "ok"]
-            )  # fmt: skip
-    if not rows:
-        return None
-    return Section(
-        "Locust scenarios",
-        "Counted from Locust's per-request events; latencies include failed requests; req/s counts answers "
-        "from the first request sent to the last answer. "
-        "Load generator CPU is the peak over 0.5 s samples, in percent of one core.",
-        [
-            "chain",
-            "scenario",
-            "requests",
-            "req/s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "fail %",
-            "loadgen CPU %",
-            "check",
-        ],
-        rows,
-    )
-
-
-def _steps(summary: dict) -> Section:
-    rows = []
-    for chain, steps in summary["steps"].items():
-        for r in steps:
-            mark = "load generator > 90% CPU: this step measured Locust" if r["loadgen_saturated"] else ""
-            rows.append(
-                [chain, str(r["users"]), num(r["offered_rps"]), num(r["rps"]), num(r["p50_ms"]), num(r["p95_ms"]),
-                 num(r["p99_ms"]), num(r["failure_pct"], ".1f"), num(r["loadgen_cpu_pct"], ".0f"), mark]
-            )  # fmt: skip
-    if not rows:
-        return None
-    return Section(
-        "Load ramp, step by step",
-        "Each user sends one request per second, so the offered load in req/s is the user count. "
-        "Breaking point: the last step before throughput fell under 95% of the offered load (it stopped "
-        f"growing with the users), p95 passed {summary['latency_bound_ms']:.0f} ms, or requests failed.",
-        [
-            "chain",
-            "users",
-            "offered req/s",
-            "req/s",
-            "p50 ms",
-            "p95 ms",
-            "p99 ms",
-            "fail %",
-            "loadgen CPU %",
-            "note",
-        ],
-        rows,
-        fold=True,
-    )
-
-
-def _profiling(summary: dict) -> list[Section]:
-    prof = summary.get("profiling", {})
-    out = []
-    if prof.get("breakdown"):
-        cats = ("models", "redis", "serialisation", "framework", "total")
-        rows = [[ch, *(num(b.get(k)) for k in cats)] for ch, b in prof["breakdown"].items()]
-        out.append(
-            Section(
-                "Profiling: where one request's wall time goes (scoring handler, pyinstrument)",
-                "One profiled request per chain (profilers slow it down); each frame's time goes to its outermost "
-                "category (waiting on the model API, Redis, JSON and validation, everything else). In the async "
-                "chain pyinstrument books part of the time spent awaiting to the event loop (framework) rather than "
-                "to the call that awaits; the Server-Timing split of lab compare is the measured one.",
-                ["chain", *(f"{c} (ms)" for c in cats)],
-                rows,
-            )
-        )
-    elif prof:
-        out.append(Section("Profiling", "Server-side profiling was off: the stack was started without it."))
-    if prof.get("files"):
-        rows = [[key, ", ".join(names)] for key, names in prof["files"].items()]
-        out.append(Section("Profile files (in profiling/)", "", ["chain-profiler", "files"], rows, fold=True))
-    return out
-
-
-def _timeit(summary: dict) -> Section | None:
-    t = summary.get("timeit", {})
-    if not t.get("rows"):
-        return None
-    return Section(
-        "timeit",
-        "Median time of n sequential calls per chain (see the plot). Mean over n of how much less time "
-        f"the async chain took than the sync one: {t['async_faster_pct']:.1f}%.",
-    )
 
 
 def run_section(manifest: dict) -> Section:
@@ -281,17 +136,7 @@ def run_section(manifest: dict) -> Section:
     return Section("Run", "Everything else (versions, every setting, options) is in manifest.json.", ["", ""], rows)
 
 
-def sections(summary: dict[str, Any], manifest: dict[str, Any]) -> list[Section]:
-    """The report's sections, in order."""
-    found = [
-        _verdict(summary),
-        _summary(summary),
-        _littles_law(summary),
-        _scenarios(summary),
-        _steps(summary),
-        _probes(summary),
-        *_profiling(summary),
-        _timeit(summary),
-        run_section(manifest),
-    ]
+def sections(summary: dict[str, Any], manifest: dict[str, Any], experiment_sections: list[Section]) -> list[Section]:
+    """The report's sections, in order: the verdict, the summary, each experiment's, the run."""
+    found = [_verdict(summary), _summary(summary), *experiment_sections, run_section(manifest)]
     return [s for s in found if s is not None]

@@ -1,0 +1,75 @@
+"""The experiments: one module each in this package, found by name and run in their ``order``.
+
+An experiment module defines ``EXPERIMENT``, an :class:`Experiment`: its name (the ``lab`` command),
+the profile options it reads (the command's flags), how it runs against a running stack, what it
+prints when it ends, and its sections and plots in the report. The CLI, the suite (``make run``)
+and the report all read this registry: adding an experiment is adding one module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.profiles import Profile
+    from benchmark.report.tables import Section
+    from lab.settings import LabSettings
+    from lab.stack import Stack
+
+
+@dataclass
+class Context:
+    """What an experiment runs with; ``found`` carries figures to the experiments after it."""
+
+    stack: Stack
+    lab: LabSettings
+    profile: Profile
+    path: Path  # the run folder
+    progress: Callable[[str], None]
+    found: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    order: int  # the order experiments run in, and appear in the report
+    title: str  # a phrase: "capacity at a latency bound (LoadGen, open loop)"
+    help: str  # the ``lab NAME`` command's help
+    options: tuple[str, ...]  # the profile fields it reads (the command's flags)
+    run: Callable[[Context], dict[str, Any]]  # measures; returns what the manifest records of the step
+    sections: Callable[[dict[str, Any]], list[Section]] = lambda summary: []
+    plots: Callable[[dict[str, Any]], dict[str, bytes]] = lambda summary: {}
+    console: Callable[[dict[str, Any]], list[str]] = lambda summary: []  # printed when the command ends
+    main_job: bool = True  # whether ``make run`` runs it
+
+
+def _names() -> list[str]:
+    return [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+
+
+def all_experiments() -> list[Experiment]:
+    """Every registered experiment, in order."""
+    found = [importlib.import_module(f"{__name__}.{name}").EXPERIMENT for name in _names()]
+    return sorted(found, key=lambda e: e.order)
+
+
+def get(name: str) -> Experiment:
+    for exp in all_experiments():
+        if exp.name == name:
+            return exp
+    raise KeyError(f"unknown experiment {name!r}; known: {', '.join(e.name for e in all_experiments())}")
+
+
+def main_job() -> tuple[str, ...]:
+    """What ``make run`` runs after its smoke test, in order."""
+    return tuple(e.name for e in all_experiments() if e.main_job)
+
+
+def options() -> tuple[str, ...]:
+    """Every profile option some experiment reads."""
+    return tuple(dict.fromkeys(o for e in all_experiments() for o in e.options))

@@ -1,0 +1,94 @@
+"""Experiment 4: each chain's capacity at a p99 bound, with its interval (MLPerf LoadGen, open loop)."""
+
+from __future__ import annotations
+
+import os
+
+from api_common.contract import CHAINS
+from benchmark.experiments import Context, Experiment
+from benchmark.loadgen import capacity
+from benchmark.report.tables import Section, headline, num
+from benchmark.suite import chain_processes
+from lab import processes
+from lab.control import state_file
+
+OPTIONS = ("capacity_bound_ms", "capacity_probe_s", "capacity_budget_s", "capacity_pin")
+
+
+def find(ctx: Context) -> dict[str, capacity.Capacity]:
+    """Experiment 4 for each chain: the load at which p99 meets the bound, with its interval."""
+    stack, lab, profile, progress, out = ctx.stack, ctx.lab, ctx.profile, ctx.progress, ctx.path / "loadgen"
+    found = {}
+    cores = sorted(os.sched_getaffinity(0))
+    pin = profile.capacity_pin and len(cores) > 1 and not any(stack.remote(c) for c in CHAINS)
+    client_cpus, chain_cpus = ({cores[-1]}, set(cores[:-1])) if pin else (None, None)
+    records = state_file(lab).read()
+    for chain in CHAINS:
+        progress(f"    loadgen {chain}: capacity at p99 <= {profile.capacity_bound_ms:.0f} ms")
+        mine = [r for r in records if r.name in chain_processes(stack, chain)]
+        if chain_cpus:
+            threads = processes.pin(mine, chain_cpus)
+            progress(f"    pinned: LoadGen on core {cores[-1]}, {threads} threads of the {chain} chain on the others")
+        try:
+            cap = capacity.find(
+                stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out / chain,
+                budget_s=profile.capacity_budget_s, entities=stack.redis.entities, progress=progress,
+                client_cpus=client_cpus,
+            )  # fmt: skip
+        finally:
+            if chain_cpus:
+                processes.pin(mine, set(cores))
+        found[chain] = cap
+        progress(f"    {chain} capacity: {cap.text()}")
+    return found
+
+
+def run(ctx: Context) -> dict:
+    found = find(ctx)
+    # The lower end of the interval: a load the chain sustains under the bound with confidence.
+    ctx.found["sustainable"] = {chain: cap.low or cap.qps or None for chain, cap in found.items()}
+    return {"capacity_qps": {chain: [cap.qps, cap.low, cap.high] for chain, cap in found.items()}}
+
+
+def sections(summary: dict) -> list[Section]:
+    return [s for s in (_probes(summary),) if s is not None]
+
+
+def _probes(summary: dict) -> Section | None:
+    rows = []
+    for chain, probes in summary.get("probes", {}).items():
+        for p in probes:
+            p99 = f"{num(p['p99_ms'], '.0f')} ({num(p.get('p99_low_ms'), '.0f')}-{num(p.get('p99_high_ms'), '.0f')})"
+            rows.append([chain, p.get("phase", "-"), num(p["target_qps"], ".1f"), num(p.get("duration_s"), "g"),
+                         str(p.get("queries", "-")), p99, str(p.get("over", "-")), str(p["errors"]),
+                         "yes" if p.get("queue_building") else "no", str(p.get("early_stopping") or "-"),
+                         p.get("verdict", "-")])  # fmt: skip
+    if not rows:
+        return None
+    return Section(
+        "LoadGen probes, one by one",
+        "Each probe offers Poisson arrivals at its target for its duration. p99 with its 95% order-statistic "
+        "interval (open above when the probe is too short to bound it); 'over': queries over the bound or failed; "
+        "early stopping: LoadGen's 99%-confidence verdict that the p99 is under the bound; verdict: pass or fail "
+        "with 99% confidence, else unsure.",
+        ["chain", "phase", "target QPS", "s", "queries", "p99 ms (95%)", "over", "errors", "queue building",
+         "early stopping", "verdict"],
+        rows,
+        fold=True,
+    )  # fmt: skip
+
+
+def make_plots(summary: dict) -> dict[str, bytes]:
+    from benchmark.report import plots  # matplotlib: only when a report is built
+
+    if not summary.get("probes"):
+        return {}
+    return {"capacity_curve.png": plots.capacity_curve(summary["probes"], summary["chains"],
+                                                       summary["capacity_bound_ms"])}  # fmt: skip
+
+
+EXPERIMENT = Experiment(
+    "capacity", 3, "capacity at a latency bound (LoadGen, open loop)",
+    "experiment 4: capacity at the p99 bound per chain (LoadGen, open loop)", OPTIONS, run, sections, make_plots,
+    console=lambda summary: headline(summary),
+)  # fmt: skip
