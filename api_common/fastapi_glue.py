@@ -25,6 +25,15 @@ def error_response(err: ApiError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
 
+def response_class(json_library: str) -> type[JSONResponse]:
+    """The class that renders JSON answers: the standard library's encoder, or orjson's."""
+    if json_library == "orjson":
+        from fastapi.responses import ORJSONResponse
+
+        return ORJSONResponse
+    return JSONResponse
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error, ours or Starlette's, leaves as ``{"error", "message"}`` JSON."""
 
@@ -32,9 +41,10 @@ def install_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, ApiError)
         return error_response(exc)
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(http_error(exc.status_code, str(exc.detail)))
+        has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+        return error_response(http_error(exc.status_code, str(exc.detail), body_unread=has_body))
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -53,7 +63,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, on_unexpected)
 
 
-async def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int) -> T:
+async def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int, json_library: str = "stdlib") -> T:
     """Check type and size before reading, stop reading past the cap, then parse and validate."""
     check_content_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
@@ -65,7 +75,7 @@ async def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: i
         if size > max_bytes:
             raise too_large(max_bytes)
         chunks.append(chunk)
-    return parse_body(b"".join(chunks), adapter, max_bytes)
+    return parse_body(b"".join(chunks), adapter, max_bytes, json_library)
 
 
 def json_body_doc(adapter: TypeAdapter[Any]) -> dict[str, Any]:

@@ -23,7 +23,14 @@ def install_error_handlers(app: Flask) -> None:
         return jsonify(err.body()), err.status, err.headers
 
     app.register_error_handler(ApiError, respond)
-    app.register_error_handler(HTTPException, lambda e: respond(http_error(e.code or 500, e.description)))
+
+    def on_http(e: HTTPException):
+        from flask import request
+
+        has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
+        return respond(http_error(e.code or 500, e.description, body_unread=has_body))
+
+    app.register_error_handler(HTTPException, on_http)
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
@@ -31,12 +38,26 @@ def install_error_handlers(app: Flask) -> None:
         return respond(internal_error())
 
 
-def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int) -> T:
+def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int, json_library: str = "stdlib") -> T:
     """Check type and size before reading, then parse and validate with the shared rules."""
     check_content_type(request.content_type)
     check_declared_size(request.content_length, max_bytes)
     raw = request.stream.read(max_bytes + 1)
-    return parse_body(raw, adapter, max_bytes)
+    return parse_body(raw, adapter, max_bytes, json_library)
+
+
+def install_json(app: Flask, json_library: str) -> None:
+    """Render JSON answers with orjson when asked (errors keep the same shape; only the encoder changes)."""
+    if json_library != "orjson":
+        return
+    import orjson
+    from flask.json.provider import DefaultJSONProvider
+
+    class OrjsonProvider(DefaultJSONProvider):
+        def dumps(self, obj, **kwargs) -> str:
+            return orjson.dumps(obj).decode()
+
+    app.json = OrjsonProvider(app)
 
 
 def install_in_flight_limit(app: Flask, limit: int | None) -> None:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
 
-from api_common.errors import ApiError
+from api_common.errors import ApiError, closing
 
 T = TypeVar("T")
 
@@ -17,7 +17,9 @@ def check_content_type(content_type: str | None) -> None:
     media = (content_type or "").split(";", 1)[0].strip().lower()
     if media == "application/json" or (media.startswith("application/") and media.endswith("+json")):
         return
-    raise ApiError(415, "unsupported_media_type", f"expected Content-Type application/json, got {media or 'none'!r}")
+    raise closing(
+        ApiError(415, "unsupported_media_type", f"expected Content-Type application/json, got {media or 'none'!r}")
+    )
 
 
 def check_declared_size(content_length: int | None, max_bytes: int) -> None:
@@ -27,17 +29,31 @@ def check_declared_size(content_length: int | None, max_bytes: int) -> None:
 
 
 def too_large(max_bytes: int) -> ApiError:
-    return ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes")
+    return closing(ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes"))
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-finite number {name} is not valid JSON")
 
 
-def parse_body(raw: bytes, adapter: TypeAdapter[T], max_bytes: int) -> T:
-    """Size-check, decode and validate ``raw``; every failure is an ``ApiError`` (4xx)."""
+def parse_body(raw: bytes, adapter: TypeAdapter[T], max_bytes: int, json_library: str = "stdlib") -> T:
+    """Size-check, decode and validate ``raw``; every failure is an ``ApiError`` (4xx).
+
+    With ``json_library="orjson"`` a body orjson accepts skips the standard library's parser; one it
+    refuses (or a huge integer, a lone surrogate it is stricter about) takes the standard path below,
+    so both libraries give every input the same answer and the same error.
+    """
     if len(raw) > max_bytes:
         raise too_large(max_bytes)
+    if json_library == "orjson":
+        import orjson
+
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            return _validate(data, adapter)
     if not raw.strip():
         raise ApiError(400, "invalid_json", "request body is empty: expected JSON")
     try:
@@ -49,6 +65,10 @@ def parse_body(raw: bytes, adapter: TypeAdapter[T], max_bytes: int) -> T:
         data = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", f"request body is not valid JSON: {exc}") from None
+    return _validate(data, adapter)
+
+
+def _validate(data: Any, adapter: TypeAdapter[T]) -> T:
     try:
         return adapter.validate_python(data, strict=True)
     except ValidationError as exc:
