@@ -15,6 +15,7 @@ from api_common.fastapi_glue import (
     json_body_doc,
     metrics_route,
     read_json_body,
+    response_class,
 )
 from api_common.metrics import Metrics
 from api_model.model import burn_cpu
@@ -27,7 +28,9 @@ PREDICT_PATH = predict_path("async")
 
 def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     settings = settings or ModelAsyncSettings()
-    app = FastAPI(title="Model API (async)", version="1.0")
+    app = FastAPI(
+        title="Model API (async)", version="1.0", default_response_class=response_class(settings.json_library)
+    )
     install_error_handlers(app)
     metrics = Metrics("model-async")
     metrics_route(app, metrics)
@@ -50,7 +53,7 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
 
     @app.post(PREDICT_PATH, response_model=Prediction, openapi_extra=json_body_doc(FEATURES))
     async def predict(request: Request, model: str | None = None, profile: str | None = None) -> dict:
-        features = await read_json_body(request, FEATURES, settings.max_body_bytes)
+        features = await read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
         job = plan(settings, features, model)
         if settings.kind == "cpu":
             burn_cpu(job.latency_ms / 1000)  # blocks the event loop on purpose: that is what CPU-bound means

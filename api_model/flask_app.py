@@ -10,6 +10,7 @@ from api_common.contract import HEALTH_PATH, predict_path
 from api_common.flask_glue import (
     install_error_handlers,
     install_in_flight_limit,
+    install_json,
     install_metrics,
     install_profiling,
     read_json_body,
@@ -27,6 +28,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     settings = settings or ModelSyncSettings()
     app = Flask(__name__)
     install_error_handlers(app)
+    install_json(app, settings.json_library)
     install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
     install_metrics(app, Metrics("model-sync"))
     install_in_flight_limit(app, settings.max_in_flight)
@@ -41,7 +43,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
 
     @app.post(PREDICT_PATH)
     def predict():
-        features = read_json_body(request, FEATURES, settings.max_body_bytes)
+        features = read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
         job = plan(settings, features, request.args.get("model"))
         if settings.kind == "cpu":
             burn_cpu(job.latency_ms / 1000)

@@ -86,6 +86,19 @@ class PerRequestModelFanout(ModelFanout):
             return await self._fan_out(client, features, profile)
 
 
+class HttpxAiohttpModelFanout(ModelFanout):
+    """httpx's API over aiohttp's transport (httpx-aiohttp): what some SDKs ship since httpx's own
+    connection pool is slow under concurrency. Timeouts and errors arrive as httpx's."""
+
+    def _httpx(self) -> httpx.AsyncClient:
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        s = self.settings
+        n = s.model_max_connections
+        timeout = httpx.Timeout(s.model_timeout_s, connect=s.model_connect_timeout_s)
+        return HttpxAiohttpClient(timeout=timeout, limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
+
+
 class AiohttpModelFanout(ModelFanout):
     """The same shared-client fan-out with aiohttp as the HTTP client library."""
 
@@ -188,6 +201,8 @@ def model_fanout(settings: ScoringSettings) -> ModelFanout:
         return PerRequestModelFanout(settings)
     if settings.client_library == "aiohttp":
         return AiohttpModelFanout(settings)
+    if settings.client_library == "httpx-aiohttp":
+        return HttpxAiohttpModelFanout(settings)
     return ModelFanout(settings)
 
 

@@ -22,6 +22,7 @@ from api_common.fastapi_glue import (
     json_body_doc,
     metrics_route,
     read_json_body,
+    response_class,
 )
 from api_common.metrics import Metrics
 from api_scoring import clients_async, clients_sync, service
@@ -61,9 +62,11 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
         ProfilingMiddleware, service="scoring-async", enabled=settings.profiling, folder=settings.profile_dir
     )
 
+    render = response_class(settings.json_library)
+
     def respond(timings: service.Timings, answer: dict) -> JSONResponse:
         metrics.observe_steps(timings.spans)
-        return JSONResponse(answer, headers={"Server-Timing": timings.header()})
+        return render(answer, headers={"Server-Timing": timings.header()})
 
     @app.get("/")
     async def index() -> dict:
@@ -76,7 +79,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
     @app.post(PREDICT_PATH, openapi_extra=json_body_doc(SCORING_REQUEST))
     async def predict(request: Request) -> JSONResponse:
         timings = service.Timings()
-        body = await read_json_body(request, SCORING_REQUEST, settings.max_body_bytes)
+        body = await read_json_body(request, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
         profile = request.query_params.get("profile")
         if blocking:
             # The body is read on the loop (it is a stream); the steps run in FastAPI's thread pool.

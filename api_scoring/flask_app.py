@@ -8,12 +8,13 @@ from api_common.contract import HEALTH_PATH, predict_path
 from api_common.flask_glue import (
     install_error_handlers,
     install_in_flight_limit,
+    install_json,
     install_metrics,
     install_profiling,
     read_json_body,
 )
 from api_common.metrics import Metrics
-from api_scoring import clients_sync, service
+from api_scoring import clients_async, clients_sync, service
 from api_scoring.schemas import SCORING_REQUEST
 from api_scoring.settings import ScoringSyncSettings
 
@@ -24,6 +25,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     settings = settings or ScoringSyncSettings()
     app = Flask(__name__)
     install_error_handlers(app)
+    install_json(app, settings.json_library)
     install_profiling(app, "scoring-sync", settings.profiling, settings.profile_dir)
     metrics = Metrics("scoring-sync")
     install_metrics(app, metrics)
@@ -33,6 +35,11 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     # unless a seed-faithful variant asks for the per-request code paths.
     features_store = clients_sync.feature_reader(settings)
     fanout = clients_sync.Fanout(settings, clients_sync.model_caller(settings))
+    if settings.endpoint == "async":
+        # An ``async def`` view (the sync-async-views variant): Flask runs each call in a new event loop
+        # (asgiref's async_to_sync) inside the sync worker, so an async client cannot outlive one request.
+        features_store = clients_async.PerRequestFeatureReader(settings)
+        fanout = clients_async.PerRequestModelFanout(settings)
 
     @app.get("/")
     def index():
@@ -42,14 +49,27 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     def healthcheck():
         return jsonify(status="OK")
 
-    @app.post(PREDICT_PATH)
-    def predict():
-        timings = service.Timings()
-        body = read_json_body(request, SCORING_REQUEST, settings.max_body_bytes)
-        answer = service.score(settings, body, features_store, fanout, g.get("profiler_name"), timings)
+    def respond(timings: service.Timings, answer: dict):
         metrics.observe_steps(timings.spans)
         resp = jsonify(answer)
         resp.headers["Server-Timing"] = timings.header()
         return resp
+
+    if settings.endpoint == "async":
+
+        @app.post(PREDICT_PATH)
+        async def predict_async():
+            timings = service.Timings()
+            body = read_json_body(request, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+            profile = g.get("profiler_name")
+            return respond(timings, await service.score_async(settings, body, features_store, fanout, profile, timings))
+
+        return app
+
+    @app.post(PREDICT_PATH)
+    def predict():
+        timings = service.Timings()
+        body = read_json_body(request, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        return respond(timings, service.score(settings, body, features_store, fanout, g.get("profiler_name"), timings))
 
     return app

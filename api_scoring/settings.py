@@ -12,10 +12,13 @@ from api_common.settings import ServiceSettings
 Fanout = Literal["sequential", "concurrent"]
 # The default shares one client per worker process; "per_request" is the original lab's code path.
 HttpClient = Literal["shared", "per_request"]
-ClientLibrary = Literal["httpx", "aiohttp"]  # async handler's client to the model API
+# The async handler's client to the model API; "httpx-aiohttp" is httpx over aiohttp's transport.
+ClientLibrary = Literal["httpx", "aiohttp", "httpx-aiohttp"]
 # "pool": one connection pool per worker process; "per_request": a new connection per request.
 RedisClient = Literal["pool", "per_request"]
-Endpoint = Literal["async", "def"]  # FastAPI: "def" runs the handler in the thread pool, with blocking clients
+# How the predict view is written. FastAPI: "def" runs it in the thread pool, with blocking clients.
+# Flask: "async" is an ``async def`` view, run by Flask in a new event loop per request.
+Endpoint = Literal["async", "def"]
 
 
 class ScoringSettings(ServiceSettings):
@@ -36,7 +39,7 @@ class ScoringSettings(ServiceSettings):
     redis_client: RedisClient = "pool"
     # Async handler only: call a blocking redis-py client inside the coroutine (the original lab did).
     redis_blocking: bool = False
-    endpoint: Endpoint = "async"
+    endpoint: Endpoint
 
 
 class ScoringSyncSettings(ScoringSettings):
@@ -47,6 +50,7 @@ class ScoringSyncSettings(ScoringSettings):
     model_url: str = "http://127.0.0.1:5000"
     model_path: str = predict_path("sync")
     fanout: Fanout = "sequential"  # as the original lab did
+    endpoint: Endpoint = "def"
 
 
 class ScoringAsyncSettings(ScoringSettings):
@@ -57,6 +61,7 @@ class ScoringAsyncSettings(ScoringSettings):
     model_url: str = "http://127.0.0.1:8000"
     model_path: str = predict_path("async")
     fanout: Fanout = "concurrent"
+    endpoint: Endpoint = "async"
     # An async worker admits every request and shares its CPU among them all: past capacity, every
     # answer slows together until clients time out (seen: one request at the 30 s client timeout at
     # twice the breaking point). 64 per worker keeps the served ones well under that, and is far above

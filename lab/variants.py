@@ -48,6 +48,11 @@ SEED_CLIENTS = {"http_client": "per_request", "redis_client": "per_request"}
 GTHREAD = _gunicorn("gthread", SYNC_WORKERS, threads=8)
 GEVENT = _gunicorn("gevent", CORES)
 SEED_ASYNC_SERVER = _gunicorn(UVICORN_WORKER, SEED_ASYNC_WORKERS)
+GRANIAN = {"server": "granian"}
+GRANIAN_WSGI = {"server": "granian", "workers": CORES, "threads": 8}
+ORJSON = {"json_library": "orjson"}
+# The floor: no framework and no overload policy (a bare app has no middleware).
+BARE = {"app": "bare", "max_in_flight": None}
 
 VARIANTS = {
     v.name: v
@@ -69,6 +74,17 @@ VARIANTS = {
         Variant("sync-meinheld", "sync", "a shared requests.Session and Redis pool per worker (still meinheld)",
                 model=_gunicorn(MEINHELD, 2 * CORES), scoring=_gunicorn(MEINHELD, 2 * CORES), requires=("meinheld",)),
         Variant("sync-cpu", "sync", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),
+        Variant("sync-granian", "sync", "granian's WSGI instead of gunicorn gthread: one worker per core, 8 blocking "
+                "threads each (model API too)", model=GRANIAN_WSGI, scoring=GRANIAN_WSGI | {"fanout": "concurrent"},
+                requires=("granian",)),
+        Variant("sync-orjson", "sync", "orjson parses and renders the JSON bodies (both tiers)",
+                model=ORJSON, scoring=ORJSON),
+        Variant("sync-async-views", "sync", "an async def Flask view on the same gunicorn sync workers, model "
+                "calls gathered: Flask runs a new event loop per request, so the async clients are per request",
+                scoring={"endpoint": "async", "fanout": "concurrent"}, requires=("asgiref",)),
+        Variant("sync-floor", "sync", "the floor: no framework, a bare WSGI app doing the same steps on the same "
+                "gunicorn sync workers, model calls concurrent (model API bare too)",
+                model=BARE, scoring=BARE | {"fanout": "concurrent"}),
         # async chain: FastAPI
         Variant("async", "async", "plain uvicorn (uvloop, httptools), one worker per core: the default chain"),
         Variant(
@@ -94,6 +110,18 @@ VARIANTS = {
         Variant("async-def", "async", "a def endpoint run in FastAPI's thread pool, with blocking clients",
                 scoring={"endpoint": "def"}),
         Variant("async-cpu", "async", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),
+        Variant("async-granian", "async", "granian's ASGI instead of uvicorn, one worker per core (model API too)",
+                model=GRANIAN, scoring=GRANIAN, requires=("granian",)),
+        Variant("async-httpx-aiohttp", "async", "httpx's API over aiohttp's transport (httpx-aiohttp) as the client",
+                scoring={"client_library": "httpx-aiohttp"}, requires=("httpx_aiohttp",)),
+        Variant("async-orjson", "async", "orjson parses and renders the JSON bodies (both tiers)",
+                model=ORJSON, scoring=ORJSON),
+        Variant("async-lean", "async", "every lighter part at once: the aiohttp client and orjson, on granian",
+                model=GRANIAN | ORJSON, scoring=GRANIAN | ORJSON | {"client_library": "aiohttp"},
+                requires=("granian",)),
+        Variant("async-floor", "async", "the floor: no framework, a bare ASGI app doing the same steps on the same "
+                "uvicorn workers with the aiohttp client (model API bare too)",
+                model=BARE, scoring=BARE | {"client_library": "aiohttp"}),
     ]
 }  # fmt: skip
 
@@ -104,8 +132,12 @@ PRESETS = {
         "sync-seed", "sync-meinheld", "sync", "sync-concurrent", "sync-gthread", "sync-gevent", "sync-cpu",
     ],
     "defaults": ["sync", "async"],
-    "servers": ["async", "async-gunicorn-uvicorn", "async-gunicorn-asgi", "async-def", "sync", "sync-gthread",
-                "sync-gevent", "sync-meinheld"],
+    "servers": ["async", "async-gunicorn-uvicorn", "async-gunicorn-asgi", "async-granian", "async-def", "sync",
+                "sync-gthread", "sync-granian", "sync-gevent", "sync-meinheld", "sync-async-views"],
+    # What users would pick instead, each from its chain's default, with the floor under them.
+    "alternatives": ["async-floor", "async", "async-granian", "async-httpx-aiohttp", "async-aiohttp", "async-orjson",
+                     "async-lean", "sync-floor", "sync", "sync-gthread", "sync-granian", "sync-orjson",
+                     "sync-async-views"],
 }  # fmt: skip
 
 

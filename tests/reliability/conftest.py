@@ -2,19 +2,36 @@ from __future__ import annotations
 
 import pytest
 
-from lab import control
+from lab import control, variants
 from tests.conftest import lab_settings, make_stack, start
 
 FAST_MODEL = {"latency_min_ms": 0.5, "latency_max_ms": 1, "workers": 2}
+# Stacks whose parsing and serving differ from the default's: granian's servers (both chains), and the
+# floor's bare apps with orjson. Each is fuzzed like the default.
+FUZZED = {"default": [], "granian": ["sync-granian", "async-granian"], "floor-orjson": ["sync-floor", "async-floor"]}
 
 
-@pytest.fixture(scope="module")
-def fuzz_stack(tmp_path_factory):
+def _overrides(names: list[str], extra: dict | None = None) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for name in names:
+        for service, values in variants.get(name).overrides().items():
+            out.setdefault(service.replace("-", "_"), {}).update(values | (extra or {}))
+    return out
+
+
+@pytest.fixture(scope="module", params=list(FUZZED))
+def fuzz_stack(request, tmp_path_factory):
     """A real stack whose models answer in about 1 ms, so thousands of cases run quickly."""
-    stack = make_stack(model_sync=FAST_MODEL, model_async=FAST_MODEL, scoring_sync={"workers": 2})
+    extra = {"json_library": "orjson"} if "orjson" in request.param else {}
+    o = {"model_sync": dict(FAST_MODEL), "model_async": dict(FAST_MODEL), "scoring_sync": {"workers": 2}}
+    for service, values in _overrides(FUZZED[request.param], extra).items():
+        o.setdefault(service, {}).update(values)
+    for model in ("model_sync", "model_async"):
+        o[model]["workers"] = 2
+    stack = make_stack(**o)
     lab = lab_settings(tmp_path_factory.mktemp("fuzz"))
     start(stack, lab)
     try:
-        yield stack
+        yield request.param, stack
     finally:
         control.down(lab, log=lambda *_: None)

@@ -70,6 +70,7 @@ def client():
 
 @pytest.mark.parametrize("name", ENDPOINTS)
 def test_fuzzed_requests_never_get_a_5xx(fuzz_stack, client, name):
+    kind, fuzz_stack = fuzz_stack
     svc = fuzz_stack.service(name)
     seen = {"cases": 0, "5xx": 0, "statuses": {}}
 
@@ -97,4 +98,5 @@ def test_fuzzed_requests_never_get_a_5xx(fuzz_stack, client, name):
     assert seen["cases"] >= EXAMPLES
     for other in fuzz_stack.services:
         assert client.get(other.health_url).json() == {"status": "OK"}
-    record(f"fuzz.{name}", {"cases": seen["cases"], "5xx": seen["5xx"], "statuses": seen["statuses"]})
+    key = f"fuzz.{name}" if kind == "default" else f"fuzz.{kind}.{name}"
+    record(key, {"cases": seen["cases"], "5xx": seen["5xx"], "statuses": seen["statuses"]})

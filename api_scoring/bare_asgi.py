@@ -1,0 +1,35 @@
+"""The async floor's scoring handler: the shared scoring steps behind a bare ASGI app, no framework."""
+
+from __future__ import annotations
+
+from api_common import bare
+from api_common.contract import HEALTH_PATH, predict_path
+from api_common.validation import parse_body
+from api_scoring import clients_async, service
+from api_scoring.schemas import SCORING_REQUEST
+from api_scoring.settings import ScoringAsyncSettings
+
+
+def create_app(settings: ScoringAsyncSettings | None = None):
+    settings = settings or ScoringAsyncSettings()
+    store, fanout = clients_async.feature_reader(settings), clients_async.model_fanout(settings)
+
+    async def startup() -> None:  # shared clients live in the worker's event loop
+        await store.start()
+        await fanout.start()
+
+    async def shutdown() -> None:
+        await fanout.close()
+        await store.close()
+
+    async def health(query: dict[str, str], raw: bytes) -> bare.Answer:
+        return bare.ok({"status": "OK"})
+
+    async def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
+        timings = service.Timings()
+        body = parse_body(raw, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        answer = await service.score_async(settings, body, store, fanout, None, timings)
+        return bare.ok(answer, {"Server-Timing": timings.header()})
+
+    routes = {("GET", HEALTH_PATH): health, ("POST", predict_path("async")): predict}
+    return bare.asgi(routes, settings.max_body_bytes, settings.json_library, startup, shutdown)

@@ -1,0 +1,28 @@
+"""The sync floor's scoring handler: the shared scoring steps behind a bare WSGI app, no framework."""
+
+from __future__ import annotations
+
+from api_common import bare
+from api_common.contract import HEALTH_PATH, predict_path
+from api_common.validation import parse_body
+from api_scoring import clients_sync, service
+from api_scoring.schemas import SCORING_REQUEST
+from api_scoring.settings import ScoringSyncSettings
+
+
+def create_app(settings: ScoringSyncSettings | None = None):
+    settings = settings or ScoringSyncSettings()
+    store = clients_sync.feature_reader(settings)
+    fanout = clients_sync.Fanout(settings, clients_sync.model_caller(settings))
+
+    def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
+        timings = service.Timings()
+        body = parse_body(raw, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        answer = service.score(settings, body, store, fanout, None, timings)
+        return bare.ok(answer, {"Server-Timing": timings.header()})
+
+    routes = {
+        ("GET", HEALTH_PATH): lambda query, raw: bare.ok({"status": "OK"}),
+        ("POST", predict_path("sync")): predict,
+    }
+    return bare.wsgi(routes, settings.max_body_bytes, settings.json_library)
