@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import psutil
+
 from api_common.contract import SERVICES
 from benchmark.loadgen import capacity
 from benchmark.locust import scenarios
@@ -21,7 +23,7 @@ from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, settings_snapshot
 from benchmark.verify import verify, warm_up
-from lab import control, variants
+from lab import control, processes, variants
 from lab.ports import free_port
 from lab.settings import LabSettings
 from lab.stack import Stack
@@ -46,6 +48,34 @@ def measure(
     return {"breaking_users": bp.users, "breaking_rps": bp.rps}
 
 
+def memory(records: list, service: str) -> dict:
+    """RSS of the scoring handler's processes, after the load: in total and per worker process.
+
+    Its recorded process is the server's master (gunicorn's arbiter, uvicorn's and granian's supervisor)
+    when it has workers; the others of its group are the workers, but for multiprocessing's resource
+    tracker (uvicorn starts one). A server with no separate master counts its one process as the worker.
+    USS is the memory a process holds alone (shared copy-on-write pages left out): what one more worker costs.
+    """
+    rec = next(r for r in records if r.name == service)
+    rss, uss = {}, {}
+    for pid in processes.members(rec):
+        try:
+            proc = psutil.Process(pid)
+            if "multiprocessing.resource_tracker" in " ".join(proc.cmdline()):
+                continue
+            mem = proc.memory_full_info()
+        except psutil.Error:
+            continue
+        rss[pid], uss[pid] = mem.rss / 2**20, mem.uss / 2**20
+    workers = [pid for pid in rss if pid != rec.pid] or list(rss)
+    return {
+        "scoring_rss_mb": sum(rss.values()),
+        "scoring_processes": len(rss),
+        "rss_per_worker_mb": sum(rss[p] for p in workers) / len(workers) if workers else None,
+        "uss_per_worker_mb": sum(uss[p] for p in workers) / len(workers) if workers else None,
+    }
+
+
 def search(variant: Variant, stack: Stack, profile: Profile, out: Path, breaking_rps: float | None, progress):
     """The capacity search of one running variant, started a little under its breaking point."""
     return capacity.Search(
@@ -55,14 +85,18 @@ def search(variant: Variant, stack: Stack, profile: Profile, out: Path, breaking
     )  # fmt: skip
 
 
-def run(names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print) -> Path:
-    """Compare the variants ``names`` (or presets); returns the run folder, report inside."""
-    chosen = variants.expand(names)
+def run(
+    names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print,
+    sweep: str | None = None, workers: tuple[int, ...] = variants.SWEEP_WORKERS,
+) -> Path:  # fmt: skip
+    """Compare the variants ``names`` (or presets), then ``sweep`` on each worker count; returns the run folder."""
+    chosen = variants.expand(names) + (variants.sweep(sweep, workers) if sweep else [])
     path = new_run_dir(lab.results_dir, "compare")
     options = profile.as_dict() | {
         "profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare",
         # What each variant was, as the report will describe it (the registry may change after the run).
         "described": {v.name: {"chain": v.chain, "change": v.change} for v in chosen},
+        "sweep": {"variant": sweep, "workers": list(workers)} if sweep else None,
     }  # fmt: skip
     redis_port = free_port()
     snapshots = {v.name: settings_snapshot(_stack(v, redis_port)) for v in chosen}
@@ -110,7 +144,7 @@ def _one(
     try:
         verify(stack, chains=(v.chain,))
         warm_up(stack, chains=(v.chain,))
-        result = measure(v, stack, vlab, profile, out, progress)
+        result = measure(v, stack, vlab, profile, out, progress) | memory(records, f"scoring-{v.chain}")
     except BaseException:
         control.stop(vlab, records)
         raise

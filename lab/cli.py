@@ -113,7 +113,9 @@ def cmd_experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> 
 def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     from benchmark import compare
 
-    path = compare.run(args.variants.split(","), lab, _profile(args), progress=_progress)
+    names = (args.variants or ("" if args.sweep else "decomposition")).split(",")
+    workers = tuple(int(n) for n in args.workers.split(","))
+    path = compare.run([n for n in names if n], lab, _profile(args), _progress, args.sweep, workers)
     print(f"\nreport: {path / 'report.html'}")
     return 0
 
@@ -147,7 +149,12 @@ def parser() -> argparse.ArgumentParser:
     up_p.add_argument("--variant", default=os.environ.get("VARIANT") or None, help="a variant (see: lab variants)")
     sub.add_parser("variants", help="list the variants and presets")
     compare_p = sub.add_parser("compare", help="experiment 4 and the decomposition: variants side by side")
-    compare_p.add_argument("--variants", default="decomposition", help="comma-separated variants or presets")
+    compare_p.add_argument(
+        "--variants", help="comma-separated variants or presets (default: decomposition, or none with --sweep)"
+    )
+    compare_p.add_argument("--sweep", metavar="VARIANT", help="also run VARIANT on each worker count of --workers")
+    compare_p.add_argument("--workers", default=",".join(map(str, variants.SWEEP_WORKERS)),
+                           help="the sweep's scoring worker counts (default %(default)s)")  # fmt: skip
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")

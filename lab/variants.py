@@ -156,6 +156,19 @@ def expand(names: list[str]) -> list[Variant]:
     return out
 
 
+SWEEP_WORKERS = (1, 2, 3, 5, 8)
+
+
+def sweep(name: str, workers: tuple[int, ...] = SWEEP_WORKERS) -> list[Variant]:
+    """``name`` with its scoring handler on each worker count in ``workers`` (the model API unchanged)."""
+    v = get(name)
+    return [
+        Variant(f"{v.name}-w{n}", v.chain, f"{v.name} with {n} scoring worker process{'es' if n > 1 else ''}",
+                model=v.model, scoring=v.scoring | {"workers": n}, requires=v.requires)
+        for n in workers
+    ]  # fmt: skip
+
+
 def stack_for(variant: Variant, base: dict[str, dict] | None = None) -> Stack:
     """The stack with ``variant`` applied on top of ``base`` overrides (its chain only changes)."""
     overrides = {k: dict(v) for k, v in (base or {}).items()}

@@ -21,6 +21,7 @@ PLOTS = [
     ("breakdown.png", "Profiling: where one request's time goes"),
     ("capacity.png", "Capacity at the p99 bound, per variant"),
     ("split.png", "Where one request's time goes, per variant"),
+    ("sweep.png", "Worker sweep"),
 ]
 CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
@@ -40,6 +41,8 @@ def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
             images["capacity.png"] = plots.capacity(measured)
         if any(r.get("split_ms") for r in measured):
             images["split.png"] = plots.split(measured)
+        if summary.get("sweep"):
+            images["sweep.png"] = plots.sweep(summary["sweep"], summary["options"]["sweep"]["variant"])
     else:
         for exp in all_experiments():
             images |= exp.plots(summary)

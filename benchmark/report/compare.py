@@ -66,7 +66,13 @@ def variant_figures(folder: Path, name: str, manifest: dict) -> dict[str, Any]:
         out |= {"capacity_qps": cap.qps, "capacity_low": cap.low, "capacity_high": cap.high,
                 "capacity_text": cap.text(), "capacity_client_saturated": cap.client_saturated,
                 "probes": len(cap.probes)}  # fmt: skip
-    conc = manifest.get("settings", {}).get(name, {}).get(f"scoring-{chain}", {}).get("concurrency")
+    scoring = manifest.get("settings", {}).get(name, {}).get(f"scoring-{chain}", {})
+    out["floor"] = scoring.get("app") == "bare"
+    out["scoring_workers"] = scoring.get("workers_effective")
+    for key in ("rss_per_worker_mb", "uss_per_worker_mb", "scoring_rss_mb", "scoring_processes"):
+        if status.get(key) is not None:
+            out[key] = status[key]
+    conc = scoring.get("concurrency")
     if conc and out.get("single_p50_ms"):
         bound = conc / (out["single_p50_ms"] / 1000)
         out |= {"littles_concurrency": conc, "littles_bound_rps": bound}
@@ -92,10 +98,65 @@ def summarise_compare(run: Path) -> dict[str, Any]:
         if cap and cap.qps:
             before[row["chain"]] = cap
     departures = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes) if probes else ""
+    _above_floor(rows)
+    by_name = {row["name"]: (row, cap) for row, cap in zip(rows, caps, strict=True) if "skipped" not in row}
     return {
         "kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count"),
-        "capacity_departures": departures,
+        "capacity_departures": departures, "lean_targets": lean_targets(by_name),
+        "sweep": [r for r in rows if opts.get("sweep") and r["name"].startswith(f"{opts['sweep']['variant']}-w")],
     }  # fmt: skip
+
+
+def _above_floor(rows: list[dict]) -> None:
+    """Each variant's single-request p50 and CPU per request above its chain's floor, when the run has one."""
+    floors = {r["chain"]: r for r in rows if r.get("floor")}
+    for row in rows:
+        floor = floors.get(row.get("chain", ""))
+        if not floor or row is floor:
+            continue
+        for key, out in (("single_p50_ms", "p50_above_floor_ms"), ("cpu_ms_per_request", "cpu_above_floor_ms")):
+            if row.get(key) is not None and floor.get(key) is not None:
+                row[out] = row[key] - floor[key]
+
+
+LEAN_P50_GAP_MS = 2.0  # single-request p50 within this of the floor's
+LEAN_CPU_RATIO = 2.0  # CPU per request at most this times the floor's
+LEAN_CAPACITY_RATIO = 2.0  # capacity at least this times the default async chain's
+
+
+def lean_targets(by_name: dict[str, tuple[dict, capacity.Capacity | None]]) -> dict[str, Any] | None:
+    """The targets for the leanest async chain: the async variant (not the floor, not a CPU-bound model)
+    with the least CPU per request in this run, against the async floor and the default async chain."""
+    floor = next((row for row, _ in by_name.values() if row["chain"] == "async" and row.get("floor")), None)
+    candidates = [
+        (row, cap) for row, cap in by_name.values()
+        if row["chain"] == "async" and not row.get("floor") and row.get("cpu_ms_per_request")
+        and "cpu" not in row["name"].split("-")
+    ]  # fmt: skip
+    if not floor or not candidates:
+        return None
+    lean, lean_cap = min(candidates, key=lambda rc: rc[0]["cpu_ms_per_request"])
+    out: dict[str, Any] = {"lean": lean["name"], "floor": floor["name"]}
+    if lean.get("single_p50_ms") and floor.get("single_p50_ms"):
+        gap = lean["single_p50_ms"] - floor["single_p50_ms"]
+        out["p50"] = {"lean_ms": lean["single_p50_ms"], "floor_ms": floor["single_p50_ms"], "gap_ms": gap,
+                      "met": gap <= LEAN_P50_GAP_MS}  # fmt: skip
+    if floor.get("cpu_ms_per_request"):
+        ratio = lean["cpu_ms_per_request"] / floor["cpu_ms_per_request"]
+        out["cpu"] = {"lean_ms": lean["cpu_ms_per_request"], "floor_ms": floor["cpu_ms_per_request"],
+                      "ratio": ratio, "met": ratio <= LEAN_CPU_RATIO}  # fmt: skip
+    default, default_cap = by_name.get("async", (None, None))
+    if default and lean_cap and lean_cap.qps and default_cap and default_cap.qps:
+        interval = stats.ratio(lean_cap.resamples(seed=1), default_cap.resamples(seed=2))
+        low, high = interval or (None, None)
+        ratio = lean_cap.qps / default_cap.qps
+        if low is None:
+            met = "yes" if ratio >= LEAN_CAPACITY_RATIO else "no"
+        else:  # with confidence either way, else unsure
+            met = "yes" if low >= LEAN_CAPACITY_RATIO else "no" if high < LEAN_CAPACITY_RATIO else "unsure"
+        out["capacity"] = {"lean_qps": lean_cap.qps, "default_qps": default_cap.qps, "ratio": ratio, "low": low,
+                           "high": high, "met": met}  # fmt: skip
+    return out
 
 
 def _ratio(cur: float | None, prev: float | None) -> str:
@@ -113,27 +174,35 @@ COLUMNS = [
     ("capacity QPS at p99 bound (95%)", "capacity_qps", ".0f"),
     ("CPU ms / request", "cpu_ms_per_request", ".2f"),
     ("peak RSS MiB", "peak_rss_mb", ".0f"),
+    ("RSS / scoring worker MiB", "rss_per_worker_mb", ".0f"),
+]
+FLOOR_COLUMNS = [
+    ("p50 above floor ms", "p50_above_floor_ms", ".1f"),
+    ("CPU ms above floor", "cpu_above_floor_ms", ".2f"),
 ]
 
 
 def sections(summary: dict[str, Any]) -> list[Section]:
     opts = summary["options"]
+    has_floor = any(f.get("floor") for f in summary["variants"])
+    columns = COLUMNS + (FLOOR_COLUMNS if has_floor else [])
     bound = float(opts.get("capacity_bound_ms", 250))
     rows, prev_by_chain, notes = [], {}, []
     for fig in summary["variants"]:
         if "skipped" in fig:
-            rows.append([fig["name"], "", fig["skipped"], *[""] * len(COLUMNS)])
+            rows.append([fig["name"], "", fig["skipped"], *[""] * len(columns)])
             continue
         prev = prev_by_chain.get(fig["chain"])
         cells = []
-        for _, key, fmt in COLUMNS:
+        for _, key, fmt in columns:
             value = fig.get(key)
             text = num(value, fmt) if not (fmt == "d" and value is None) else "-"
             if key == "capacity_qps":  # with its interval, and a ratio only where the intervals say one
                 ratio = f" (x {ratio_text(fig['capacity_ratio'], '')})" if fig.get("capacity_ratio") else ""
                 cells.append((fig.get("capacity_text") or text) + ratio)
                 continue
-            cells.append(text + (_ratio(value, prev.get(key)) if prev and fmt != "d" else ""))
+            floor_col = key.endswith("above_floor_ms")
+            cells.append(text + (_ratio(value, prev.get(key)) if prev and fmt != "d" and not floor_col else ""))
         rows.append([fig["name"], fig["chain"], fig.get("change", ""), *cells])
         prev_by_chain[fig["chain"]] = fig
         if fig.get("capacity_client_saturated"):
@@ -149,8 +218,14 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         "Each row changes one thing from the row before it of the same chain; (xN) is the ratio to that row. "
         f"Capacity: the offered load (LoadGen, Poisson arrivals, open loop) at which p99 meets {bound:.0f} ms, with "
         "its 95% interval; its ratio to the row before has its own interval, and reads 'no measurable difference' "
-        "when that interval holds 1. CPU per request counts every process of the chain (Redis included), from /proc.",
-        ["variant", "chain", "change", *(c[0] for c in COLUMNS)],
+        "when that interval holds 1. CPU per request counts every process of the chain (Redis included), from /proc. "
+        "RSS per scoring worker: the scoring handler's worker processes after the load, on average."
+        + (
+            " Above floor: the variant's figure minus its chain's floor (a bare app, no framework)."
+            if has_floor
+            else ""
+        ),
+        ["variant", "chain", "change", *(c[0] for c in columns)],
         rows,
         notes,
     )
@@ -182,7 +257,27 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     )
     targets = _targets(summary)
     method = Section("Capacity method", summary.get("capacity_departures", ""))
-    return [s for s in (decomposition, littles, split, targets, method) if s is not None]
+    return [s for s in (decomposition, _sweep(summary), littles, split, targets, method) if s is not None]
+
+
+def _sweep(summary: dict[str, Any]) -> Section | None:
+    rows = summary.get("sweep") or []
+    if not rows:
+        return None
+    name = summary["options"]["sweep"]["variant"]
+    return Section(
+        f"Worker sweep: {name}",
+        "The same variant with its scoring handler on each number of worker processes (the model API unchanged), "
+        "measured in the same run. RSS per worker: the scoring handler's worker processes after the load, on average; "
+        "USS: what a worker holds alone (shared pages left out), the memory one more worker costs; total RSS: all of "
+        "the handler's processes, the server's master included (shared pages counted in each).",
+        ["workers", "capacity QPS (95%)", "single p50 ms", "CPU ms / request", "RSS / worker MiB", "USS / worker MiB",
+         "total RSS MiB"],
+        [[str(r.get("scoring_workers") or r["name"].rsplit("-w", 1)[-1]), r.get("capacity_text") or "-",
+          num(r.get("single_p50_ms")), num(r.get("cpu_ms_per_request"), ".2f"), num(r.get("rss_per_worker_mb"), ".0f"),
+          num(r.get("uss_per_worker_mb"), ".0f"), num(r.get("scoring_rss_mb"), ".0f")] for r in rows],
+        image="sweep.png",
+    )  # fmt: skip
 
 
 EXPECTED_ASYNC_P50_MS = 46.67  # expected maximum of two uniform 40-50 ms draws: 40 + 10 * 2/3
@@ -220,6 +315,42 @@ def _targets(summary: dict[str, Any]) -> Section | None:
             )
         rows.append([f"{f['name']}: sustained within 15% of its Little's-law bound", f"{ratio:.0%}{why}",
                      "yes" if ratio >= 0.85 else "no"])  # fmt: skip
+    rows += _lean_rows(summary.get("lean_targets"))
     if not rows:
         return None
     return Section("Targets, checked on this run", "", ["target", "measured", "met"], rows)
+
+
+def _lean_rows(t: dict[str, Any] | None) -> list[list[str]]:
+    """The leanest async chain against the floor and the default async chain."""
+    if not t:
+        return []
+    rows, lean, floor = [], t["lean"], t["floor"]
+    if "p50" in t:
+        p = t["p50"]
+        rows.append(
+            [
+                f"leanest async ({lean}): single p50 within {LEAN_P50_GAP_MS:g} ms of the floor's ({floor})",
+                f"{p['lean_ms']:.1f} vs {p['floor_ms']:.1f} ms ({p['gap_ms']:+.1f})",
+                "yes" if p["met"] else "no",
+            ]
+        )
+    if "cpu" in t:
+        c = t["cpu"]
+        rows.append(
+            [
+                f"leanest async ({lean}): CPU per request at most {LEAN_CPU_RATIO:g}x the floor's",
+                f"{c['lean_ms']:.2f} vs {c['floor_ms']:.2f} ms (x{c['ratio']:.2f})",
+                "yes" if c["met"] else "no",
+            ]
+        )
+    if "capacity" in t:
+        c = t["capacity"]
+        rows.append(
+            [
+                f"leanest async ({lean}): capacity at least {LEAN_CAPACITY_RATIO:g}x the default async chain's",
+                f"{c['lean_qps']:.0f} vs {c['default_qps']:.0f} QPS: {ratio_text(c)}",
+                c["met"],
+            ]
+        )
+    return rows  # fmt: skip

@@ -173,3 +173,27 @@ def capacity_curve(probes: dict[str, list[dict]], caps: dict[str, dict], bound_m
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _png(fig)
+
+
+def sweep(rows: list[dict], name: str) -> bytes:
+    """Capacity with its interval (left) and RSS (right) against the scoring handler's worker processes."""
+    rows = [r for r in rows if r.get("scoring_workers")]
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    workers = [r["scoring_workers"] for r in rows]
+    caps = [r.get("capacity_qps") or 0 for r in rows]
+    err = [[max(c - (r.get("capacity_low") or c), 0) for r, c in zip(rows, caps, strict=True)],
+           [max((r.get("capacity_high") or c) - c, 0) for r, c in zip(rows, caps, strict=True)]]  # fmt: skip
+    ax.errorbar(workers, caps, yerr=err, fmt="o-", capsize=3, color="tab:orange", label="capacity (95% interval)")
+    ax.set_xlabel("scoring handler worker processes")
+    ax.set_ylabel("capacity at the p99 bound (queries/s)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    right = ax.twinx()
+    right.plot(workers, [r.get("scoring_rss_mb") for r in rows], "s--", color="tab:gray", label="scoring RSS, total")
+    right.plot(workers, [r.get("rss_per_worker_mb") for r in rows], "^:", color="tab:green", label="RSS per worker")
+    right.set_ylabel("RSS (MiB)")
+    right.set_ylim(bottom=0)
+    lines = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper left")
+    ax.set_title(f"Worker sweep: {name}")
+    return _png(fig)

@@ -16,22 +16,24 @@ from tests.conftest import lab_settings
 
 pytestmark = pytest.mark.integration
 
+NAMES = ("async-floor", "async", "async-w1", "async-w2")  # two variants, then a sweep of the second
+
 TINY = QUICK.with_options(
     response_time_s=3, ramp_max_users=12, ramp_rate=6, ramp_step_users=4, max_performance_s=6,
-    capacity_probe_s=2, capacity_budget_s=20,
+    capacity_probe_s=2, capacity_budget_s=12,
 )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     lab = lab_settings(tmp_path_factory.mktemp("compare"))
-    path = compare.run(["async-seed", "async"], lab, TINY, progress=lambda *_: None)
+    path = compare.run(["async-floor", "async"], lab, TINY, progress=lambda *_: None, sweep="async", workers=(1, 2))
     return lab, path
 
 
 def test_loadgen_probes_produce_capacity_figures(compared):
     _, run = compared
-    for name in ("async-seed", "async"):
+    for name in NAMES:
         cap = capacity.load(run / "variants" / name / "loadgen")
         assert cap is not None and cap.probes
         # The budget, plus one probe begun inside it (LoadGen stops at 3x its duration) and its settle.
@@ -54,14 +56,14 @@ def test_capacity_probes_of_the_variants_are_interleaved(compared):
     _, run = compared
     ends = sorted(
         (p.stat().st_mtime, name)
-        for name in ("async-seed", "async")
+        for name in NAMES
         for p in (run / "variants" / name / "loadgen").glob("probe-*/result.json")
     )
     order = [name for _, name in ends]
-    assert len(set(order)) == 2
+    assert len(set(order)) == len(NAMES)
     # Not one variant's probes and then the other's: the variants alternate, round by round.
     switches = sum(1 for a, b in zip(order, order[1:], strict=False) if a != b)
-    assert switches >= min(order.count("async-seed"), order.count("async"))
+    assert switches >= min(order.count(name) for name in NAMES)
 
 
 def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):
@@ -74,13 +76,24 @@ def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):
     summary = json.loads((copy / "summary.json").read_text())
     assert summary == json.loads((run / "summary.json").read_text())
     rows = {v["name"]: v for v in summary["variants"]}
-    assert set(rows) == {"async-seed", "async"}
+    assert set(rows) == set(NAMES)
     for v in rows.values():
         assert v["single_p50_ms"] > 40 and v["capacity_qps"] is not None and v["cpu_ms_per_request"] > 0
         assert set(v["split_ms"]) >= {"redis", "model calls"}
+        assert v["rss_per_worker_mb"] > 10  # a Python worker process holds more than 10 MiB
     md = (copy / "summary.md").read_text()
     assert "Variants, one factor at a time" in md and "(x" in md  # ratio to the row before
     assert "MLPerf Inference requires at least 600 s" in md
+    # The floor: each async variant's figures above it, and the targets for the leanest async chain.
+    assert rows["async-floor"]["floor"] and "p50_above_floor_ms" in rows["async"]
+    targets = summary["lean_targets"]
+    assert targets["floor"] == "async-floor" and targets["lean"] in NAMES and {"p50", "cpu"} <= set(targets)
+    assert "p50 above floor ms" in md and "leanest async" in md
+    # The sweep: one row per worker count, with the processes it ran (uvicorn with 2 workers adds a supervisor).
+    sweep = {r["scoring_workers"]: r for r in summary["sweep"]}
+    assert set(sweep) == {1, 2} and sweep[1]["scoring_processes"] == 1 and sweep[2]["scoring_processes"] == 3
+    assert 0 < sweep[2]["uss_per_worker_mb"] <= sweep[2]["rss_per_worker_mb"]
+    assert "Worker sweep: async" in md and (copy / "plots" / "sweep.png").stat().st_size > 1000
 
 
 def test_no_process_is_left_behind(compared):
