@@ -31,7 +31,7 @@ def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
         if variant.missing():
             print(f"error: variant {variant.name} needs {', '.join(variant.missing())}, not installed", file=sys.stderr)
             return 2
-        stack = variants.stack_for(variant)
+        stack = variants.stack_for(variant, _profiling(lab) if args.profiling else None)
         print(f"variant {variant.name} ({variant.chain} chain): {variant.change}")
     control.up(stack, lab)
     print("stack is up; stop it with: make down")
@@ -147,6 +147,11 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     up_p = sub.add_parser("up", help="start the stack in the background; return once every service is healthy")
     up_p.add_argument("--variant", default=os.environ.get("VARIANT") or None, help="a variant (see: lab variants)")
+    up_p.add_argument(
+        "--profiling",
+        action="store_true",
+        help="server-side profiling on, so that lab profile can profile inside the services",
+    )
     sub.add_parser("variants", help="list the variants and presets")
     compare_p = sub.add_parser("compare", help="experiment 4 and the decomposition: variants side by side")
     compare_p.add_argument(
@@ -213,12 +218,17 @@ COMMANDS = {
 
 def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack:
     """The stack a command works on: the experiments measure it, at the chains' URLs when given;
-    ``lab run`` starts it with server-side profiling on (it profiles); ``lab up`` does not."""
+    ``lab run`` starts it with server-side profiling on (it profiles); ``lab up`` when asked to."""
     if command in COMMANDS and COMMANDS[command] is cmd_experiment:
         return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
-    if command != "run":
-        return build_stack()
-    return build_stack({n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in SERVICES})
+    if command == "run" or (command == "up" and args.profiling):
+        return build_stack(_profiling(lab))
+    return build_stack()
+
+
+def _profiling(lab: LabSettings) -> dict[str, dict]:
+    """Overrides that turn server-side profiling on, each service writing into its own folder."""
+    return {n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in SERVICES}
 
 
 COMMANDS |= {exp.name: cmd_experiment for exp in experiments.all_experiments()}

@@ -13,7 +13,7 @@ import pytest
 
 from api_common.contract import SAMPLE
 from api_model.model import score
-from lab import control
+from lab import control, variants
 from lab.cli import parser
 from lab.smoke import expected_prediction
 from tests.conftest import lab_settings, make_stack
@@ -57,12 +57,22 @@ def test_every_lab_command_the_readme_names_parses():
 
 
 @pytest.mark.integration
-def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path):
-    """``make up`` is ``control.up``: once it returns, the curl commands answer 200 with ``"detail"``."""
+@pytest.mark.parametrize("variant", [None, "async-granian", "sync-granian"])
+def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant):
+    """``make up`` (``VARIANT=...`` too) is ``control.up``: once it returns, the curl commands answer 200 with
+    ``"detail"``, the value computed locally."""
     stack = make_stack()
+    if variant:
+        ports = {name: {"port": stack.service(name).settings.port} for name in DEFAULT_PORTS.values()}
+        redis = {"port": stack.redis.port, "entities": stack.redis.entities}
+        stack = variants.stack_for(variants.get(variant), ports | {"redis": redis})
     lab = lab_settings(tmp_path)
     control.up(stack, lab, log=lambda *_: None)
     try:
+        if variant:  # the variant's chain really runs on granian
+            chain = variants.get(variant).chain
+            cmds = {r.name: r.cmd for r in control.state_file(lab).read()}
+            assert "granian" in cmds[f"scoring-{chain}"] and "granian" in cmds[f"model-{chain}"]
         for cmd in curl_commands():
             port = int(re.search(r"localhost:(\d+)", cmd).group(1))
             svc = stack.service(DEFAULT_PORTS[port])

@@ -104,7 +104,7 @@ def test_hung_model_api_is_a_504_at_the_timeout_without_pile_up(stack_lab, chain
     model_port = stack.model(chain).settings.port
     # As many requests at once as the scoring handler holds (a sync worker queues the rest behind it).
     settings = stack.scoring(chain).settings
-    wave = settings.worker_count() * settings.threads if chain == "sync" else 10
+    wave = settings.concurrency() or 10  # an event loop holds any number: 10 at once
     _signal(model, signal.SIGSTOP)
     try:
         with ThreadPoolExecutor(wave) as pool:
