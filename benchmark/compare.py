@@ -38,10 +38,11 @@ def _stack(variant: Variant, redis_port: int) -> Stack:
 
 
 def measure(
-    variant: Variant, stack: Stack, lab: LabSettings, profile: Profile, out: Path, progress: Callable[[str], None]
+    variant: Variant, stack: Stack, records: list, profile: Profile, out: Path, progress: Callable[[str], None]
 ) -> dict:
-    """Locust against one running variant; returns what the comparison needs to know."""
-    records = control.state_file(lab).read()
+    """Locust against one running variant, its CPU and RSS sampled from ``records`` (its own processes and
+    Redis: the variants measured before it are still running, for the interleaved capacity search, and must
+    not be counted); returns what the comparison needs to know."""
     bp = scenarios.up_to_max_performance(
         stack, variant.chain, profile, out / "locust", records, locust_processes(), progress
     )
@@ -144,7 +145,8 @@ def _one(
     try:
         verify(stack, chains=(v.chain,))
         warm_up(stack, chains=(v.chain,))
-        result = measure(v, stack, vlab, profile, out, progress) | memory(records, f"scoring-{v.chain}")
+        redis = [r for r in control.state_file(vlab).read() if r.name == "redis"]
+        result = measure(v, stack, redis + records, profile, out, progress) | memory(records, f"scoring-{v.chain}")
     except BaseException:
         control.stop(vlab, records)
         raise

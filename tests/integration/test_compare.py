@@ -93,6 +93,8 @@ def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):
     sweep = {r["scoring_workers"]: r for r in summary["sweep"]}
     assert set(sweep) == {1, 2} and sweep[1]["scoring_processes"] == 1 and sweep[2]["scoring_processes"] == 3
     assert 0 < sweep[2]["uss_per_worker_mb"] <= sweep[2]["rss_per_worker_mb"]
+    # Each variant's CPU and RSS count its own processes, not those of the variants still running beside it.
+    assert rows["async-w2"]["peak_rss_mb"] < 3 * rows["async-floor"]["peak_rss_mb"]
     assert "Worker sweep: async" in md and (copy / "plots" / "sweep.png").stat().st_size > 1000
 
 
