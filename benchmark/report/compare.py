@@ -100,11 +100,31 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     departures = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes) if probes else ""
     _above_floor(rows)
     by_name = {row["name"]: (row, cap) for row, cap in zip(rows, caps, strict=True) if "skipped" not in row}
+    _against_default(by_name)
     return {
         "kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count"),
         "capacity_departures": departures, "lean_targets": lean_targets(by_name),
         "sweep": [r for r in rows if opts.get("sweep") and r["name"].startswith(f"{opts['sweep']['variant']}-w")],
     }  # fmt: skip
+
+
+def _against_default(by_name: dict[str, tuple[dict, capacity.Capacity | None]]) -> None:
+    """Each variant against its chain's default chain (the variant named after the chain), when in the run:
+    capacity ratio with its interval, CPU per request ratio, single-request p50 difference."""
+    for row, cap in by_name.values():
+        default, default_cap = by_name.get(row["chain"], (None, None))
+        if default is None or default is row:
+            continue
+        vs: dict[str, Any] = {}
+        if cap and cap.qps and default_cap and default_cap.qps:
+            interval = stats.ratio(cap.resamples(seed=1), default_cap.resamples(seed=2))
+            low, high = interval or (None, None)
+            vs["capacity"] = {"ratio": cap.qps / default_cap.qps, "low": low, "high": high}
+        if row.get("cpu_ms_per_request") and default.get("cpu_ms_per_request"):
+            vs["cpu_ratio"] = row["cpu_ms_per_request"] / default["cpu_ms_per_request"]
+        if row.get("single_p50_ms") is not None and default.get("single_p50_ms") is not None:
+            vs["p50_diff_ms"] = row["single_p50_ms"] - default["single_p50_ms"]
+        row["vs_default"] = vs
 
 
 def _above_floor(rows: list[dict]) -> None:
@@ -214,8 +234,9 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         if fig.get("max_failure_pct"):
             notes.append(f"{fig['name']}: {fig['max_failure_pct']:.2f}% failed requests during max performance.")
     decomposition = Section(
-        "Variants, one factor at a time",
-        "Each row changes one thing from the row before it of the same chain; (xN) is the ratio to that row. "
+        "Variants, side by side",
+        "(xN) is a row's ratio to the row before it of the same chain: in the decomposition preset each row changes "
+        "one factor from that row (against each chain's default: the next table). "
         f"Capacity: the offered load (LoadGen, Poisson arrivals, open loop) at which p99 meets {bound:.0f} ms, with "
         "its 95% interval; its ratio to the row before has its own interval, and reads 'no measurable difference' "
         "when that interval holds 1. CPU per request counts every process of the chain (Redis included), from /proc. "
@@ -257,7 +278,90 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     )
     targets = _targets(summary)
     method = Section("Capacity method", summary.get("capacity_departures", ""))
-    return [s for s in (decomposition, _sweep(summary), littles, split, targets, method) if s is not None]
+    parts = (verdict(summary), decomposition, _against_defaults(summary), _sweep(summary), littles, split, targets,
+             method)  # fmt: skip
+    return [s for s in parts if s is not None]
+
+
+def _best(rows: list[dict], chain: str) -> dict | None:
+    """The variant of ``chain`` with the highest capacity, the floor and the default left out."""
+    found = [r for r in rows if r.get("chain") == chain and not r.get("floor") and r["name"] != chain
+             and r.get("capacity_qps") and "cpu" not in r["name"].split("-")]  # fmt: skip
+    return max(found, key=lambda r: r["capacity_qps"], default=None)
+
+
+def verdict(summary: dict[str, Any]) -> Section | None:
+    """The answer first: per chain, the default, the best variant against it, the floor; the targets; the sweep."""
+    rows = [r for r in summary["variants"] if "skipped" not in r]
+    bound = float(summary["options"].get("capacity_bound_ms", 250))
+    lines = [f"capacity at p99 <= {bound:.0f} ms (LoadGen, open loop; 95% intervals):"]
+    for chain in ("async", "sync"):
+        default = next((r for r in rows if r["name"] == chain), None)
+        floor = next((r for r in rows if r.get("chain") == chain and r.get("floor")), None)
+        best = _best(rows, chain)
+        parts = []
+        if default and default.get("capacity_text"):
+            parts.append(f"default {default['capacity_text']}")
+        if best and best.get("vs_default", {}).get("capacity"):
+            parts.append(f"best: {best['name']} {best['capacity_text']}, "
+                         f"{ratio_text(best['vs_default']['capacity'])} against the default")  # fmt: skip
+        if floor and floor.get("capacity_text"):
+            parts.append(f"floor (no framework) {floor['capacity_text']}")
+        if parts:
+            lines.append(f"  {chain:<6} " + "; ".join(parts))
+    t = summary.get("lean_targets")
+    if t:
+        lines.append(f"targets for the leanest async chain ({t['lean']}; floor: {t['floor']}):")
+        for label, key in (("p50", "p50"), ("CPU", "cpu"), ("capacity", "capacity")):
+            if key in t:
+                lines.append(f"  {label:<9}{_target_text(key, t[key])}")
+    sweep = [r for r in summary.get("sweep") or [] if r.get("capacity_qps")]
+    if sweep:
+        name = summary["options"]["sweep"]["variant"]
+        best = max(sweep, key=lambda r: r["capacity_qps"])
+        lines.append(f"worker sweep of {name}: highest capacity at {best.get('scoring_workers')} workers, "
+                     f"{best['capacity_text']}")  # fmt: skip
+    if len(lines) == 1:
+        return None
+    image = "capacity.png" if any(r.get("capacity_qps") for r in rows) else None
+    return Section("Verdict", "\n".join(lines), verdict=True, image=image)
+
+
+def _met(met: bool | str) -> str:
+    return {True: "met", "yes": "met", False: "NOT MET", "no": "NOT MET"}.get(met, "unsure")
+
+
+def _target_text(key: str, t: dict) -> str:
+    if key == "p50":
+        return (
+            f"{t['lean_ms']:.1f} ms against the floor's {t['floor_ms']:.1f} ({t['gap_ms']:+.1f}; target within "
+            f"{LEAN_P50_GAP_MS:g}): {_met(t['met'])}"
+        )
+    if key == "cpu":
+        return (
+            f"{t['lean_ms']:.2f} ms per request against the floor's {t['floor_ms']:.2f} (x{t['ratio']:.2f}; target "
+            f"at most x{LEAN_CPU_RATIO:g}): {_met(t['met'])}"
+        )
+    return (f"{t['lean_qps']:.0f} QPS against the default's {t['default_qps']:.0f}: {ratio_text(t)} (target at least "
+            f"x{LEAN_CAPACITY_RATIO:g}): {_met(t['met'])}")  # fmt: skip
+
+
+def _against_defaults(summary: dict[str, Any]) -> Section | None:
+    rows = [r for r in summary["variants"] if r.get("vs_default")]
+    if not rows:
+        return None
+    return Section(
+        "Against each chain's default",
+        "Each variant against its chain's default (async: uvicorn, FastAPI, httpx; sync: gunicorn sync workers, "
+        "Flask), measured in the same run; a capacity ratio whose 95% interval holds 1 reads 'no measurable "
+        "difference'.",
+        ["variant", "capacity QPS (95%)", "capacity vs default (95%)", "single p50 ms", "p50 vs default ms",
+         "CPU ms / request", "CPU vs default"],
+        [[r["name"], r.get("capacity_text") or "-", ratio_text(r["vs_default"].get("capacity")),
+          num(r.get("single_p50_ms")), num(r["vs_default"].get("p50_diff_ms"), "+.1f"),
+          num(r.get("cpu_ms_per_request"), ".2f"), num(r["vs_default"].get("cpu_ratio"), ".2f") + "x"]
+         for r in rows],
+    )  # fmt: skip
 
 
 def _sweep(summary: dict[str, Any]) -> Section | None:

@@ -82,7 +82,8 @@ def test_decomposition_table_builds_from_the_saved_folder(compared, tmp_path):
         assert set(v["split_ms"]) >= {"redis", "model calls"}
         assert v["rss_per_worker_mb"] > 10  # a Python worker process holds more than 10 MiB
     md = (copy / "summary.md").read_text()
-    assert "Variants, one factor at a time" in md and "(x" in md  # ratio to the row before
+    assert "Variants, side by side" in md and "(x" in md  # ratio to the row before
+    assert "## Verdict" in md and "Against each chain's default" in md
     assert "MLPerf Inference requires at least 600 s" in md
     # The floor: each async variant's figures above it, and the targets for the leanest async chain.
     assert rows["async-floor"]["floor"] and "p50_above_floor_ms" in rows["async"]
