@@ -50,7 +50,7 @@ def http_error(status: int, message: str, body_unread: bool = False) -> ApiError
 # An error answered before the request's body was read leaves that body on the connection: the server
 # must close it (RFC 9112, section 9.3) and should say so, or a client that reuses the connection loses
 # its next request. uvicorn drains a small body; granian closes the connection without a word, and the
-# next request on it failed in fuzzing (about 1 in 30 after an unread body over 64 KiB).
+# next request on it failed (107 of 3,000 mixed requests, about 1 in 12 of those after such an answer).
 def closing(err: ApiError) -> ApiError:
     """``err``, answered with ``Connection: close``."""
     err.headers["Connection"] = "close"
