@@ -69,8 +69,13 @@ def wsgi(routes: dict[tuple[str, str], Handler], max_body_bytes: int, json_libra
             if environ["REQUEST_METHOD"] == "POST":
                 check_content_type(environ.get("CONTENT_TYPE"))
                 declared = environ.get("CONTENT_LENGTH") or ""
-                check_declared_size(int(declared) if declared.isdigit() else None, max_body_bytes)
-                raw = environ["wsgi.input"].read(max_body_bytes + 1)
+                length = int(declared) if declared.isdigit() else None
+                check_declared_size(length, max_body_bytes)
+                # PEP 3333: never read past CONTENT_LENGTH (a plain server's input is the socket itself, and
+                # reading past the body would wait on a keep-alive connection).
+                raw = environ["wsgi.input"].read(max_body_bytes + 1 if length is None else length)
+                if len(raw) > max_body_bytes:
+                    raise too_large(max_body_bytes)
             status, payload, headers = handler(dict(parse_qsl(environ.get("QUERY_STRING", ""))), raw)
         except Exception as exc:
             status, payload, headers = _error(exc)
