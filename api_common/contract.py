@@ -13,3 +13,8 @@ SAMPLE = [5.1, 3.5, 1.4, 0.2]  # the README's sample request: one iris flower's 
 def predict_path(chain: str) -> str:
     """``/api/v1/ml/sync/predict`` or ``/api/v1/ml/async/predict``: both tiers of a chain use its path."""
     return f"/api/v1/ml/{chain}/predict"
+
+
+def batch_path(chain: str) -> str:
+    """The model API's batch endpoint: a JSON list of feature vectors, answered by a list in the same order."""
+    return f"{predict_path(chain)}/batch"

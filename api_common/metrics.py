@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
@@ -47,6 +48,10 @@ class Metrics:
             "lab_scoring_step_duration_seconds", "Scoring handler time per step (redis, models)", ["service", "step"],
             buckets=BUCKETS, registry=reg,
         )  # fmt: skip
+        self.batch_size = Histogram(
+            "model_batch_size", "Items per model call (batch endpoint and dynamic batching)", ["service"],
+            buckets=BATCH_BUCKETS, registry=reg,
+        )  # fmt: skip
         self._in_flight = self.in_flight.labels(service)
 
     def started(self) -> None:
@@ -56,6 +61,9 @@ class Metrics:
         self._in_flight.dec()
         self.requests.labels(self.service, route, method, str(status)).inc()
         self.latency.labels(self.service, route).observe(seconds)
+
+    def observe_batch(self, size: int) -> None:
+        self.batch_size.labels(self.service).observe(size)
 
     def observe_steps(self, spans_ms: dict[str, float]) -> None:
         for step, ms in spans_ms.items():

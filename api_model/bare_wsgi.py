@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 from api_common import bare
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.validation import parse_body
-from api_model.model import burn_cpu
 from api_model.schemas import FEATURES
-from api_model.service import plan
+from api_model.service import plan, run_blocking
 from api_model.settings import ModelSyncSettings
 
 
@@ -18,12 +15,7 @@ def create_app(settings: ModelSyncSettings | None = None):
 
     def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
         features = parse_body(raw, FEATURES, settings.max_body_bytes, settings.json_library)
-        job = plan(settings, features, query.get("model"))
-        if settings.kind == "cpu":
-            burn_cpu(job.latency_ms / 1000)
-        else:
-            time.sleep(job.latency_ms / 1000)
-        return bare.ok(job.result())
+        return bare.ok(run_blocking(settings, plan(settings, features, query.get("model")))[0])
 
     routes = {
         ("GET", HEALTH_PATH): lambda query, raw: bare.ok({"status": "OK"}),

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import FastAPI, Request
 
-from api_common.contract import HEALTH_PATH, predict_path
+from api_common.contract import HEALTH_PATH, batch_path, predict_path
 from api_common.fastapi_glue import (
     InFlightLimitMiddleware,
     MetricsMiddleware,
@@ -18,12 +16,11 @@ from api_common.fastapi_glue import (
     response_class,
 )
 from api_common.metrics import Metrics
-from api_model.model import burn_cpu
-from api_model.schemas import FEATURES, Prediction
-from api_model.service import plan
+from api_model.schemas import BATCH, FEATURES, Prediction
+from api_model.service import AsyncModel
 from api_model.settings import ModelAsyncSettings
 
-PREDICT_PATH = predict_path("async")
+PREDICT_PATH, BATCH_PATH = predict_path("async"), batch_path("async")
 
 
 def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
@@ -33,6 +30,7 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     metrics = Metrics("model-async")
+    runner = AsyncModel(settings, metrics.observe_batch)
     metrics_route(app, metrics)
     app.add_middleware(
         ProfilingMiddleware, service="model-async", enabled=settings.profiling, folder=settings.profile_dir
@@ -54,12 +52,12 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     @app.post(PREDICT_PATH, response_model=Prediction, openapi_extra=json_body_doc(FEATURES))
     async def predict(request: Request, model: str | None = None, profile: str | None = None) -> dict:
         features = await read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
-        job = plan(settings, features, model)
-        if settings.kind == "cpu":
-            burn_cpu(job.latency_ms / 1000)  # blocks the event loop on purpose: that is what CPU-bound means
-        else:
-            await asyncio.sleep(job.latency_ms / 1000)
-        return job.result()
+        return await runner.predict(features, model)
+
+    @app.post(BATCH_PATH, response_model=list[Prediction], openapi_extra=json_body_doc(BATCH))
+    async def predict_batch(request: Request, model: str | None = None) -> list[dict]:
+        items = await read_json_body(request, BATCH, settings.max_body_bytes, settings.json_library)
+        return await runner.predict_batch(items, model)
 
     app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from flask import Flask, jsonify, request
 
-from api_common.contract import HEALTH_PATH, predict_path
+from api_common.contract import HEALTH_PATH, batch_path, predict_path
 from api_common.flask_glue import (
     install_error_handlers,
     install_in_flight_limit,
@@ -16,12 +14,11 @@ from api_common.flask_glue import (
     read_json_body,
 )
 from api_common.metrics import Metrics
-from api_model.model import burn_cpu
-from api_model.schemas import FEATURES
-from api_model.service import plan
+from api_model.schemas import BATCH, FEATURES
+from api_model.service import BlockingModel
 from api_model.settings import ModelSyncSettings
 
-PREDICT_PATH = predict_path("sync")
+PREDICT_PATH, BATCH_PATH = predict_path("sync"), batch_path("sync")
 
 
 def create_app(settings: ModelSyncSettings | None = None) -> Flask:
@@ -30,7 +27,9 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     install_error_handlers(app)
     install_json(app, settings.json_library)
     install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
-    install_metrics(app, Metrics("model-sync"))
+    metrics = Metrics("model-sync")
+    install_metrics(app, metrics)
+    runner = BlockingModel(settings, metrics.observe_batch)
     install_in_flight_limit(app, settings.max_in_flight)
 
     @app.get("/")
@@ -44,11 +43,11 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     @app.post(PREDICT_PATH)
     def predict():
         features = read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
-        job = plan(settings, features, request.args.get("model"))
-        if settings.kind == "cpu":
-            burn_cpu(job.latency_ms / 1000)
-        else:
-            time.sleep(job.latency_ms / 1000)
-        return jsonify(job.result())
+        return jsonify(runner.predict(features, request.args.get("model")))
+
+    @app.post(BATCH_PATH)
+    def predict_batch():
+        items = read_json_body(request, BATCH, settings.max_body_bytes, settings.json_library)
+        return jsonify(runner.predict_batch(items, request.args.get("model")))
 
     return app

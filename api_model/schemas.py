@@ -13,6 +13,7 @@ MAX_FEATURES = 1000
 
 Features = Annotated[list[FiniteFloat], Field(min_length=1, max_length=MAX_FEATURES)]
 FEATURES = TypeAdapter(Features)
+BATCH = TypeAdapter(Annotated[list[Features], Field(min_length=1)])  # capped by the settings' max_batch_size
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -21,6 +22,12 @@ class Prediction(BaseModel):
     detail: float = Field(description="The prediction: a score in [0, 1].")
     model: str
     latency_ms: float = Field(description="Latency the simulated model waited, in ms.")
+
+
+def check_batch_size(items: list, cap: int) -> list:
+    if len(items) > cap:
+        raise ApiError(422, "validation_error", f"batch too large: {len(items)} items, at most {cap}")
+    return items
 
 
 def check_model_name(name: str) -> str:

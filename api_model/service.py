@@ -1,27 +1,159 @@
-"""What a prediction does, independent of the framework: the twins only wait differently."""
+"""What a prediction does, independent of the framework: the twins only wait differently.
+
+One model call serves a batch of feature vectors (a single prediction is a batch of one). What it
+costs is explicit per model kind: ``io`` waits one 40-50 ms draw, ``cpu`` burns it, plus a per-item
+cost for a batch (``a + b.n``); ``real`` costs its own computation (one ``predict_proba`` call).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from dataclasses import dataclass
 
-from api_model.model import draw_latency_ms, score
-from api_model.schemas import Prediction, check_model_name
+from api_common.errors import ApiError
+from api_model import real
+from api_model.batching import AsyncBatcher, ThreadBatcher
+from api_model.model import burn_cpu, draw_latency_ms, score
+from api_model.schemas import Prediction, check_batch_size, check_model_name
 from api_model.settings import ModelApiSettings
 
 
 @dataclass(frozen=True)
 class Job:
+    """One model call: model ``model`` on ``items``, taking ``latency_ms`` (waited or burnt) first."""
+
+    kind: str
     model: str
-    features: list[float]
+    items: list[list[float]]
     latency_ms: float
 
-    def result(self) -> dict:
-        return Prediction(
-            detail=score(self.model, self.features), model=self.model, latency_ms=self.latency_ms
-        ).model_dump()
+    def results(self, settings: ModelApiSettings) -> list[dict]:
+        scores = predictions(settings, self.model, self.items)
+        return [Prediction(detail=s, model=self.model, latency_ms=self.latency_ms).model_dump() for s in scores]
+
+    def result(self, settings: ModelApiSettings) -> dict:
+        return self.results(settings)[0]
+
+
+def predictions(settings: ModelApiSettings, name: str, items: list[list[float]]) -> list[float]:
+    """Model ``name``'s score of each item: the same value alone or in a batch, item for item."""
+    if settings.kind == "real":
+        return real.scores(settings.model_dir, name, items)
+    return [score(name, features) for features in items]
+
+
+def model_name(settings: ModelApiSettings, model: str | None) -> str:
+    return check_model_name(model if model is not None else settings.default_model)
+
+
+def latency_ms(settings: ModelApiSettings, n: int, single: bool = False) -> float:
+    """What a call on ``n`` items waits (``io``) or burns (``cpu``): one draw, plus the per-item cost of a
+    batch; a single prediction costs one draw, as it always did. The real model costs its computation."""
+    if settings.kind == "real":
+        return 0.0
+    draw = draw_latency_ms(settings.latency_min_ms, settings.latency_max_ms)
+    return draw if single else draw + settings.batch_item_ms * n
 
 
 def plan(settings: ModelApiSettings, features: list[float], model: str | None) -> Job:
-    """Validate the model name and draw the latency the model will simulate."""
-    name = check_model_name(model if model is not None else settings.default_model)
-    return Job(name, features, draw_latency_ms(settings.latency_min_ms, settings.latency_max_ms))
+    """Validate the model name and draw the latency the model will simulate, for one prediction."""
+    return Job(settings.kind, model_name(settings, model), [features], latency_ms(settings, 1, single=True))
+
+
+def plan_batch(settings: ModelApiSettings, items: list[list[float]], model: str | None) -> Job:
+    """The same for a batch (already validated and capped by its schema)."""
+    return Job(settings.kind, model_name(settings, model), items, latency_ms(settings, len(items)))
+
+
+def run_blocking(settings: ModelApiSettings, job: Job) -> list[dict]:
+    """Wait (``io``) or burn (``cpu``) the job's latency in this thread, then answer every item."""
+    if settings.kind == "cpu":
+        burn_cpu(job.latency_ms / 1000)
+    elif job.latency_ms:
+        time.sleep(job.latency_ms / 1000)
+    return job.results(settings)
+
+
+async def run_async(settings: ModelApiSettings, job: Job) -> list[dict]:
+    """The same on an event loop: ``io`` awaits; ``cpu`` and ``real`` block the loop (that is what CPU-bound means)."""
+    if settings.kind == "cpu":
+        burn_cpu(job.latency_ms / 1000)
+    elif job.latency_ms:
+        await asyncio.sleep(job.latency_ms / 1000)
+    return job.results(settings)
+
+
+BATCH_WAIT_S = 5.0  # a caller of a dynamic batch gives up after this (then a 504): far above any batch's cost
+
+
+def batch_timeout() -> ApiError:
+    return ApiError(504, "model_timeout", f"the model's batch did not answer within {BATCH_WAIT_S:g} s")
+
+
+class BlockingModel:
+    """The blocking twin's model calls; single predictions batched dynamically when the settings ask.
+
+    Batching needs a worker that holds several requests at once (threads); a gunicorn ``sync`` worker
+    holds one, so a batch would never hold more than one item: refused at start with the reason.
+    """
+
+    def __init__(self, settings: ModelApiSettings, observe_batch):
+        self.settings, self.observe_batch = settings, observe_batch
+        self.batchers: dict[str, ThreadBatcher] = {}
+        self._lock = threading.Lock()
+        if settings.max_wait_ms is not None and settings.requests_per_worker() < 2:
+            raise ValueError(
+                f"dynamic batching needs a worker that holds more than one request at once (gthread, granian's "
+                f"threads); {settings.server} with worker class {settings.worker_class} holds one"
+            )
+
+    def predict(self, features: list[float], model: str | None) -> dict:
+        s = self.settings
+        if s.max_wait_ms is None:
+            self.observe_batch(1)
+            return run_blocking(s, plan(s, features, model))[0]
+        name = model_name(s, model)
+        with self._lock:
+            batcher = self.batchers.get(name)
+            if batcher is None:
+                run = lambda items, name=name: run_blocking(s, plan_batch(s, items, name))  # noqa: E731
+                batcher = self.batchers[name] = ThreadBatcher(run, s.max_batch_size, s.max_wait_ms, self.observe_batch)
+        try:
+            return batcher.submit(features, BATCH_WAIT_S)
+        except TimeoutError:
+            raise batch_timeout() from None
+
+    def predict_batch(self, items: list[list[float]], model: str | None) -> list[dict]:
+        check_batch_size(items, self.settings.max_batch_size)
+        self.observe_batch(len(items))
+        return run_blocking(self.settings, plan_batch(self.settings, items, model))
+
+
+class AsyncModel:
+    """The async twin's model calls; single predictions batched across the worker's concurrent requests."""
+
+    def __init__(self, settings: ModelApiSettings, observe_batch):
+        self.settings, self.observe_batch = settings, observe_batch
+        self.batchers: dict[str, AsyncBatcher] = {}
+
+    async def predict(self, features: list[float], model: str | None) -> dict:
+        s = self.settings
+        if s.max_wait_ms is None:
+            self.observe_batch(1)
+            return (await run_async(s, plan(s, features, model)))[0]
+        name = model_name(s, model)
+        batcher = self.batchers.get(name)
+        if batcher is None:
+            run = lambda items, name=name: run_async(s, plan_batch(s, items, name))  # noqa: E731
+            batcher = self.batchers[name] = AsyncBatcher(run, s.max_batch_size, s.max_wait_ms, self.observe_batch)
+        try:
+            return await asyncio.wait_for(batcher.submit(features), BATCH_WAIT_S)
+        except TimeoutError:
+            raise batch_timeout() from None
+
+    async def predict_batch(self, items: list[list[float]], model: str | None) -> list[dict]:
+        check_batch_size(items, self.settings.max_batch_size)
+        self.observe_batch(len(items))
+        return await run_async(self.settings, plan_batch(self.settings, items, model))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import model_validator
@@ -14,13 +15,24 @@ class ModelApiSettings(ServiceSettings):
     default_model: str = "default"
     latency_min_ms: float = 40.0
     latency_max_ms: float = 50.0
-    # "io" sleeps for the latency (a remote or accelerator-bound model); "cpu" burns CPU for it.
-    kind: Literal["io", "cpu"] = "io"
+    # "io" sleeps for the latency (a remote or accelerator-bound model); "cpu" burns CPU for it; "real" is a
+    # scikit-learn classifier of the 8x8 digits (api_model/real.py), as slow as its own computation.
+    kind: Literal["io", "cpu", "real"] = "io"
+    # A batch's cost on top of its one draw: "io" waits, "cpu" burns this much per item (a + b.n).
+    batch_item_ms: float = 0.5
+    # The most items one model call takes: the batch endpoint's cap, and dynamic batching's.
+    max_batch_size: int = 64
+    # Dynamic batching of single predictions: None is off; else a batch is flushed when it holds
+    # max_batch_size items or its first has waited this long (api_model/batching.py).
+    max_wait_ms: float | None = None
+    model_dir: Path = Path(".lab/models")  # where the real model is cached once trained
 
     @model_validator(mode="after")
     def _latency_range(self) -> ModelApiSettings:
         if not 0 <= self.latency_min_ms <= self.latency_max_ms:
             raise ValueError("need 0 <= latency_min_ms <= latency_max_ms")
+        if self.batch_item_ms < 0 or self.max_batch_size < 1 or (self.max_wait_ms is not None and self.max_wait_ms < 0):
+            raise ValueError("need batch_item_ms >= 0, max_batch_size >= 1 and max_wait_ms >= 0")
         return self
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from api_common.contract import CHAINS, SAMPLE
-from api_model.model import score
+from api_model.service import predictions
 from lab.smoke import expected_prediction
 from lab.stack import Stack
 
@@ -36,7 +36,7 @@ def verify(stack: Stack, timeout: float = 5.0, chains: tuple[str, ...] = CHAINS)
             if svc.role == "scoring":
                 want = expected_prediction(stack, svc.chain)
             else:
-                want = score(svc.settings.default_model, SAMPLE)
+                want = predictions(svc.settings, svc.settings.default_model, [SAMPLE])[0]
             got = predict.json().get("detail")
             if not isinstance(got, (int, float)) or abs(got - want) > 1e-9:
                 raise VerificationError(f"{svc.name}: predicted {got!r}, expected {want!r}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import httpx
 
 from api_common.contract import CHAINS, SAMPLE
-from api_model.model import score
+from api_model.service import predictions
 from api_scoring.service import model_names
 from feature_store.entities import entity_features
 from lab.stack import Stack
@@ -32,7 +32,8 @@ def expected_prediction(stack: Stack, chain: str, features: list[float] = SAMPLE
     """What the scoring handler of ``chain`` must answer for ``features`` on the default entity."""
     settings = stack.scoring(chain).settings
     joined = entity_features(settings.default_entity_id, stack.redis.features_per_entity) + list(features)
-    scores = [score(name, joined) for name in model_names(settings)]
+    model = stack.model(chain).settings  # its kind decides the function (a real model computes it too)
+    scores = [predictions(model, name, [joined])[0] for name in model_names(settings)]
     return sum(scores) / len(scores)
 
 

@@ -51,6 +51,10 @@ SEED_ASYNC_SERVER = _gunicorn(UVICORN_WORKER, SEED_ASYNC_WORKERS)
 GRANIAN = {"server": "granian"}
 GRANIAN_WSGI = {"server": "granian", "workers": CORES, "threads": 8}
 ORJSON = {"json_library": "orjson"}
+# Dynamic batching in the model API (api_model/batching.py): Triton's max_batch_size and queue delay.
+BATCHING = {"max_batch_size": 32, "max_wait_ms": 5.0}
+# A threaded worker can batch (threads share its queue); one process, so every request meets the same queue.
+BATCH_SYNC_MODEL = _gunicorn("gthread", 1, threads=64) | BATCHING
 # The floor: no framework and no overload policy (a bare app has no middleware).
 BARE = {"app": "bare", "max_in_flight": None}
 
@@ -82,6 +86,11 @@ VARIANTS = {
         Variant("sync-async-views", "sync", "an async def Flask view on the same gunicorn sync workers, model "
                 "calls gathered: Flask runs a new event loop per request, so the async clients are per request",
                 scoring={"endpoint": "async", "fanout": "concurrent"}, requires=("asgiref",)),
+        Variant("sync-real", "sync", "a real model: scikit-learn's MLP on the 8x8 digits, its own compute time",
+                model={"kind": "real"}, requires=("sklearn",)),
+        Variant("sync-batch", "sync", "the model API batches concurrent predictions dynamically (at most 32, waiting "
+                "at most 5 ms) in one gthread worker of 64 threads; scoring as sync-gthread",
+                model=BATCH_SYNC_MODEL, scoring=GTHREAD | {"fanout": "concurrent"}),
         Variant("sync-floor", "sync", "the floor: no framework, a bare WSGI app doing the same steps on the same "
                 "gunicorn sync workers, model calls concurrent (model API bare too)",
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
@@ -119,6 +128,14 @@ VARIANTS = {
         Variant("async-lean", "async", "every lighter part at once: the aiohttp client and orjson, on granian",
                 model=GRANIAN | ORJSON, scoring=GRANIAN | ORJSON | {"client_library": "aiohttp"},
                 requires=("granian",)),
+        Variant("async-real", "async", "a real model: scikit-learn's MLP on the 8x8 digits, its own compute time",
+                model={"kind": "real"}, requires=("sklearn",)),
+        Variant("async-batch", "async", "the model API batches concurrent predictions dynamically (at most 32, "
+                "waiting at most 5 ms)", model=BATCHING),
+        Variant("async-batch-cpu", "async", "CPU-bound model, batched: one 40-50 ms burn per batch plus 0.5 ms per "
+                "item", model=BATCHING | {"kind": "cpu"}),
+        Variant("async-batch-real", "async", "the real model, batched: one predict_proba per batch",
+                model=BATCHING | {"kind": "real"}, requires=("sklearn",)),
         Variant("async-floor", "async", "the floor: no framework, a bare ASGI app doing the same steps on the same "
                 "uvicorn workers with the aiohttp client (model API bare too)",
                 model=BARE, scoring=BARE | {"client_library": "aiohttp"}),
@@ -132,6 +149,9 @@ PRESETS = {
         "sync-seed", "sync-meinheld", "sync", "sync-concurrent", "sync-gthread", "sync-gevent", "sync-cpu",
     ],
     "defaults": ["sync", "async"],
+    # Batching against the request-per-call twins, on the simulated and the real models.
+    "batching": ["async", "async-batch", "async-cpu", "async-batch-cpu", "async-real", "async-batch-real", "sync",
+                 "sync-gthread", "sync-batch", "sync-real"],
     "servers": ["async", "async-gunicorn-uvicorn", "async-gunicorn-asgi", "async-granian", "async-def", "sync",
                 "sync-gthread", "sync-granian", "sync-gevent", "sync-meinheld", "sync-async-views"],
     # What users would pick instead, each from its chain's default, with the floor under them.

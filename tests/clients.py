@@ -14,6 +14,7 @@ class Reply:
     status: int
     body: Any
     headers: dict[str, str]
+    text: str = ""
 
 
 class FlaskClient:
@@ -28,7 +29,7 @@ class FlaskClient:
 
     def request(self, method: str, path: str, content: bytes | None = None, headers: dict | None = None) -> Reply:
         resp = self.client.open(path, method=method, data=content, headers=headers or {})
-        return Reply(resp.status_code, resp.get_json(silent=True), dict(resp.headers))
+        return Reply(resp.status_code, resp.get_json(silent=True), dict(resp.headers), resp.get_data(as_text=True))
 
 
 class FastAPIClient:
@@ -48,7 +49,7 @@ class FastAPIClient:
             body = resp.json()
         except ValueError:
             body = None
-        return Reply(resp.status_code, body, dict(resp.headers))
+        return Reply(resp.status_code, body, dict(resp.headers), resp.text)
 
 
 def post_json(client, path: str, payload: Any) -> Reply:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from api_model import fastapi_app, flask_app
+from api_model import fastapi_app, flask_app, service
 from api_model.model import score
 from api_model.settings import ModelAsyncSettings, ModelSyncSettings
 from tests.clients import FastAPIClient, FlaskClient, post_json
@@ -103,12 +103,10 @@ def test_bad_model_name_is_422(twin):
 
 @pytest.mark.parametrize("chain", ["sync", "async"])
 def test_an_unexpected_error_is_a_500_without_internals(chain, monkeypatch):
-    module = flask_app if chain == "sync" else fastapi_app
-
     def broken(*_a, **_k):
         raise RuntimeError("secret internals at /srv/app.py line 42")
 
-    monkeypatch.setattr(module, "plan", broken)
+    monkeypatch.setattr(service, "plan", broken)
     client, path = make_twin(chain)
     with client:
         reply = client.request("POST", path, b"[1.0]", {"Content-Type": "application/json"})

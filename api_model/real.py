@@ -1,0 +1,72 @@
+"""The real model kind: a scikit-learn classifier of the 8x8 digits that ship inside scikit-learn.
+
+Trained once, deterministically (fixed seed, fixed split), and cached under the lab's state folder, so
+every worker process loads the same model instead of training its own. A request's features become
+the 64 pixels of an image (the first 64, padded with zeros, clipped to the data set's 0-16 range); the
+prediction of model ``name`` is the probability of one digit class, chosen from the name. A batch is one
+``predict_proba`` call on the stacked images: the vectorised work that batching amortises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+PIXELS = 64  # 8 x 8
+MAX_PIXEL = 16.0
+VERSION = "digits-mlp-1"  # change it with the training recipe: the cache file is named after it
+
+
+def _train():
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    digits = load_digits()
+    # A multi-layer perceptron, as the neighbour lab served for MNIST; small enough to train in seconds.
+    model = MLPClassifier(hidden_layer_sizes=(64,), max_iter=300, random_state=0)
+    model.fit(digits.data, digits.target)
+    return model
+
+
+def cache_path(model_dir: str | Path) -> Path:
+    return Path(model_dir) / f"{VERSION}.pkl"
+
+
+@lru_cache(maxsize=4)
+def load(model_dir: str) -> object:
+    """The trained model: from the cache, else trained and cached (atomically: workers may race)."""
+    path = cache_path(model_dir)
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    model = _train()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        pickle.dump(model, f)
+    os.replace(tmp, path)
+    return model
+
+
+def digit(name: str) -> int:
+    """The class whose probability model ``name`` answers."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 10
+
+
+def images(batch: list[list[float]]) -> np.ndarray:
+    out = np.zeros((len(batch), PIXELS))
+    for i, features in enumerate(batch):
+        row = features[:PIXELS]
+        out[i, : len(row)] = row
+    return np.clip(out, 0.0, MAX_PIXEL)
+
+
+def scores(model_dir: str | Path, name: str, batch: list[list[float]]) -> list[float]:
+    """Model ``name``'s prediction for each feature vector of ``batch``, in one vectorised call."""
+    proba = load(str(model_dir)).predict_proba(images(batch))
+    return [float(p) for p in proba[:, digit(name)]]
