@@ -20,6 +20,7 @@ class ServiceSettings(BaseSettings):
 
     # The kind of application this service is ("wsgi" for the Flask twin, "asgi" for the FastAPI one).
     app_kind: ClassVar[str]
+    chain: ClassVar[str]  # "sync" or "async"
     host: str = "127.0.0.1"
     port: int
     server: str  # a module of api_common/servers

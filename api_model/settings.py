@@ -26,6 +26,11 @@ class ModelApiSettings(ServiceSettings):
     # max_batch_size items or its first has waited this long (api_model/batching.py).
     max_wait_ms: float | None = None
     model_dir: Path = Path(".lab/models")  # where the real model is cached once trained
+    # The job-queue architecture (api_model/jobqueue.py): the Redis holding the chain's job stream (wired
+    # to the feature store's by the lab), and how long a job waits, unacknowledged, before another worker
+    # claims it from a worker that died (under the scoring handler's 1 s model timeout).
+    queue_url: str = "redis://127.0.0.1:6379/0"
+    claim_idle_ms: int = 500
 
     @model_validator(mode="after")
     def _latency_range(self) -> ModelApiSettings:
@@ -38,6 +43,7 @@ class ModelApiSettings(ServiceSettings):
 
 class ModelSyncSettings(ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SYNC_")
+    chain = "sync"
     app_kind = "wsgi"
     port: int = 5000
     server: str = "gunicorn"
@@ -45,6 +51,7 @@ class ModelSyncSettings(ModelApiSettings):
 
 class ModelAsyncSettings(ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_ASYNC_")
+    chain = "async"
     app_kind = "asgi"
     port: int = 8000
     server: str = "uvicorn"

@@ -13,7 +13,7 @@ from api_scoring.settings import ScoringSyncSettings
 def create_app(settings: ScoringSyncSettings | None = None):
     settings = settings or ScoringSyncSettings()
     store = clients_sync.feature_reader(settings)
-    fanout = clients_sync.Fanout(settings, clients_sync.model_caller(settings))
+    fanout = clients_sync.fanout(settings)
 
     def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
         timings = service.Timings()

@@ -16,6 +16,7 @@ import redis
 import redis.asyncio as aredis
 
 from api_common.errors import ApiError
+from api_model import jobqueue
 from api_scoring import service
 from api_scoring.settings import ScoringSettings
 
@@ -196,7 +197,9 @@ class BlockingFeatureReader(FeatureReader):
                 client.close()
 
 
-def model_fanout(settings: ScoringSettings) -> ModelFanout:
+def model_fanout(settings: ScoringSettings) -> ModelFanout | QueueFanout:
+    if settings.model_transport == "queue":
+        return QueueFanout(settings)
     if settings.http_client == "per_request":
         return PerRequestModelFanout(settings)
     if settings.client_library == "aiohttp":
@@ -212,3 +215,46 @@ def feature_reader(settings: ScoringSettings) -> FeatureReader:
     if settings.redis_client == "per_request":
         return PerRequestFeatureReader(settings)
     return FeatureReader(settings)
+
+
+class QueueFanout:
+    """The job-queue architecture, non-blocking: jobs on the chain's Redis stream, answers on a reply list."""
+
+    def __init__(self, settings: ScoringSettings):
+        self.settings = settings
+        self.names = service.model_names(settings)
+        self.stream = jobqueue.stream(settings.chain)
+        self.client: Any = None
+
+    async def start(self) -> None:
+        t = self.settings.model_timeout_s
+        # A blocking pop holds its connection and waits up to the model timeout: the socket waits longer.
+        self.client = aredis.Redis.from_url(self.settings.redis_url, socket_timeout=t + 1, socket_connect_timeout=t)
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def scores(self, features: list[float], profile: str | None) -> list[float]:
+        timeout = self.settings.model_timeout_s
+        request_id = jobqueue.new_request_id()
+        key = jobqueue.reply_key(request_id)
+        got: dict[str, float] = {}
+        loop = asyncio.get_running_loop()
+        try:
+            async with self.client.pipeline(transaction=False) as pipe:
+                for name in self.names:
+                    pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features),
+                              maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
+                await pipe.execute()
+            deadline = loop.time() + timeout
+            while len(got) < len(self.names):
+                left = deadline - loop.time()
+                popped = await self.client.blpop([key], timeout=left) if left > 0 else None
+                if popped is None:
+                    raise service.model_timeout(timeout)
+                model, status, body = jobqueue.read_answer(popped[1])
+                got.setdefault(model, service.model_score(status, body))  # a re-delivered job may answer twice
+        except redis.RedisError as exc:
+            raise service.model_unreachable(exc) from None
+        return [got[name] for name in self.names]

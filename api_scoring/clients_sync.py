@@ -7,6 +7,7 @@ measured. Used by the Flask app, and by the FastAPI app's ``def`` endpoint varia
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import redis
@@ -14,6 +15,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from api_common.errors import ApiError
+from api_model import jobqueue
 from api_scoring import service
 from api_scoring.settings import ScoringSettings
 
@@ -135,3 +137,45 @@ class Fanout:
         if first is not None:
             raise first if isinstance(first, ApiError) else service.model_unreachable(first)
         return [f.result() for f in futures]
+
+
+class QueueFanout:
+    """The job-queue architecture: one job per model on the chain's Redis stream, answers on a reply list."""
+
+    def __init__(self, settings: ScoringSettings):
+        self.settings = settings
+        self.names = service.model_names(settings)
+        self.stream = jobqueue.stream(settings.chain)
+        t = settings.model_timeout_s
+        # A blocking pop waits up to the model timeout: the socket must wait longer than that.
+        self.client = redis.Redis.from_url(settings.redis_url, socket_timeout=t + 1, socket_connect_timeout=t)
+
+    def scores(self, features: list[float], profile: str | None) -> list[float]:
+        timeout = self.settings.model_timeout_s
+        request_id = jobqueue.new_request_id()
+        key = jobqueue.reply_key(request_id)
+        got: dict[str, float] = {}
+        try:
+            pipe = self.client.pipeline(transaction=False)
+            for name in self.names:
+                pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features),
+                          maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
+            pipe.execute()
+            deadline = time.monotonic() + timeout
+            while len(got) < len(self.names):
+                left = deadline - time.monotonic()
+                popped = self.client.blpop([key], timeout=left) if left > 0 else None
+                if popped is None:
+                    raise service.model_timeout(timeout)
+                model, status, body = jobqueue.read_answer(popped[1])
+                got.setdefault(model, service.model_score(status, body))  # a re-delivered job may answer twice
+        except redis.RedisError as exc:
+            raise service.model_unreachable(exc) from None
+        return [got[name] for name in self.names]
+
+
+def fanout(settings: ScoringSettings) -> Fanout | QueueFanout:
+    """How this handler calls its models: HTTP (one caller, sequential or concurrent), or the job queue."""
+    if settings.model_transport == "queue":
+        return QueueFanout(settings)
+    return Fanout(settings, model_caller(settings))

@@ -37,7 +37,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
     blocking = settings.endpoint == "def"
     if blocking:
         store = clients_sync.feature_reader(settings)
-        fanout = clients_sync.Fanout(settings, clients_sync.model_caller(settings))
+        fanout = clients_sync.fanout(settings)
     else:
         store, fanout = clients_async.feature_reader(settings), clients_async.model_fanout(settings)
 

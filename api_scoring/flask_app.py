@@ -34,7 +34,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     # Made once per worker process (gunicorn loads the app after forking), never per request,
     # unless a seed-faithful variant asks for the per-request code paths.
     features_store = clients_sync.feature_reader(settings)
-    fanout = clients_sync.Fanout(settings, clients_sync.model_caller(settings))
+    fanout = clients_sync.fanout(settings)
     if settings.endpoint == "async":
         # An ``async def`` view (the sync-async-views variant): Flask runs each call in a new event loop
         # (asgiref's async_to_sync) inside the sync worker, so an async client cannot outlive one request.

@@ -40,10 +40,14 @@ class ScoringSettings(ServiceSettings):
     # Async handler only: call a blocking redis-py client inside the coroutine (the original lab did).
     redis_blocking: bool = False
     endpoint: Endpoint
+    # How the models are called: over HTTP, or as jobs on the chain's Redis stream (the job-queue
+    # architecture, api_model/jobqueue.py), in the feature store's Redis.
+    model_transport: Literal["http", "queue"] = "http"
 
 
 class ScoringSyncSettings(ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_SYNC_")
+    chain = "sync"
     app_kind = "wsgi"
     port: int = 5001
     server: str = "gunicorn"
@@ -55,6 +59,7 @@ class ScoringSyncSettings(ScoringSettings):
 
 class ScoringAsyncSettings(ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_ASYNC_")
+    chain = "async"
     app_kind = "asgi"
     port: int = 8001
     server: str = "uvicorn"

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from api_common.contract import CHAINS, HEALTH_PATH, predict_path
 from api_common.settings import ServiceSettings
-from api_model.settings import ModelAsyncSettings, ModelSyncSettings
+from api_model.settings import ModelApiSettings, ModelAsyncSettings, ModelSyncSettings
 from api_scoring.settings import ScoringAsyncSettings, ScoringSettings, ScoringSyncSettings
 from feature_store.settings import RedisSettings
 
@@ -104,12 +104,19 @@ def _wire(scoring: ScoringSettings, model: ServiceSettings, redis: RedisSettings
     return scoring.model_copy(update=update)
 
 
+def _wire_queue(model: ModelApiSettings, redis: RedisSettings) -> ModelApiSettings:
+    """The job queue lives in the feature store's Redis, unless set explicitly."""
+    if "queue_url" in model.model_fields_set:
+        return model
+    return model.model_copy(update={"queue_url": redis.effective_url})
+
+
 def build_stack(overrides: dict[str, dict[str, Any]] | None = None) -> Stack:
     """The stack from environment variables, with ``overrides`` (per service name) on top."""
     o = overrides or {}
     redis = RedisSettings(**o.get("redis", {}))
-    model_sync = ModelSyncSettings(**o.get("model-sync", {}))
-    model_async = ModelAsyncSettings(**o.get("model-async", {}))
+    model_sync = _wire_queue(ModelSyncSettings(**o.get("model-sync", {})), redis)
+    model_async = _wire_queue(ModelAsyncSettings(**o.get("model-async", {})), redis)
     scoring_sync = _wire(ScoringSyncSettings(**o.get("scoring-sync", {})), model_sync, redis)
     scoring_async = _wire(ScoringAsyncSettings(**o.get("scoring-async", {})), model_async, redis)
     return Stack(

@@ -55,6 +55,8 @@ ORJSON = {"json_library": "orjson"}
 BATCHING = {"max_batch_size": 32, "max_wait_ms": 5.0}
 # A threaded worker can batch (threads share its queue); one process, so every request meets the same queue.
 BATCH_SYNC_MODEL = _gunicorn("gthread", 1, threads=64) | BATCHING
+# The job queue's model tier: worker processes taking up to 32 jobs at a time from the chain's Redis stream.
+QUEUE_WORKERS = {"server": "queue_workers", "workers": CORES, "max_batch_size": 32}
 # The floor: no framework and no overload policy (a bare app has no middleware).
 BARE = {"app": "bare", "max_in_flight": None}
 
@@ -91,6 +93,9 @@ VARIANTS = {
         Variant("sync-batch", "sync", "the model API batches concurrent predictions dynamically (at most 32, waiting "
                 "at most 5 ms) in one gthread worker of 64 threads; scoring as sync-gthread",
                 model=BATCH_SYNC_MODEL, scoring=GTHREAD | {"fanout": "concurrent"}),
+        Variant("sync-queue", "sync", "the job-queue architecture: jobs on a Redis stream, answered in batches "
+                "(at most 32) by a pool of model worker processes, one per core", model=QUEUE_WORKERS,
+                scoring={"model_transport": "queue"}),
         Variant("sync-floor", "sync", "the floor: no framework, a bare WSGI app doing the same steps on the same "
                 "gunicorn sync workers, model calls concurrent (model API bare too)",
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
@@ -136,6 +141,11 @@ VARIANTS = {
                 "item", model=BATCHING | {"kind": "cpu"}),
         Variant("async-batch-real", "async", "the real model, batched: one predict_proba per batch",
                 model=BATCHING | {"kind": "real"}, requires=("sklearn",)),
+        Variant("async-queue", "async", "the job-queue architecture: jobs on a Redis stream, answered in batches "
+                "(at most 32) by a pool of model worker processes, one per core", model=QUEUE_WORKERS,
+                scoring={"model_transport": "queue"}),
+        Variant("async-queue-real", "async", "the job queue with the real model: one predict_proba per batch",
+                model=QUEUE_WORKERS | {"kind": "real"}, scoring={"model_transport": "queue"}, requires=("sklearn",)),
         Variant("async-floor", "async", "the floor: no framework, a bare ASGI app doing the same steps on the same "
                 "uvicorn workers with the aiohttp client (model API bare too)",
                 model=BARE, scoring=BARE | {"client_library": "aiohttp"}),
@@ -150,8 +160,9 @@ PRESETS = {
     ],
     "defaults": ["sync", "async"],
     # Batching against the request-per-call twins, on the simulated and the real models.
-    "batching": ["async", "async-batch", "async-cpu", "async-batch-cpu", "async-real", "async-batch-real", "sync",
-                 "sync-gthread", "sync-batch", "sync-real"],
+    "batching": ["async", "async-batch", "async-queue", "async-cpu", "async-batch-cpu", "async-real",
+                 "async-batch-real", "async-queue-real", "sync", "sync-gthread", "sync-batch", "sync-queue",
+                 "sync-real"],
     "servers": ["async", "async-gunicorn-uvicorn", "async-gunicorn-asgi", "async-granian", "async-def", "sync",
                 "sync-gthread", "sync-granian", "sync-gevent", "sync-meinheld", "sync-async-views"],
     # What users would pick instead, each from its chain's default, with the floor under them.

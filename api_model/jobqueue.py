@@ -1,0 +1,62 @@
+"""The job-queue architecture's protocol, on Redis's own primitives: a stream with a consumer group.
+
+A caller (the scoring handler) adds one job per model call to the chain's stream (``XADD``) and waits
+for the answers on a reply list of its own (``BLPOP``, with its timeout). A model worker reads up to
+``max_batch_size`` jobs at once for its consumer group (``XREADGROUP``), answers them with one batched
+model call per model name, pushes each answer to its caller's reply list (``LPUSH``, with a TTL so an
+answer nobody waits for does not stay), and acknowledges the jobs (``XACK``). A job whose worker died
+before acknowledging it stays pending in the group; another worker claims it once it has been idle for
+``claim_idle_ms`` (``XAUTOCLAIM``) and answers it: re-delivered, not lost. A caller that waited its whole
+timeout answers a clear 504. Redis does the delivery; the lab writes none of it by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+GROUP = "model-workers"
+REPLY_TTL_S = 60  # an answer whose caller gave up is dropped after this
+STREAM_MAX_LEN = 100_000  # the stream is trimmed (approximately) past this many entries
+
+
+def stream(chain: str) -> str:
+    return f"lab:jobs:{chain}"
+
+
+def reply_key(request_id: str) -> str:
+    return f"lab:reply:{request_id}"
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    entry_id: str  # the stream entry's id
+    request_id: str
+    model: str
+    features: list[float]
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def job_fields(request_id: str, model: str, features: list[float]) -> dict[str, str]:
+    return {"request": request_id, "model": model, "features": json.dumps(features)}
+
+
+def parse_entry(entry_id: bytes | str, fields: dict) -> QueuedJob:
+    get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+           for k, v in fields.items()}  # fmt: skip
+    eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    return QueuedJob(eid, get["request"], get["model"], json.loads(get["features"]))
+
+
+def answer(model: str, status: int, body: dict) -> str:
+    """What a worker pushes to a reply list: the model name, an HTTP-like status and the body."""
+    return json.dumps({"model": model, "status": status, "body": body})
+
+
+def read_answer(raw: bytes | str) -> tuple[str, int, dict]:
+    data = json.loads(raw)
+    return data["model"], data["status"], data["body"]
