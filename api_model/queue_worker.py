@@ -31,7 +31,7 @@ from api_common.metrics import Metrics
 from api_common.validation import parse_body
 from api_model import jobqueue
 from api_model.schemas import FEATURES
-from api_model.service import model_name, plan_batch, run_blocking
+from api_model.service import model_name, plan_batch, run_blocking, warm
 from api_model.settings import ModelApiSettings
 
 log = logging.getLogger("queue_worker")
@@ -87,6 +87,7 @@ def work(settings_path: str) -> None:
     """One worker process: claim what a dead worker left, else read new jobs; answer them in batches."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = load_settings(settings_path)
+    warm(settings)
     metrics = Metrics(f"model-{settings.chain}")
     stream = jobqueue.stream(settings.chain)
     r = redis.Redis.from_url(settings.queue_url, socket_timeout=5, socket_connect_timeout=2)

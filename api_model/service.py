@@ -67,6 +67,12 @@ def plan_batch(settings: ModelApiSettings, items: list[list[float]], model: str 
     return Job(settings.kind, model_name(settings, model), items, latency_ms(settings, len(items)))
 
 
+def warm(settings: ModelApiSettings) -> None:
+    """Load (or train and cache) a real model when the app starts, not on its first request."""
+    if settings.kind == "real":
+        real.load(str(settings.model_dir))
+
+
 def run_blocking(settings: ModelApiSettings, job: Job) -> list[dict]:
     """Wait (``io``) or burn (``cpu``) the job's latency in this thread, then answer every item."""
     if settings.kind == "cpu":
@@ -102,6 +108,7 @@ class BlockingModel:
     def __init__(self, settings: ModelApiSettings, observe_batch):
         self.settings, self.observe_batch = settings, observe_batch
         self.batchers: dict[str, ThreadBatcher] = {}
+        warm(settings)
         self._lock = threading.Lock()
         if settings.max_wait_ms is not None and settings.requests_per_worker() < 2:
             raise ValueError(
@@ -137,6 +144,7 @@ class AsyncModel:
     def __init__(self, settings: ModelApiSettings, observe_batch):
         self.settings, self.observe_batch = settings, observe_batch
         self.batchers: dict[str, AsyncBatcher] = {}
+        warm(settings)
 
     async def predict(self, features: list[float], model: str | None) -> dict:
         s = self.settings
