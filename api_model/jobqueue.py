@@ -1,6 +1,6 @@
 """The job-queue architecture's protocol, on Redis's own primitives: a stream with a consumer group.
 
-A caller (the scoring handler) adds one job per model call to the chain's stream (``XADD``) and waits
+A caller (the scoring handler) adds one job per model call to the model tier's stream (``XADD``) and waits
 for the answers on a reply list of its own (``BLPOP``, with its timeout). A model worker reads up to
 ``max_batch_size`` jobs at once for its consumer group (``XREADGROUP``), answers them with one batched
 model call per model name, pushes each answer to its caller's reply list (``LPUSH``, with a TTL so an
@@ -15,14 +15,18 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 GROUP = "model-workers"
 REPLY_TTL_S = 60  # an answer whose caller gave up is dropped after this
 STREAM_MAX_LEN = 100_000  # the stream is trimmed (approximately) past this many entries
 
 
-def stream(chain: str) -> str:
-    return f"lab:jobs:{chain}"
+def stream(model_url: str) -> str:
+    """The job stream of the model tier at ``model_url``: named by its port (the same seen from the scoring
+    handler and from the tier itself, on one host or in a container), so that two model tiers in one Redis
+    (``lab compare`` runs variants side by side) never take each other's jobs."""
+    return f"lab:jobs:{urlsplit(model_url).port}"
 
 
 def reply_key(request_id: str) -> str:

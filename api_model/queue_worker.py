@@ -1,4 +1,4 @@
-"""The job queue's model workers: a pool of processes answering the chain's Redis stream in batches.
+"""The job queue's model workers: a pool of processes answering the model tier's Redis stream in batches.
 
 ``python -m api_model.queue_worker SETTINGS_CLASS`` (the ``queue_workers`` server of api_common/servers
 starts it): the main process starts ``workers`` worker processes, restarts none (a dead worker's jobs are
@@ -89,7 +89,7 @@ def work(settings_path: str) -> None:
     settings = load_settings(settings_path)
     warm(settings)
     metrics = Metrics(f"model-{settings.chain}")
-    stream = jobqueue.stream(settings.chain)
+    stream = jobqueue.stream(settings.base_url)
     r = redis.Redis.from_url(settings.queue_url, socket_timeout=5, socket_connect_timeout=2)
     ensure_group(r, stream)
     consumer = f"{socket.gethostname()}-{os.getpid()}"
@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         name = model_name(settings, query.get("model"))
         request_id = jobqueue.new_request_id()
         try:
-            gateway.xadd(jobqueue.stream(settings.chain), jobqueue.job_fields(request_id, name, features),
+            gateway.xadd(jobqueue.stream(settings.base_url), jobqueue.job_fields(request_id, name, features),
                          maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
             popped = gateway.blpop([jobqueue.reply_key(request_id)], timeout=GATEWAY_TIMEOUT_S)
         except redis.RedisError as exc:

@@ -218,12 +218,12 @@ def feature_reader(settings: ScoringSettings) -> FeatureReader:
 
 
 class QueueFanout:
-    """The job-queue architecture, non-blocking: jobs on the chain's Redis stream, answers on a reply list."""
+    """The job-queue architecture, non-blocking: jobs on the model tier's Redis stream, answers on a reply list."""
 
     def __init__(self, settings: ScoringSettings):
         self.settings = settings
         self.names = service.model_names(settings)
-        self.stream = jobqueue.stream(settings.chain)
+        self.stream = jobqueue.stream(settings.model_url)
         self.client: Any = None
 
     async def start(self) -> None:

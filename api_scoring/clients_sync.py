@@ -140,12 +140,12 @@ class Fanout:
 
 
 class QueueFanout:
-    """The job-queue architecture: one job per model on the chain's Redis stream, answers on a reply list."""
+    """The job-queue architecture: one job per model on the model tier's Redis stream, answers on a reply list."""
 
     def __init__(self, settings: ScoringSettings):
         self.settings = settings
         self.names = service.model_names(settings)
-        self.stream = jobqueue.stream(settings.chain)
+        self.stream = jobqueue.stream(settings.model_url)
         t = settings.model_timeout_s
         # A blocking pop waits up to the model timeout: the socket must wait longer than that.
         self.client = redis.Redis.from_url(settings.redis_url, socket_timeout=t + 1, socket_connect_timeout=t)

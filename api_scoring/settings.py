@@ -40,7 +40,7 @@ class ScoringSettings(ServiceSettings):
     # Async handler only: call a blocking redis-py client inside the coroutine (the original lab did).
     redis_blocking: bool = False
     endpoint: Endpoint
-    # How the models are called: over HTTP, or as jobs on the chain's Redis stream (the job-queue
+    # How the models are called: over HTTP, or as jobs on the model tier's Redis stream (the job-queue
     # architecture, api_model/jobqueue.py), in the feature store's Redis.
     model_transport: Literal["http", "queue"] = "http"
 

@@ -21,7 +21,7 @@ from benchmark.locust import scenarios
 from benchmark.profiles import Profile
 from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
-from benchmark.suite import locust_processes, settings_snapshot
+from benchmark.suite import locust_processes, scrape_metrics, settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, processes, variants
 from lab.ports import free_port
@@ -88,16 +88,20 @@ def search(variant: Variant, stack: Stack, profile: Profile, out: Path, breaking
 
 def run(
     names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print,
-    sweep: str | None = None, workers: tuple[int, ...] = variants.SWEEP_WORKERS,
+    sweep: str | None = None, grid: dict[str, tuple] | None = None,
 ) -> Path:  # fmt: skip
-    """Compare the variants ``names`` (or presets), then ``sweep`` on each worker count; returns the run folder."""
-    chosen = variants.expand(names) + (variants.sweep(sweep, workers) if sweep else [])
+    """Compare the variants ``names`` (or presets), then ``sweep`` at each point of ``grid`` (default: the
+    scoring worker counts); returns the run folder."""
+    grid = grid or {"workers": variants.SWEEP_WORKERS}
+    points = variants.sweep(sweep, grid) if sweep else []
+    chosen = variants.expand(names) + points
     path = new_run_dir(lab.results_dir, "compare")
     options = profile.as_dict() | {
         "profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare",
         # What each variant was, as the report will describe it (the registry may change after the run).
         "described": {v.name: {"chain": v.chain, "change": v.change} for v in chosen},
-        "sweep": {"variant": sweep, "workers": list(workers)} if sweep else None,
+        "sweep": {"variant": sweep, "axes": {a: list(v) for a, v in grid.items()}, "points": [p.name for p in points]}
+        if sweep else None,
     }  # fmt: skip
     redis_port = free_port()
     snapshots = {v.name: settings_snapshot(_stack(v, redis_port)) for v in chosen}
@@ -110,12 +114,13 @@ def run(
         with run_.recording():
             first = _stack(chosen[0], redis_port)
             control.start(first, vlab, ["redis"], log=lambda *_: None)  # loads the entities
-            statuses, searches = {}, {}
+            statuses, searches, stacks = {}, {}, {}
             for i, v in enumerate(chosen, 1):
                 progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
                 out = path / "variants" / v.name
                 statuses[v.name], stack = _one(v, redis_port, vlab, profile, out, progress)
                 if stack is not None:
+                    stacks[v.name] = (v, stack)
                     searches[v.name] = search(v, stack, profile, out, statuses[v.name].get("breaking_rps"), progress)
                 write_json(out / "status.json", statuses[v.name])
             if searches:
@@ -124,6 +129,8 @@ def run(
                     progress(f"    {name}: {cap.text()}")
                     statuses[name] |= {"capacity_qps": cap.qps, "capacity_seconds": cap.seconds}
                     write_json(path / "variants" / name / "status.json", statuses[name])
+            for name, (v, stack) in stacks.items():  # batch sizes formed, requests served: after all the load
+                scrape_metrics(stack, path / "variants" / name / "metrics", chains=(v.chain,))
     finally:
         control.down(vlab, log=lambda *_: None)
         build(path)
@@ -141,7 +148,9 @@ def _one(
         return {"skipped": reason}, None
     t0 = time.monotonic()
     stack = _stack(v, redis_port)
-    records = control.start(stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None)
+    records = control.start(
+        stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None, instance=v.name
+    )
     try:
         verify(stack, chains=(v.chain,))
         warm_up(stack, chains=(v.chain,))

@@ -49,10 +49,13 @@ def chain_processes(stack: Stack, chain: str) -> tuple[str, ...]:
     return () if stack.remote(chain) else ("redis", f"model-{chain}", f"scoring-{chain}")
 
 
-def scrape_metrics(stack: Stack, out: Path) -> None:
-    """Each service's Prometheus metrics, as they stand after the experiments, into the run folder."""
+def scrape_metrics(stack: Stack, out: Path, chains: tuple[str, ...] = CHAINS) -> None:
+    """The Prometheus metrics of each service of ``chains``, as they stand after the experiments, into the
+    run folder."""
     with httpx.Client(timeout=5.0) as client:
         for svc in stack.services:
+            if svc.chain not in chains:
+                continue
             if stack.remote(svc.chain) and not svc.external_url:
                 continue  # a remote chain's model API: the lab does not know where it is
             try:

@@ -114,10 +114,17 @@ def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int
     from benchmark import compare
 
     names = (args.variants or ("" if args.sweep else "decomposition")).split(",")
-    workers = tuple(int(n) for n in args.workers.split(","))
-    path = compare.run([n for n in names if n], lab, _profile(args), _progress, args.sweep, workers)
+    path = compare.run([n for n in names if n], lab, _profile(args), _progress, args.sweep, _sweep_grid(args))
     print(f"\nreport: {path / 'report.html'}")
     return 0
+
+
+def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
+    """The sweep's axes from the flags given; the scoring workers when none is."""
+    given = {"workers": args.workers, "max_wait_ms": args.max_wait_ms, "max_batch_size": args.batch_caps}
+    number = lambda x: float(x) if "." in x else int(x)  # noqa: E731
+    grid = {axis: tuple(number(x) for x in text.split(",")) for axis, text in given.items() if text}
+    return grid or {"workers": variants.SWEEP_WORKERS}
 
 
 def cmd_variants(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -157,9 +164,24 @@ def parser() -> argparse.ArgumentParser:
     compare_p.add_argument(
         "--variants", help="comma-separated variants or presets (default: decomposition, or none with --sweep)"
     )
-    compare_p.add_argument("--sweep", metavar="VARIANT", help="also run VARIANT on each worker count of --workers")
-    compare_p.add_argument("--workers", default=",".join(map(str, variants.SWEEP_WORKERS)),
-                           help="the sweep's scoring worker counts (default %(default)s)")  # fmt: skip
+    compare_p.add_argument(
+        "--sweep",
+        metavar="VARIANT",
+        help="also run VARIANT at every point of the grid of --workers, --max-wait-ms and "
+        "--batch-caps (those given; --workers alone when none is)",
+    )
+    compare_p.add_argument(
+        "--workers",
+        help="the sweep's scoring worker counts (default "
+        f"{','.join(map(str, variants.SWEEP_WORKERS))} when no other axis is given)",
+    )
+    compare_p.add_argument(
+        "--max-wait-ms",
+        help="the sweep's dynamic-batching waits, e.g. "
+        f"{','.join(map(str, variants.SWEEP_MAX_WAIT_MS))} (the batching frontier)",
+    )
+    compare_p.add_argument("--batch-caps", help="the sweep's batch caps (max_batch_size), e.g. "
+                           f"{','.join(map(str, variants.SWEEP_BATCH_CAPS))}")  # fmt: skip
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")

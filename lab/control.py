@@ -129,10 +129,12 @@ def load_features(stack: Stack, only_missing: bool = False) -> int:
         client.close()
 
 
-def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[Record]:
+def start(stack: Stack, lab: LabSettings, names: list[str], log=print, instance: str = "") -> list[Record]:
     """Start services ``names`` beside whatever the state file already records (appended to it).
 
-    A Redis started here is loaded with the stack's entities before the next service starts.
+    A Redis started here is loaded with the stack's entities before the next service starts. Stacks that
+    run side by side (``lab compare``'s variants) name their ``instance``: each gets its own logs and
+    metrics folder (a multiprocess metrics folder adds up every process that writes to it).
     """
     state = state_file(lab)
     for name in names:
@@ -148,8 +150,8 @@ def start(stack: Stack, lab: LabSettings, names: list[str], log=print) -> list[R
         try:
             for name in names:
                 cmd = launcher.command(stack, name, workdir)
-                log_path = lab.state_dir / "logs" / f"{name}.log"
-                metrics_dir = lab.state_dir / "metrics" / name
+                log_path = lab.state_dir / "logs" / instance / f"{name}.log"
+                metrics_dir = lab.state_dir / "metrics" / instance / name
                 prepare_dir(metrics_dir)
                 env = launcher.environment(stack, name, metrics_dir=metrics_dir)
                 rec = processes.spawn(name, cmd, env, log_path, owner, into=records)

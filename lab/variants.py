@@ -8,6 +8,7 @@ HTTP client, fan-out mode, Redis client and model kind. ``make up VARIANT=name``
 from __future__ import annotations
 
 import importlib.util
+import itertools
 from dataclasses import dataclass, field
 
 from api_common.settings import cpu_count
@@ -55,7 +56,7 @@ ORJSON = {"json_library": "orjson"}
 BATCHING = {"max_batch_size": 32, "max_wait_ms": 5.0}
 # A threaded worker can batch (threads share its queue); one process, so every request meets the same queue.
 BATCH_SYNC_MODEL = _gunicorn("gthread", 1, threads=64) | BATCHING
-# The job queue's model tier: worker processes taking up to 32 jobs at a time from the chain's Redis stream.
+# The job queue's model tier: worker processes taking up to 32 jobs at a time from the model tier's Redis stream.
 QUEUE_WORKERS = {"server": "queue_workers", "workers": CORES, "max_batch_size": 32}
 # The floor: no framework and no overload policy (a bare app has no middleware).
 BARE = {"app": "bare", "max_in_flight": None}
@@ -187,17 +188,40 @@ def expand(names: list[str]) -> list[Variant]:
     return out
 
 
+@dataclass(frozen=True)
+class Axis:
+    """A setting a sweep varies: in which tier, and how a point's name and description say it."""
+
+    tier: str  # "model" or "scoring"
+    setting: str
+    tag: str  # a point's name is the variant's plus tag and value per axis: async-w2, async-batch-wait5-cap8
+    label: str
+
+
+AXES = {
+    "workers": Axis("scoring", "workers", "w", "scoring workers"),
+    "max_wait_ms": Axis("model", "max_wait_ms", "wait", "max wait ms"),
+    "max_batch_size": Axis("model", "max_batch_size", "cap", "batch cap"),
+}
 SWEEP_WORKERS = (1, 2, 3, 5, 8)
+# The batching frontier: Triton's queue delay and batch cap (issue 11's grid).
+SWEEP_MAX_WAIT_MS = (0, 2, 5, 10, 20)
+SWEEP_BATCH_CAPS = (8, 32)
 
 
-def sweep(name: str, workers: tuple[int, ...] = SWEEP_WORKERS) -> list[Variant]:
-    """``name`` with its scoring handler on each worker count in ``workers`` (the model API unchanged)."""
+def sweep(name: str, grid: dict[str, tuple]) -> list[Variant]:
+    """``name`` at every point of ``grid`` (axis name to values, see ``AXES``), the rest of it unchanged."""
     v = get(name)
-    return [
-        Variant(f"{v.name}-w{n}", v.chain, f"{v.name} with {n} scoring worker process{'es' if n > 1 else ''}",
-                model=v.model, scoring=v.scoring | {"workers": n}, requires=v.requires)
-        for n in workers
-    ]  # fmt: skip
+    points = []
+    for values in itertools.product(*grid.values()):
+        tiers: dict[str, dict] = {"model": dict(v.model), "scoring": dict(v.scoring)}
+        for axis, value in zip(grid, values, strict=True):
+            tiers[AXES[axis].tier][AXES[axis].setting] = value
+        tag = "-".join(f"{AXES[a].tag}{x:g}" for a, x in zip(grid, values, strict=True))
+        said = ", ".join(f"{AXES[a].label} {x:g}" for a, x in zip(grid, values, strict=True))
+        points.append(Variant(f"{v.name}-{tag}", v.chain, f"{v.name} with {said}", model=tiers["model"],
+                              scoring=tiers["scoring"], requires=v.requires))  # fmt: skip
+    return points
 
 
 def stack_for(variant: Variant, base: dict[str, dict] | None = None) -> Stack:

@@ -295,3 +295,37 @@ def cpu_warnings(prefix: Path) -> int:
 
 def as_dict(obj) -> dict:
     return {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in asdict(obj).items()}
+
+
+BATCH_BANDS = ((1, 1), (2, 2), (3, 4), (5, 8), (9, 16), (17, 32), (33, math.inf))
+
+
+def batch_sizes(prom: Path) -> dict | None:
+    """The ``model_batch_size`` histogram of a model API's scraped ``/metrics``: model calls, items, mean
+    size, and the share of calls in each band of ``BATCH_BANDS`` (its buckets are powers of two)."""
+    if not prom.exists():
+        return None
+    from prometheus_client.parser import text_string_to_metric_families
+
+    cumulative: dict[float, float] = {}
+    calls = items = 0.0
+    for family in text_string_to_metric_families(prom.read_text()):
+        if family.name != "model_batch_size":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                le = float(sample.labels["le"])
+                cumulative[le] = cumulative.get(le, 0.0) + sample.value
+            elif sample.name.endswith("_count"):
+                calls += sample.value
+            elif sample.name.endswith("_sum"):
+                items += sample.value
+    if not calls:
+        return None
+
+    def upto(size: float) -> float:  # calls of at most ``size`` items (a bucket bound per band end)
+        return cumulative.get(float(size), calls) if size != math.inf else calls
+
+    shares = {f"{lo}" if lo == hi else (f"{lo}-{hi}" if hi != math.inf else f">{lo - 1}"):
+              (upto(hi) - (upto(lo - 1) if lo > 1 else 0.0)) / calls for lo, hi in BATCH_BANDS}  # fmt: skip
+    return {"calls": int(calls), "items": int(items), "mean": items / calls, "shares": shares}

@@ -22,6 +22,7 @@ PLOTS = [
     ("capacity.png", "Capacity at the p99 bound, per variant"),
     ("split.png", "Where one request's time goes, per variant"),
     ("sweep.png", "Worker sweep"),
+    ("frontier.png", "Batching frontier"),
 ]
 CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
@@ -42,7 +43,13 @@ def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
         if any(r.get("split_ms") for r in measured):
             images["split.png"] = plots.split(measured)
         if summary.get("sweep"):
-            images["sweep.png"] = plots.sweep(summary["sweep"], summary["options"]["sweep"]["variant"])
+            name = summary["options"]["sweep"]["variant"]
+            if compare.sweep_axes(summary) == ["workers"]:
+                images["sweep.png"] = plots.sweep(summary["sweep"], name)
+            else:
+                twin = next((r["vs_unbatched"]["name"] for r in summary["sweep"] if r.get("vs_unbatched")), None)
+                base = next((r for r in measured if r["name"] == twin), None)
+                images["frontier.png"] = plots.frontier(summary["sweep"], name, base)
     else:
         for exp in all_experiments():
             images |= exp.plots(summary)

@@ -67,8 +67,12 @@ def variant_figures(folder: Path, name: str, manifest: dict) -> dict[str, Any]:
                 "capacity_text": cap.text(), "capacity_client_saturated": cap.client_saturated,
                 "probes": len(cap.probes)}  # fmt: skip
     scoring = manifest.get("settings", {}).get(name, {}).get(f"scoring-{chain}", {})
+    model = manifest.get("settings", {}).get(name, {}).get(f"model-{chain}", {})
     out["floor"] = scoring.get("app") == "bare"
     out["scoring_workers"] = scoring.get("workers_effective")
+    out["model_kind"] = model.get("kind", "io")
+    out["max_wait_ms"], out["max_batch_size"] = model.get("max_wait_ms"), model.get("max_batch_size")
+    out["batches"] = an.batch_sizes(folder / "metrics" / f"model-{chain}.prom")
     for key in ("rss_per_worker_mb", "uss_per_worker_mb", "scoring_rss_mb", "scoring_processes"):
         if status.get(key) is not None:
             out[key] = status[key]
@@ -101,30 +105,73 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     _above_floor(rows)
     by_name = {row["name"]: (row, cap) for row, cap in zip(rows, caps, strict=True) if "skipped" not in row}
     _against_default(by_name)
+    _against_unbatched(by_name, opts.get("sweep"))
     return {
         "kind": "compare", "variants": rows, "options": opts, "cpu_count": m.get("cpu_count"),
         "capacity_departures": departures, "lean_targets": lean_targets(by_name),
-        "sweep": [r for r in rows if opts.get("sweep") and r["name"].startswith(f"{opts['sweep']['variant']}-w")],
+        "sweep": _sweep_points(rows, opts.get("sweep")),
     }  # fmt: skip
 
 
+def _sweep_points(rows: list[dict], sweep: dict | None) -> list[dict]:
+    """The rows of the sweep's points (a run before the sweep had axes swept the scoring workers)."""
+    if not sweep:
+        return []
+    names = sweep.get("points") or [r["name"] for r in rows if r["name"].startswith(f"{sweep['variant']}-w")]
+    return [r for r in rows if r["name"] in names]
+
+
+def sweep_axes(summary: dict[str, Any]) -> list[str]:
+    """The axes the run's sweep varied (lab.variants.AXES names)."""
+    sweep = summary["options"].get("sweep") or {}
+    return list(sweep.get("axes") or {"workers": sweep.get("workers")})
+
+
+def batching(row: dict) -> bool:
+    """Whether the variant's model tier batches: dynamic batching, or the job queue's workers."""
+    return row.get("max_wait_ms") is not None or "queue" in row["name"].split("-")
+
+
+def unbatched_twin(name: str) -> str:
+    """The variant a batching one is measured against: its name without ``batch`` and ``queue``
+    (async-batch-cpu against async-cpu, sync-queue against sync)."""
+    return "-".join(p for p in name.split("-") if p not in ("batch", "queue"))
+
+
+def _against(row: dict, cap: capacity.Capacity | None, base: dict, base_cap: capacity.Capacity | None) -> dict:
+    """``row`` against ``base`` measured in the same run: capacity ratio with its interval, CPU per request
+    ratio, single-request p50 difference."""
+    vs: dict[str, Any] = {"name": base["name"]}
+    if cap and cap.qps and base_cap and base_cap.qps:
+        interval = stats.ratio(cap.resamples(seed=1), base_cap.resamples(seed=2))
+        low, high = interval or (None, None)
+        vs["capacity"] = {"ratio": cap.qps / base_cap.qps, "low": low, "high": high}
+    if row.get("cpu_ms_per_request") and base.get("cpu_ms_per_request"):
+        vs["cpu_ratio"] = row["cpu_ms_per_request"] / base["cpu_ms_per_request"]
+    if row.get("single_p50_ms") is not None and base.get("single_p50_ms") is not None:
+        vs["p50_diff_ms"] = row["single_p50_ms"] - base["single_p50_ms"]
+    return vs
+
+
 def _against_default(by_name: dict[str, tuple[dict, capacity.Capacity | None]]) -> None:
-    """Each variant against its chain's default chain (the variant named after the chain), when in the run:
-    capacity ratio with its interval, CPU per request ratio, single-request p50 difference."""
+    """Each variant against its chain's default chain (the variant named after the chain), when in the run."""
     for row, cap in by_name.values():
         default, default_cap = by_name.get(row["chain"], (None, None))
-        if default is None or default is row:
+        if default is not None and default is not row:
+            row["vs_default"] = _against(row, cap, default, default_cap)
+
+
+def _against_unbatched(by_name: dict[str, tuple[dict, capacity.Capacity | None]], sweep: dict | None) -> None:
+    """Each batching variant against its unbatched twin (same chain, same model kind), when in the run;
+    a sweep's points against the twin of the variant swept."""
+    points = set((sweep or {}).get("points") or [])
+    for row, cap in by_name.values():
+        if not batching(row):
             continue
-        vs: dict[str, Any] = {}
-        if cap and cap.qps and default_cap and default_cap.qps:
-            interval = stats.ratio(cap.resamples(seed=1), default_cap.resamples(seed=2))
-            low, high = interval or (None, None)
-            vs["capacity"] = {"ratio": cap.qps / default_cap.qps, "low": low, "high": high}
-        if row.get("cpu_ms_per_request") and default.get("cpu_ms_per_request"):
-            vs["cpu_ratio"] = row["cpu_ms_per_request"] / default["cpu_ms_per_request"]
-        if row.get("single_p50_ms") is not None and default.get("single_p50_ms") is not None:
-            vs["p50_diff_ms"] = row["single_p50_ms"] - default["single_p50_ms"]
-        row["vs_default"] = vs
+        twin = unbatched_twin(sweep["variant"] if row["name"] in points else row["name"])
+        base, base_cap = by_name.get(twin, (None, None))
+        if base is not None and not batching(base):
+            row["vs_unbatched"] = _against(row, cap, base, base_cap)
 
 
 def _above_floor(rows: list[dict]) -> None:
@@ -278,15 +325,15 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     )
     targets = _targets(summary)
     method = Section("Capacity method", summary.get("capacity_departures", ""))
-    parts = (verdict(summary), decomposition, _against_defaults(summary), _sweep(summary), littles, split, targets,
-             method)  # fmt: skip
+    parts = (verdict(summary), decomposition, _against_defaults(summary), _batching(summary), _sweep(summary),
+             _batch_sizes(summary), littles, split, targets, method)  # fmt: skip
     return [s for s in parts if s is not None]
 
 
 def _best(rows: list[dict], chain: str) -> dict | None:
     """The variant of ``chain`` with the highest capacity, the floor and the default left out."""
     found = [r for r in rows if r.get("chain") == chain and not r.get("floor") and r["name"] != chain
-             and r.get("capacity_qps") and "cpu" not in r["name"].split("-")]  # fmt: skip
+             and r.get("capacity_qps") and r.get("model_kind", "io") == "io"]  # fmt: skip
     return max(found, key=lambda r: r["capacity_qps"], default=None)
 
 
@@ -315,16 +362,32 @@ def verdict(summary: dict[str, Any]) -> Section | None:
         for label, key in (("p50", "p50"), ("CPU", "cpu"), ("capacity", "capacity")):
             if key in t:
                 lines.append(f"  {label:<9}{_target_text(key, t[key])}")
+    lines += _batching_verdict(summary)
     sweep = [r for r in summary.get("sweep") or [] if r.get("capacity_qps")]
     if sweep:
-        name = summary["options"]["sweep"]["variant"]
+        name, axes = summary["options"]["sweep"]["variant"], sweep_axes(summary)
         best = max(sweep, key=lambda r: r["capacity_qps"])
-        lines.append(f"worker sweep of {name}: highest capacity at {best.get('scoring_workers')} workers, "
-                     f"{best['capacity_text']}")  # fmt: skip
+        at = ", ".join(f"{AXIS_COLUMNS[a][0]} {AXIS_COLUMNS[a][1](best)}" for a in axes)
+        kind = "worker sweep" if axes == ["workers"] else "batching frontier"
+        lines.append(f"{kind} of {name}: highest capacity at {at}, {best['capacity_text']}")
     if len(lines) == 1:
         return None
     image = "capacity.png" if any(r.get("capacity_qps") for r in rows) else None
     return Section("Verdict", "\n".join(lines), verdict=True, image=image)
+
+
+def _batching_verdict(summary: dict[str, Any]) -> list[str]:
+    """Per batching variant (not a sweep's point): its capacity against its unbatched twin's, and what a lone
+    request pays for it."""
+    points = {r["name"] for r in summary.get("sweep") or []}
+    rows = [r for r in summary["variants"] if r.get("vs_unbatched") and r["name"] not in points]
+    lines = ["batching against the same chain unbatched (capacity; single-request p50; mean batch):"] if rows else []
+    for r in rows:
+        vs = r["vs_unbatched"]
+        lines.append(f"  {r['name']:<18} {r.get('capacity_text') or '-'}: {ratio_text(vs.get('capacity'))} "
+                     f"{vs['name']}'s; p50 {num(vs.get('p50_diff_ms'), '+.1f')} ms; "
+                     f"mean batch {num((r.get('batches') or {}).get('mean'), '.1f')}")  # fmt: skip
+    return lines
 
 
 def _met(met: bool | str) -> str:
@@ -364,23 +427,86 @@ def _against_defaults(summary: dict[str, Any]) -> Section | None:
     )  # fmt: skip
 
 
+AXIS_COLUMNS = {  # a sweep axis (lab.variants.AXES): its column, and the row's figure for it
+    "workers": ("workers", lambda r: num(r.get("scoring_workers"), "d")),
+    "max_wait_ms": ("max wait ms", lambda r: num(r.get("max_wait_ms"), "g")),
+    "max_batch_size": ("batch cap", lambda r: num(r.get("max_batch_size"), "d")),
+}
+
+
 def _sweep(summary: dict[str, Any]) -> Section | None:
     rows = summary.get("sweep") or []
     if not rows:
         return None
-    name = summary["options"]["sweep"]["variant"]
+    name, axes = summary["options"]["sweep"]["variant"], sweep_axes(summary)
+    header = [AXIS_COLUMNS[a][0] for a in axes] + ["capacity QPS (95%)", "single p50 ms", "CPU ms / request"]
+    cells = [[AXIS_COLUMNS[a][1](r) for a in axes] + [r.get("capacity_text") or "-", num(r.get("single_p50_ms")),
+              num(r.get("cpu_ms_per_request"), ".2f")] for r in rows]  # fmt: skip
+    if axes == ["workers"]:
+        header += ["RSS / worker MiB", "USS / worker MiB", "total RSS MiB"]
+        for row, r in zip(cells, rows, strict=True):
+            row += [num(r.get("rss_per_worker_mb"), ".0f"), num(r.get("uss_per_worker_mb"), ".0f"),
+                    num(r.get("scoring_rss_mb"), ".0f")]  # fmt: skip
+        return Section(
+            f"Worker sweep: {name}",
+            "The same variant with its scoring handler on each number of worker processes (the model API unchanged), "
+            "measured in the same run. RSS per worker: the scoring handler's worker processes after the load, on "
+            "average; USS: what a worker holds alone (shared pages left out), the memory one more worker costs; total "
+            "RSS: all of the handler's processes, the server's master included (shared pages counted in each).",
+            header, cells, image="sweep.png",
+        )  # fmt: skip
+    header += ["capacity vs unbatched (95%)", "p50 vs unbatched ms", "mean batch"]
+    for row, r in zip(cells, rows, strict=True):
+        vs = r.get("vs_unbatched") or {}
+        row += [ratio_text(vs.get("capacity")), num(vs.get("p50_diff_ms"), "+.1f"),
+                num((r.get("batches") or {}).get("mean"), ".1f")]  # fmt: skip
+    twin = next((r["vs_unbatched"]["name"] for r in rows if r.get("vs_unbatched")), None)
     return Section(
-        f"Worker sweep: {name}",
-        "The same variant with its scoring handler on each number of worker processes (the model API unchanged), "
-        "measured in the same run. RSS per worker: the scoring handler's worker processes after the load, on average; "
-        "USS: what a worker holds alone (shared pages left out), the memory one more worker costs; total RSS: all of "
-        "the handler's processes, the server's master included (shared pages counted in each).",
-        ["workers", "capacity QPS (95%)", "single p50 ms", "CPU ms / request", "RSS / worker MiB", "USS / worker MiB",
-         "total RSS MiB"],
-        [[str(r.get("scoring_workers") or r["name"].rsplit("-w", 1)[-1]), r.get("capacity_text") or "-",
-          num(r.get("single_p50_ms")), num(r.get("cpu_ms_per_request"), ".2f"), num(r.get("rss_per_worker_mb"), ".0f"),
-          num(r.get("uss_per_worker_mb"), ".0f"), num(r.get("scoring_rss_mb"), ".0f")] for r in rows],
-        image="sweep.png",
+        f"Batching frontier: {name}",
+        "The same variant at each dynamic-batching setting (how long the first request of a batch waits for "
+        "company, and the most a batch holds), measured in the same run: the throughput each setting buys (capacity "
+        "at the p99 bound) against the latency it costs a lone request (single p50)"
+        + (f", both against the unbatched {twin}" if twin else "") + ". Mean batch: items per model call over "
+        "the whole run (the model API's model_batch_size histogram).",
+        header, cells, image="frontier.png",
+    )  # fmt: skip
+
+
+def _batching(summary: dict[str, Any]) -> Section | None:
+    """Batching variants (not a sweep's points) against their unbatched twins."""
+    points = {r["name"] for r in summary.get("sweep") or []}
+    rows = [r for r in summary["variants"] if r.get("vs_unbatched") and r["name"] not in points]
+    if not rows:
+        return None
+    return Section(
+        "Batching against the unbatched twin",
+        "Each batching variant (dynamic batching in the model API, or the Redis job queue) against the same chain "
+        "and model kind answering one request per model call, measured in the same run; a capacity ratio whose 95% "
+        "interval holds 1 reads 'no measurable difference'.",
+        ["variant", "model", "against", "capacity QPS (95%)", "capacity vs unbatched (95%)", "single p50 ms",
+         "p50 vs unbatched ms", "CPU ms / request", "CPU vs unbatched", "mean batch"],
+        [[r["name"], r.get("model_kind", "io"), r["vs_unbatched"]["name"], r.get("capacity_text") or "-",
+          ratio_text(r["vs_unbatched"].get("capacity")), num(r.get("single_p50_ms")),
+          num(r["vs_unbatched"].get("p50_diff_ms"), "+.1f"), num(r.get("cpu_ms_per_request"), ".2f"),
+          num(r["vs_unbatched"].get("cpu_ratio"), ".2f") + "x", num((r.get("batches") or {}).get("mean"), ".1f")]
+         for r in rows],
+    )  # fmt: skip
+
+
+def _batch_sizes(summary: dict[str, Any]) -> Section | None:
+    """The distribution of the batches each batching variant's model API formed."""
+    rows = [r for r in summary["variants"] if batching(r) and r.get("batches")]
+    if not rows:
+        return None
+    bands = list(rows[0]["batches"]["shares"])
+    return Section(
+        "Batch sizes formed",
+        "Items per model call, from each batching variant's model API (the model_batch_size histogram of its "
+        "/metrics, scraped after the run: verification, Locust and the capacity probes together): the share of "
+        "model calls in each band of batch sizes.",
+        ["variant", "model calls", "items", "mean batch", *[f"{b} items" for b in bands]],
+        [[r["name"], str(r["batches"]["calls"]), str(r["batches"]["items"]), num(r["batches"]["mean"], ".1f"),
+          *[f"{100 * r['batches']['shares'][b]:.0f}%" for b in bands]] for r in rows],
     )  # fmt: skip
 
 

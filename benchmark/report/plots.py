@@ -197,3 +197,34 @@ def sweep(rows: list[dict], name: str) -> bytes:
     ax.legend(lines, [h.get_label() for h in lines], fontsize=8, loc="upper left")
     ax.set_title(f"Worker sweep: {name}")
     return _png(fig)
+
+
+def frontier(rows: list[dict], name: str, base: dict | None) -> bytes:
+    """The batching frontier: capacity (with its interval) against a lone request's p50, one line per batch cap,
+    each point labelled with its max wait; the unbatched twin as a star."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.6))
+    caps = sorted({r.get("max_batch_size") for r in rows if r.get("max_batch_size") is not None})
+    for cap in caps:
+        line = sorted((r for r in rows if r.get("max_batch_size") == cap and r.get("capacity_qps") is not None),
+                      key=lambda r: r.get("max_wait_ms") or 0)  # fmt: skip
+        if not line:
+            continue
+        x = [r["capacity_qps"] for r in line]
+        err = [[max(q - (r.get("capacity_low") or q), 0) for r, q in zip(line, x, strict=True)],
+               [max((r.get("capacity_high") or q) - q, 0) for r, q in zip(line, x, strict=True)]]  # fmt: skip
+        y = [r.get("single_p50_ms") for r in line]
+        ax.errorbar(x, y, xerr=err, fmt="o-", capsize=3, label=f"batch cap {cap}")
+        for r, xi, yi in zip(line, x, y, strict=True):
+            if yi is not None:
+                ax.annotate(f"{r.get('max_wait_ms'):g} ms", (xi, yi), textcoords="offset points", xytext=(4, 4),
+                            fontsize=8)  # fmt: skip
+    if base and base.get("capacity_qps") is not None and base.get("single_p50_ms") is not None:
+        ax.plot([base["capacity_qps"]], [base["single_p50_ms"]], "*", markersize=14, color="tab:red",
+                label=f"{base['name']} (unbatched)")  # fmt: skip
+    ax.set_xlabel("capacity at the p99 bound (queries/s, 95% interval)")
+    ax.set_ylabel("single-request p50 (ms)")
+    ax.set_xlim(left=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    ax.set_title(f"Batching frontier: {name} (labels: max wait)")
+    return _png(fig)

@@ -27,7 +27,9 @@ TINY = QUICK.with_options(
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
     lab = lab_settings(tmp_path_factory.mktemp("compare"))
-    path = compare.run(["async-floor", "async"], lab, TINY, progress=lambda *_: None, sweep="async", workers=(1, 2))
+    path = compare.run(
+        ["async-floor", "async"], lab, TINY, progress=lambda *_: None, sweep="async", grid={"workers": (1, 2)}
+    )
     return lab, path
 
 
@@ -116,3 +118,39 @@ def test_a_variant_whose_server_is_missing_is_skipped_with_its_reason(tmp_path, 
     status = json.loads((run / "variants" / "sync-fake" / "status.json").read_text())
     assert status == {"skipped": "skipped: no_such_module_xyz not installed"}
     assert "no_such_module_xyz not installed" in (run / "summary.md").read_text()
+
+
+FRONTIER = ("async", "async-queue", "async-batch-wait0-cap8", "async-batch-wait10-cap8")
+
+
+@pytest.fixture(scope="module")
+def frontier(tmp_path_factory):
+    """The default, the job queue, and dynamic batching at two waits: a sweep over batching settings."""
+    lab = lab_settings(tmp_path_factory.mktemp("frontier"))
+    grid = {"max_wait_ms": (0, 10), "max_batch_size": (8,)}
+    return compare.run(["async", "async-queue"], lab, TINY, progress=lambda *_: None, sweep="async-batch", grid=grid)
+
+
+def test_batching_frontier_and_batch_sizes_in_the_report(frontier):
+    summary = json.loads((frontier / "summary.json").read_text())
+    rows = {v["name"]: v for v in summary["variants"]}
+    assert set(rows) == set(FRONTIER)
+    # Each point runs its own settings, read back from the run's manifest.
+    points = {(r["max_wait_ms"], r["max_batch_size"]): r for r in summary["sweep"]}
+    assert set(points) == {(0, 8), (10, 8)}
+    for r in points.values():
+        assert r["vs_unbatched"]["name"] == "async" and r["capacity_qps"] is not None
+    # The batch sizes formed, from the histogram scraped from each model API's /metrics after the load (how
+    # many batches hold more than one item depends on the load: tests/integration/test_batching.py shows it).
+    for name in ("async-batch-wait10-cap8", "async-queue"):
+        formed = rows[name]["batches"]
+        assert formed["calls"] > 100 and formed["items"] >= formed["calls"]  # Locust and LoadGen's predictions
+        assert sum(formed["shares"].values()) == pytest.approx(1.0) and formed["shares"][">32"] == 0
+    assert rows["async-queue"]["vs_unbatched"]["name"] == "async"
+    # The default answers one prediction per model call, and counts only its own (each variant has its own
+    # metrics folder: one shared folder added up the variants running side by side).
+    assert rows["async"]["batches"]["mean"] == 1 and "vs_unbatched" not in rows["async"]
+    md = (frontier / "summary.md").read_text()
+    assert "Batching frontier: async-batch" in md and "Batch sizes formed" in md
+    assert "Batching against the unbatched twin" in md and "batching against the same chain unbatched" in md
+    assert (frontier / "plots" / "frontier.png").stat().st_size > 1000
