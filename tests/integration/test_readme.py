@@ -57,7 +57,13 @@ def test_every_lab_command_the_readme_names_parses():
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("variant", [None, "async-granian", "sync-granian"])
+# The default; granian for both chains; dynamic batching and the job queue (the same io model: the same answers).
+# What the variant's model tier process must show that the default's does not: in its command, or its environment.
+SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "MODEL_ASYNC_MAX_WAIT_MS=5",
+         "sync-queue": "api_model.queue_worker"}  # fmt: skip
+
+
+@pytest.mark.parametrize("variant", [None, *SHOWS])
 def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant):
     """``make up`` (``VARIANT=...`` too) is ``control.up``: once it returns, the curl commands answer 200 with
     ``"detail"``, the value computed locally."""
@@ -69,10 +75,11 @@ def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant
     lab = lab_settings(tmp_path)
     control.up(stack, lab, log=lambda *_: None)
     try:
-        if variant:  # the variant's chain really runs on granian
+        if variant:  # the variant's model tier really runs what it says
             chain = variants.get(variant).chain
-            cmds = {r.name: r.cmd for r in control.state_file(lab).read()}
-            assert "granian" in cmds[f"scoring-{chain}"] and "granian" in cmds[f"model-{chain}"]
+            model = next(r for r in control.state_file(lab).read() if r.name == f"model-{chain}")
+            environ = Path(f"/proc/{model.pid}/environ").read_bytes().replace(b"\0", b" ").decode()
+            assert SHOWS[variant] in " ".join(model.cmd) + " " + environ
         for cmd in curl_commands():
             port = int(re.search(r"localhost:(\d+)", cmd).group(1))
             svc = stack.service(DEFAULT_PORTS[port])
