@@ -56,13 +56,13 @@ def test_every_lab_command_the_readme_names_parses():
         parser().parse_args(argv)  # exits (SystemExit) on an unknown command or option
 
 
-@pytest.mark.integration
 # The default; granian for both chains; dynamic batching and the job queue (the same io model: the same answers).
 # What the variant's model tier process must show that the default's does not: in its command, or its environment.
 SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "MODEL_ASYNC_MAX_WAIT_MS=5",
          "sync-queue": "api_model.queue_worker"}  # fmt: skip
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("variant", [None, *SHOWS])
 def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant):
     """``make up`` (``VARIANT=...`` too) is ``control.up``: once it returns, the curl commands answer 200 with
