@@ -52,6 +52,10 @@ class Metrics:
             "model_batch_size", "Items per model call (batch endpoint and dynamic batching)", ["service"],
             buckets=BATCH_BUCKETS, registry=reg,
         )  # fmt: skip
+        self.expired = Counter(
+            "model_jobs_expired_total", "Queued jobs reached past their caller's deadline (answered 504, not run)",
+            ["service"], registry=reg,
+        )  # fmt: skip
         self._in_flight = self.in_flight.labels(service)
 
     def started(self) -> None:
@@ -64,6 +68,9 @@ class Metrics:
 
     def observe_batch(self, size: int) -> None:
         self.batch_size.labels(self.service).observe(size)
+
+    def expired_job(self) -> None:
+        self.expired.labels(self.service).inc()
 
     def observe_steps(self, spans_ms: dict[str, float]) -> None:
         for step, ms in spans_ms.items():

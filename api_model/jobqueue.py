@@ -8,11 +8,17 @@ answer nobody waits for does not stay), and acknowledges the jobs (``XACK``). A 
 before acknowledging it stays pending in the group; another worker claims it once it has been idle for
 ``claim_idle_ms`` (``XAUTOCLAIM``) and answers it: re-delivered, not lost. A caller that waited its whole
 timeout answers a clear 504. Redis does the delivery; the lab writes none of it by hand.
+
+A job carries its caller's deadline (wall-clock time, the caller's timeout from when it was queued). A
+worker that reaches a job past its deadline answers it ``504 job_expired`` without running the model:
+its caller has already answered 504, and a queue behind an overload would otherwise spend the workers
+on answers nobody waits for (the backlog would outlive the overload).
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -39,21 +45,28 @@ class QueuedJob:
     request_id: str
     model: str
     features: list[float]
+    deadline: float | None = None  # time.time() after which the caller no longer waits
+
+    def expired(self, now: float) -> bool:
+        return self.deadline is not None and now > self.deadline
 
 
 def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def job_fields(request_id: str, model: str, features: list[float]) -> dict[str, str]:
-    return {"request": request_id, "model": model, "features": json.dumps(features)}
+def job_fields(request_id: str, model: str, features: list[float], timeout_s: float) -> dict[str, str]:
+    """A job's stream entry; its deadline is ``timeout_s`` from now, the caller's wait for its answer."""
+    return {"request": request_id, "model": model, "features": json.dumps(features),
+            "deadline": repr(time.time() + timeout_s)}  # fmt: skip
 
 
 def parse_entry(entry_id: bytes | str, fields: dict) -> QueuedJob:
     get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
            for k, v in fields.items()}  # fmt: skip
     eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return QueuedJob(eid, get["request"], get["model"], json.loads(get["features"]))
+    deadline = float(get["deadline"]) if "deadline" in get else None
+    return QueuedJob(eid, get["request"], get["model"], json.loads(get["features"]), deadline)
 
 
 def answer(model: str, status: int, body: dict) -> str:

@@ -51,15 +51,24 @@ def ensure_group(r: redis.Redis, stream: str) -> None:
             raise
 
 
+EXPIRED = {"error": "job_expired", "message": "the job waited in the queue past its caller's timeout"}
+
+
 def answer_batch(settings: ModelApiSettings, r: redis.Redis, stream: str, jobs: list[jobqueue.QueuedJob],
-                 observe_batch) -> None:  # fmt: skip
-    """One batched model call per model name; every job answered on its caller's reply list, then acked."""
+                 observe_batch, on_expired) -> None:  # fmt: skip
+    """One batched model call per model name; every job answered on its caller's reply list, then acked.
+    A job past its caller's deadline is answered 504 without a model call."""
     by_model: dict[str, list[jobqueue.QueuedJob]] = defaultdict(list)
     for job in jobs:
         by_model[job.model].append(job)
+    now = time.time()
     for name, group in by_model.items():
         valid, answers = [], {}
         for job in group:
+            if job.expired(now):  # its caller has answered 504 already: no model call for it
+                answers[job.entry_id] = jobqueue.answer(name, 504, EXPIRED)
+                on_expired()
+                continue
             try:
                 FEATURES.validate_python(job.features, strict=True)
                 valid.append(job)
@@ -104,7 +113,7 @@ def work(settings_path: str) -> None:
                 entries = read[0][1] if read else []
             if entries:
                 jobs = [jobqueue.parse_entry(eid, fields) for eid, fields in entries]
-                answer_batch(settings, r, stream, jobs, metrics.observe_batch)
+                answer_batch(settings, r, stream, jobs, metrics.observe_batch, metrics.expired_job)
         except redis.RedisError as exc:  # Redis away: wait and try again, the jobs stay in the stream
             log.warning("redis error: %s", exc)
             time.sleep(0.5)
@@ -146,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         name = model_name(settings, query.get("model"))
         request_id = jobqueue.new_request_id()
         try:
-            gateway.xadd(jobqueue.stream(settings.base_url), jobqueue.job_fields(request_id, name, features),
-                         maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
+            job = jobqueue.job_fields(request_id, name, features, GATEWAY_TIMEOUT_S)
+            gateway.xadd(jobqueue.stream(settings.base_url), job, maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)
             popped = gateway.blpop([jobqueue.reply_key(request_id)], timeout=GATEWAY_TIMEOUT_S)
         except redis.RedisError as exc:
             raise ApiError(503, "queue_unavailable", f"job queue unavailable: {type(exc).__name__}") from None

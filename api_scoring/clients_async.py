@@ -244,7 +244,7 @@ class QueueFanout:
         try:
             async with self.client.pipeline(transaction=False) as pipe:
                 for name in self.names:
-                    pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features),
+                    pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features, timeout),
                               maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
                 await pipe.execute()
             deadline = loop.time() + timeout

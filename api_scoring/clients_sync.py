@@ -158,7 +158,7 @@ class QueueFanout:
         try:
             pipe = self.client.pipeline(transaction=False)
             for name in self.names:
-                pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features),
+                pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features, timeout),
                           maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
             pipe.execute()
             deadline = time.monotonic() + timeout

@@ -29,6 +29,8 @@ class Variant:
     model: dict = field(default_factory=dict)
     scoring: dict = field(default_factory=dict)
     requires: tuple[str, ...] = ()  # importable modules it needs
+    # A batching variant's unbatched twin, when its name without "batch"/"queue" is not it (one factor apart).
+    baseline: str = ""
 
     def missing(self) -> list[str]:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
@@ -93,7 +95,7 @@ VARIANTS = {
                 model={"kind": "real"}, requires=("sklearn",)),
         Variant("sync-batch", "sync", "the model API batches concurrent predictions dynamically (at most 32, waiting "
                 "at most 5 ms) in one gthread worker of 64 threads; scoring as sync-gthread",
-                model=BATCH_SYNC_MODEL, scoring=GTHREAD | {"fanout": "concurrent"}),
+                model=BATCH_SYNC_MODEL, scoring=GTHREAD | {"fanout": "concurrent"}, baseline="sync-gthread"),
         Variant("sync-queue", "sync", "the job-queue architecture: jobs on a Redis stream, answered in batches "
                 "(at most 32) by a pool of model worker processes, one per core", model=QUEUE_WORKERS,
                 scoring={"model_transport": "queue"}),
@@ -220,7 +222,7 @@ def sweep(name: str, grid: dict[str, tuple]) -> list[Variant]:
         tag = "-".join(f"{AXES[a].tag}{x:g}" for a, x in zip(grid, values, strict=True))
         said = ", ".join(f"{AXES[a].label} {x:g}" for a, x in zip(grid, values, strict=True))
         points.append(Variant(f"{v.name}-{tag}", v.chain, f"{v.name} with {said}", model=tiers["model"],
-                              scoring=tiers["scoring"], requires=v.requires))  # fmt: skip
+                              scoring=tiers["scoring"], requires=v.requires, baseline=v.baseline))  # fmt: skip
     return points
 
 

@@ -22,7 +22,8 @@ def variant_figures(folder: Path, name: str, manifest: dict) -> dict[str, Any]:
     described = opts.get("described", {}).get(name, {})
     chain = described.get("chain") or ("sync" if name.startswith("sync") else "async")
     loc = folder / "locust"
-    out: dict[str, Any] = {"name": name, "chain": chain, "change": described.get("change", "")}
+    out: dict[str, Any] = {"name": name, "chain": chain, "change": described.get("change", ""),
+                           "baseline": described.get("baseline") or ""}  # fmt: skip
     single = an.load_requests(loc / f"{chain}-response_time")
     if single:
         s = an.summarise(single)
@@ -132,10 +133,11 @@ def batching(row: dict) -> bool:
     return row.get("max_wait_ms") is not None or "queue" in row["name"].split("-")
 
 
-def unbatched_twin(name: str) -> str:
-    """The variant a batching one is measured against: its name without ``batch`` and ``queue``
-    (async-batch-cpu against async-cpu, sync-queue against sync)."""
-    return "-".join(p for p in name.split("-") if p not in ("batch", "queue"))
+def unbatched_twin(row: dict) -> str:
+    """The variant a batching one is measured against: the baseline its row names (sync-batch: sync-gthread,
+    the same scoring handler), else its name without ``batch`` and ``queue`` (async-batch-cpu against
+    async-cpu, sync-queue against sync)."""
+    return row.get("baseline") or "-".join(p for p in row["name"].split("-") if p not in ("batch", "queue"))
 
 
 def _against(row: dict, cap: capacity.Capacity | None, base: dict, base_cap: capacity.Capacity | None) -> dict:
@@ -168,7 +170,8 @@ def _against_unbatched(by_name: dict[str, tuple[dict, capacity.Capacity | None]]
     for row, cap in by_name.values():
         if not batching(row):
             continue
-        twin = unbatched_twin(sweep["variant"] if row["name"] in points else row["name"])
+        name = sweep["variant"] if row["name"] in points else row["name"]  # a point has its variant's baseline
+        twin = unbatched_twin({"name": name, "baseline": row.get("baseline")})
         base, base_cap = by_name.get(twin, (None, None))
         if base is not None and not batching(base):
             row["vs_unbatched"] = _against(row, cap, base, base_cap)

@@ -102,3 +102,22 @@ def test_resources_from_samples(tmp_path):
     res = an.load_resources(prefix, "locust")
     assert res.cpu_s == pytest.approx(1.2) and res.peak_cpu_pct == pytest.approx(95) and res.samples_over_90 == 1
     assert an.cpu_series(prefix, "locust") == [(1.0, pytest.approx(95)), (2.0, pytest.approx(25))]
+
+
+def test_batch_sizes_are_read_from_the_histogram_of_a_scraped_metrics_file(tmp_path):
+    """Calls of 1, 1, 3, 8 and 40 items: shares per band from the cumulative buckets, the mean from sum/count."""
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from api_common.metrics import BATCH_BUCKETS
+    from benchmark.report.analysis import batch_sizes
+
+    reg = CollectorRegistry()
+    h = Histogram("model_batch_size", "items per call", ["service"], buckets=BATCH_BUCKETS, registry=reg)
+    for size in (1, 1, 3, 8, 40):
+        h.labels("model-async").observe(size)
+    prom = tmp_path / "model-async.prom"
+    prom.write_bytes(generate_latest(reg))
+    got = batch_sizes(prom)
+    assert (got["calls"], got["items"], got["mean"]) == (5, 53, 53 / 5)
+    assert got["shares"] == {"1": 0.4, "2": 0.0, "3-4": 0.2, "5-8": 0.2, "9-16": 0.0, "17-32": 0.0, ">32": 0.2}
+    assert batch_sizes(tmp_path / "absent.prom") is None

@@ -10,8 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import psutil
 import pytest
+import redis
 
 from api_common.contract import SAMPLE
+from api_model import jobqueue
 from api_model.model import score
 from lab import control, processes, variants
 from lab.smoke import expected_prediction
@@ -86,5 +88,33 @@ def test_a_worker_killed_mid_batch_loses_no_job(tmp_path):
         # The dead worker is not restarted: the health check says so.
         health = httpx.get(stack.model("async").health_url, timeout=5)
         assert health.status_code == 503 and health.json()["error"] == "workers_down"
+    finally:
+        control.stop(lab, records)
+
+
+def test_a_job_past_its_callers_deadline_is_answered_504_without_a_model_call(tmp_path):
+    """Two jobs put straight on the tier's stream, one whose caller's deadline has passed: the live one is
+    scored, the expired one answered 504 job_expired and counted; both are acknowledged, none left pending."""
+    stack = queue_stack("async")
+    lab = lab_settings(tmp_path)
+    records = control.start(stack, lab, ["redis", "model-async"], log=lambda *_: None)
+    try:
+        r = redis.Redis.from_url(stack.redis.effective_url)
+        stream = jobqueue.stream(stack.model("async").settings.base_url)
+        r.xadd(stream, jobqueue.job_fields("expired", "model-1", SAMPLE, timeout_s=-1.0))
+        r.xadd(stream, jobqueue.job_fields("live", "model-1", SAMPLE, timeout_s=10.0))
+        answers = {}
+        for request in ("expired", "live"):
+            popped = r.blpop([jobqueue.reply_key(request)], timeout=10)
+            assert popped is not None, request
+            answers[request] = jobqueue.read_answer(popped[1])
+        assert answers["live"][1] == 200
+        assert answers["live"][2]["detail"] == pytest.approx(score("model-1", SAMPLE))
+        assert answers["expired"][1] == 504 and answers["expired"][2]["error"] == "job_expired"
+        assert r.xpending(stream, jobqueue.GROUP)["pending"] == 0 and r.xlen(stream) == 0
+        metrics = httpx.get(stack.model("async").url + "/metrics", timeout=5).text
+        assert any(
+            line.startswith("model_jobs_expired_total{") and line.endswith(" 1.0") for line in metrics.splitlines()
+        )
     finally:
         control.stop(lab, records)
