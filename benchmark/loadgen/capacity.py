@@ -83,7 +83,7 @@ class Capacity:
     def resamples(self, seed: int = 0) -> list[float | None]:
         """The bootstrap behind the interval, recomputed from the saved probes (for ratios: give the two
         sides different seeds, or two searches with as many probes would draw the same indices)."""
-        return stats.bootstrap(_window(self.probes, self.around), self.bound_ms, seed)
+        return stats.bootstrap(_window(self.probes, self.around, self.bound_ms), self.bound_ms, seed)
 
     def text(self) -> str:
         """``95 QPS (88-101)``: the estimate and its interval."""
@@ -188,14 +188,30 @@ def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
     return time.monotonic() - t0
 
 
-def _window(probes: list[Probe], around: float | None) -> list[stats.Point]:
-    lo, hi = (0.0, math.inf) if around is None else (WINDOW[0] * around, WINDOW[1] * around)
-    return [p.point for p in probes if lo <= p.target_qps <= hi]
+def _window(probes: list[Probe], around: float | None, bound_ms: float) -> list[stats.Point]:
+    """The probes the fit uses: those within ``WINDOW`` of ``around`` (all when it is None), so that probes
+    far from the boundary do not pull it. When those do not bracket the bound but the probes do (one probe
+    over the bound at the window's low end pools the curve above it, as a stall of a shared machine can
+    make), the window takes in the nearest probe under the bound below it and the nearest over it above."""
+    points = [p.point for p in probes]
+    if around is None:
+        return points
+    lo, hi = WINDOW[0] * around, WINDOW[1] * around
+    inside = [q for q in points if lo <= q.qps <= hi]
+    if stats.crossing(inside, bound_ms) is not None:
+        return inside
+    under = [q for q in points if q.qps < lo and q.p99_ms <= bound_ms]
+    over = [q for q in points if q.qps > hi and q.p99_ms > bound_ms]
+    return (
+        ([max(under, key=lambda q: q.qps)] if under else [])
+        + inside
+        + ([min(over, key=lambda q: q.qps)] if over else [])
+    )
 
 
 def fit(probes: list[Probe], bound_ms: float, around: float | None) -> stats.Estimate:
-    """The estimate from the probes within ``WINDOW`` of ``around`` (all probes when it is None)."""
-    return stats.estimate(_window(probes, around), bound_ms)
+    """The estimate from the probes of the window around ``around`` (see ``_window``)."""
+    return stats.estimate(_window(probes, around, bound_ms), bound_ms)
 
 
 class Search:
@@ -319,13 +335,19 @@ def interleaved(searches: dict[str, Search]) -> dict[str, Capacity]:
 
 
 def load(out: Path) -> Capacity | None:
+    """A search's result from its folder, the estimate made again from its saved probes (as the ratios'
+    bootstraps are), so that a report rebuilt after a change of the fit is consistent in itself."""
     try:
         data = json.loads((out / "capacity.json").read_text())
     except (OSError, ValueError):
         return None
     known = {f.name for f in fields(Probe)}
     data["probes"] = [Probe(**{k: v for k, v in p.items() if k in known}) for p in data["probes"]]
-    return Capacity(**{k: v for k, v in data.items() if k in {f.name for f in fields(Capacity)}})
+    cap = Capacity(**{k: v for k, v in data.items() if k in {f.name for f in fields(Capacity)}})
+    if cap.around is not None:
+        est = fit(cap.probes, cap.bound_ms, cap.around)
+        cap.qps, cap.low, cap.high = est.qps or 0.0, est.low, est.high
+    return cap
 
 
 def departures(duration_s: float, probes: list[Probe]) -> str:

@@ -44,3 +44,28 @@ def test_the_search_finds_the_knee_even_when_short_probes_overestimate_it(monkey
 def test_the_latency_plot_takes_an_interval_that_disagrees_with_loadgen():
     rows = {"sync": [{"target_qps": 40, "p99_ms": 100.0, "p99_low_ms": 120.0, "p99_high_ms": math.inf}]}
     assert plots.capacity_curve(rows, {"sync": {"capacity_qps": 40}}, 250).startswith(b"\x89PNG")
+
+
+def _probe(qps: float, p99_ms: float) -> capacity.Probe:
+    passed = p99_ms <= 250
+    return capacity.Probe(qps, passed, p99_ms, 60.0, qps, 0, None, None, "x", 8.0, 800, 0 if passed else 40,
+                          queue_building=not passed, verdict="pass" if passed else "fail",
+                          tail_ms=[p99_ms] * 24)  # fmt: skip
+
+
+def test_one_stalled_probe_at_the_windows_low_end_does_not_erase_the_capacity():
+    """The async chain of a real run: passes up to 183 QPS, but a stall failed the probe at 148, the lowest
+    in the window around 175. The window alone pools the curve over the bound (no estimate); the pass
+    at 115 below it brings the bracket back, and the estimate falls between 115 and 183 with its interval."""
+    probes = [_probe(115, 128), _probe(173, 135), _probe(259, 2191), _probe(220, math.inf), _probe(181, math.inf),
+              _probe(162, 146), _probe(200, math.inf), _probe(201, math.inf), _probe(166, 212), _probe(183, 212),
+              _probe(148, math.inf)]  # fmt: skip
+    inside = [p.point for p in probes if 0.7 * 175 <= p.target_qps <= 1.4 * 175]
+    assert capacity.stats.crossing(inside, 250) is None
+    est = capacity.fit(probes, 250, around=175)
+    assert est.qps is not None and 115 < est.qps < 183
+    # A window that brackets the bound on its own is left as it is: the far pass does not move the estimate.
+    clean = [p for p in probes if p.target_qps != 148]
+    assert capacity.fit(clean, 250, around=175) == capacity.stats.estimate(
+        [p.point for p in clean if 0.7 * 175 <= p.target_qps <= 1.4 * 175], 250
+    )
