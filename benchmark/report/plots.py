@@ -213,14 +213,17 @@ def frontier(rows: list[dict], name: str, base: dict | None) -> bytes:
         err = [[max(q - (r.get("capacity_low") or q), 0) for r, q in zip(line, x, strict=True)],
                [max((r.get("capacity_high") or q) - q, 0) for r, q in zip(line, x, strict=True)]]  # fmt: skip
         y = [r.get("single_p50_ms") for r in line]
-        ax.errorbar(x, y, xerr=err, fmt="o-", capsize=3, label=f"batch cap {cap}")
+        # Points, not a line: a setting's neighbour in wait is not its neighbour on the frontier.
+        ax.errorbar(x, y, xerr=err, fmt="os^v"[caps.index(cap) % 4], capsize=3, label=f"batch cap {cap}")
         for r, xi, yi in zip(line, x, y, strict=True):
             if yi is not None:
                 ax.annotate(f"{r.get('max_wait_ms'):g} ms", (xi, yi), textcoords="offset points", xytext=(4, 4),
                             fontsize=8)  # fmt: skip
-    if base and base.get("capacity_qps") is not None and base.get("single_p50_ms") is not None:
+    if base and base.get("capacity_qps") and base.get("single_p50_ms") is not None:
         ax.plot([base["capacity_qps"]], [base["single_p50_ms"]], "*", markersize=14, color="tab:red",
                 label=f"{base['name']} (unbatched)")  # fmt: skip
+    elif base:  # measured, but no capacity: said in the legend rather than drawn at 0
+        ax.plot([], [], "*", markersize=14, color="tab:red", label=f"{base['name']} (unbatched): no capacity found")
     ax.set_xlabel("capacity at the p99 bound (queries/s, 95% interval)")
     ax.set_ylabel("single-request p50 (ms)")
     ax.set_xlim(left=0)
