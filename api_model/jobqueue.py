@@ -61,6 +61,13 @@ def job_fields(request_id: str, model: str, features: list[float], timeout_s: fl
             "deadline": repr(time.time() + timeout_s)}  # fmt: skip
 
 
+def add_jobs(pipe, stream_key: str, request_id: str, models: list[str], features: list[float], timeout_s: float):
+    """One job per model on ``pipe`` (a redis-py pipeline, blocking or asyncio: the caller executes it)."""
+    for name in models:
+        pipe.xadd(stream_key, job_fields(request_id, name, features, timeout_s), maxlen=STREAM_MAX_LEN,
+                  approximate=True)  # fmt: skip
+
+
 def parse_entry(entry_id: bytes | str, fields: dict) -> QueuedJob:
     get = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
            for k, v in fields.items()}  # fmt: skip

@@ -243,9 +243,7 @@ class QueueFanout:
         loop = asyncio.get_running_loop()
         try:
             async with self.client.pipeline(transaction=False) as pipe:
-                for name in self.names:
-                    pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features, timeout),
-                              maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
+                jobqueue.add_jobs(pipe, self.stream, request_id, self.names, features, timeout)
                 await pipe.execute()
             deadline = loop.time() + timeout
             while len(got) < len(self.names):
@@ -253,8 +251,7 @@ class QueueFanout:
                 popped = await self.client.blpop([key], timeout=left) if left > 0 else None
                 if popped is None:
                     raise service.model_timeout(timeout)
-                model, status, body = jobqueue.read_answer(popped[1])
-                got.setdefault(model, service.model_score(status, body))  # a re-delivered job may answer twice
+                service.queued_score(got, popped[1])
         except redis.RedisError as exc:
             raise service.model_unreachable(exc) from None
         return [got[name] for name in self.names]

@@ -157,9 +157,7 @@ class QueueFanout:
         got: dict[str, float] = {}
         try:
             pipe = self.client.pipeline(transaction=False)
-            for name in self.names:
-                pipe.xadd(self.stream, jobqueue.job_fields(request_id, name, features, timeout),
-                          maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)  # fmt: skip
+            jobqueue.add_jobs(pipe, self.stream, request_id, self.names, features, timeout)
             pipe.execute()
             deadline = time.monotonic() + timeout
             while len(got) < len(self.names):
@@ -167,8 +165,7 @@ class QueueFanout:
                 popped = self.client.blpop([key], timeout=left) if left > 0 else None
                 if popped is None:
                     raise service.model_timeout(timeout)
-                model, status, body = jobqueue.read_answer(popped[1])
-                got.setdefault(model, service.model_score(status, body))  # a re-delivered job may answer twice
+                service.queued_score(got, popped[1])
         except redis.RedisError as exc:
             raise service.model_unreachable(exc) from None
         return [got[name] for name in self.names]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api_common.errors import ApiError
+from api_model import jobqueue
 from api_model.schemas import MAX_FEATURES
 from api_scoring.schemas import EntityRequest
 from api_scoring.settings import ScoringSettings
@@ -41,6 +42,13 @@ def join(p: Plan, stored: bytes | None) -> list[float]:
 
 def model_names(settings: ScoringSettings) -> list[str]:
     return [f"model-{i + 1}" for i in range(settings.n_models)]
+
+
+def queued_score(got: dict[str, float], raw: bytes | str) -> None:
+    """Record one answer from the job queue's reply list in ``got`` (model name to score); a re-delivered
+    job may answer twice, and its first answer stands."""
+    model, status, body = jobqueue.read_answer(raw)
+    got.setdefault(model, model_score(status, body))
 
 
 def model_score(status: int, body: Any) -> float:
