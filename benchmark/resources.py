@@ -52,3 +52,15 @@ class Sampler(threading.Thread):
     def write(self, path: Path) -> None:
         lines = ["time,group,cpu_s,rss_bytes"] + [f"{t:.3f},{g},{c:.3f},{r}" for t, g, c, r in self.rows]
         write_atomic(path, "\n".join(lines) + "\n")
+
+
+def machine_shares(before, after) -> dict[str, float | None]:
+    """Of the machine's CPU time between two ``psutil.cpu_times()`` readings (all cores), the percent busy
+    and the percent stolen: time the hypervisor gave to other tenants of a shared machine while our
+    threads were ready to run. None when the readings span no time."""
+    total = sum(after) - sum(before)
+    if total <= 0:
+        return {"machine_busy_pct": None, "machine_steal_pct": None}
+    delta = {f: getattr(after, f) - getattr(before, f) for f in after._fields}
+    busy = total - delta.get("idle", 0.0) - delta.get("iowait", 0.0) - delta.get("steal", 0.0)
+    return {"machine_busy_pct": 100 * busy / total, "machine_steal_pct": 100 * delta.get("steal", 0.0) / total}

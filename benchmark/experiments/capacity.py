@@ -59,10 +59,11 @@ def _probes(summary: dict) -> Section | None:
     for chain, probes in summary.get("probes", {}).items():
         for p in probes:
             p99 = f"{num(p['p99_ms'], '.0f')} ({num(p.get('p99_low_ms'), '.0f')}-{num(p.get('p99_high_ms'), '.0f')})"
+            machine = f"{num(p.get('machine_busy_pct'), '.0f')} / {num(p.get('machine_steal_pct'), '.0f')}"
             rows.append([chain, p.get("phase", "-"), num(p["target_qps"], ".1f"), num(p.get("duration_s"), "g"),
                          str(p.get("queries", "-")), p99, str(p.get("over", "-")), str(p["errors"]),
                          "yes" if p.get("queue_building") else "no", str(p.get("early_stopping") or "-"),
-                         p.get("verdict", "-")])  # fmt: skip
+                         p.get("verdict", "-"), machine])  # fmt: skip
     if not rows:
         return None
     return Section(
@@ -70,9 +71,10 @@ def _probes(summary: dict) -> Section | None:
         "Each probe offers Poisson arrivals at its target for its duration. p99 with its 95% order-statistic "
         "interval (open above when the probe is too short to bound it); 'over': queries over the bound or failed; "
         "early stopping: LoadGen's 99%-confidence verdict that the p99 is under the bound; verdict: pass or fail "
-        "with 99% confidence, else unsure.",
+        "with 99% confidence, else unsure. Machine: percent of all cores' time busy, and stolen by the hypervisor "
+        "for other tenants of a shared machine (capacity a chain bound by CPU did not get).",
         ["chain", "phase", "target QPS", "s", "queries", "p99 ms (95%)", "over", "errors", "queue building",
-         "early stopping", "verdict"],
+         "early stopping", "verdict", "machine busy / stolen %"],
         rows,
         fold=True,
     )  # fmt: skip

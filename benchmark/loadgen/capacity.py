@@ -16,13 +16,17 @@ import json
 import math
 import os
 import random
+import statistics
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
+import psutil
+
 from api_common.contract import SAMPLE
+from benchmark import resources
 from benchmark.loadgen import stats
 from benchmark.rundir import write_json
 from lab import processes
@@ -60,6 +64,10 @@ class Probe:
     verdict: str = "unsure"  # "pass" / "fail" with 99% confidence, else "unsure"
     phase: str = "bracket"  # "bracket" or "refine"
     tail_ms: list[float] = field(default_factory=list)  # slowest latencies, sorted (FAILED_MS for a failure)
+    # The whole machine during the probe (resources.machine_shares): a chain bound by CPU loses capacity to
+    # what other tenants of a shared machine take (steal), which no repeat of ours controls.
+    machine_busy_pct: float | None = None
+    machine_steal_pct: float | None = None
 
     @property
     def point(self) -> stats.Point:
@@ -84,6 +92,11 @@ class Capacity:
         """The bootstrap behind the interval, recomputed from the saved probes (for ratios: give the two
         sides different seeds, or two searches with as many probes would draw the same indices)."""
         return stats.bootstrap(_window(self.probes, self.around, self.bound_ms), self.bound_ms, seed)
+
+    def steal_pct(self) -> float | None:
+        """The median, over the probes, of the machine's CPU time stolen for other tenants (None: not read)."""
+        steals = [p.machine_steal_pct for p in self.probes if p.machine_steal_pct is not None]
+        return statistics.median(steals) if steals else None
 
     def text(self) -> str:
         """``95 QPS (88-101)``: the estimate and its interval."""
@@ -144,6 +157,7 @@ def probe(
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    before = psutil.cpu_times()
     rec = processes.spawn("loadgen", cmd, env, folder / "probe.log", uuid.uuid4().hex, cpus=cpus)
     try:
         # LoadGen stops by itself after its duration (at most 3x when it must reach min queries).
@@ -151,11 +165,13 @@ def probe(
     finally:
         processes.stop(rec, timeout=5)
         processes.reap(rec)
+    machine = resources.machine_shares(before, psutil.cpu_times())
     try:
         result = json.loads((folder / "result.json").read_text())
     except (OSError, ValueError):
-        return Probe(qps, False, None, None, None, -1, None, None, str(folder), duration_s, verdict="fail", phase=phase)
-    return judge(qps, duration_s, bound_ms, folder, result, phase)
+        return Probe(qps, False, None, None, None, -1, None, None, str(folder), duration_s, verdict="fail", phase=phase,
+                     **machine)  # fmt: skip
+    return replace(judge(qps, duration_s, bound_ms, folder, result, phase), **machine)
 
 
 def subprocess_wait(rec: processes.Record, timeout: float) -> None:

@@ -85,6 +85,7 @@ SUMMARY_ROWS = [
     ("peak RSS of the chain (MiB)", lambda c: num(c.get("peak_rss_mb"), ".0f")),
     ("CPU per request (ms, all chain processes)", _cpu_ms),
     ("capacity at the p99 bound (QPS, LoadGen, 95% interval)", _capacity),
+    ("  machine CPU stolen during its probes (%, median)", lambda c: num(c.get("capacity_steal_pct"), ".0f")),
 ]
 
 
