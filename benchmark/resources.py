@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -64,3 +66,41 @@ def machine_shares(before, after) -> dict[str, float | None]:
     delta = {f: getattr(after, f) - getattr(before, f) for f in after._fields}
     busy = total - delta.get("idle", 0.0) - delta.get("iowait", 0.0) - delta.get("steal", 0.0)
     return {"machine_busy_pct": 100 * busy / total, "machine_steal_pct": 100 * delta.get("steal", 0.0) / total}
+
+
+SPEED_ITERATIONS = 20_000  # one unit of fixed work: about 1-2 ms of pure Python on the development machine
+
+
+def speed_unit_ms() -> float:
+    """How fast this machine runs pure Python now: the best of three timings of one fixed unit of work, in
+    ms. The best, so that a preemption inside one timing does not count; what is left is the core's speed,
+    which on a shared machine (other tenants on the same physical core, or a vCPU moved between cores)
+    varies from second to second."""
+    best = math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        total = 0
+        for i in range(SPEED_ITERATIONS):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - t0)
+    return 1000 * best
+
+
+class SpeedSampler(threading.Thread):
+    """``speed_unit_ms`` every ``interval`` s while a probe runs: about 1% of one core at the default."""
+
+    def __init__(self, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.samples: list[float] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.samples.append(speed_unit_ms())
+
+    def stop(self) -> float | None:
+        """Stop, and return the median unit time over the samples (None: no sample)."""
+        self._stop_event.set()
+        self.join(timeout=5)
+        return statistics.median(self.samples) if self.samples else None

@@ -60,10 +60,11 @@ def _probes(summary: dict) -> Section | None:
         for p in probes:
             p99 = f"{num(p['p99_ms'], '.0f')} ({num(p.get('p99_low_ms'), '.0f')}-{num(p.get('p99_high_ms'), '.0f')})"
             machine = f"{num(p.get('machine_busy_pct'), '.0f')} / {num(p.get('machine_steal_pct'), '.0f')}"
+            speed = num(p.get("speed_ms"), ".2f")
             rows.append([chain, p.get("phase", "-"), num(p["target_qps"], ".1f"), num(p.get("duration_s"), "g"),
                          str(p.get("queries", "-")), p99, str(p.get("over", "-")), str(p["errors"]),
                          "yes" if p.get("queue_building") else "no", str(p.get("early_stopping") or "-"),
-                         p.get("verdict", "-"), machine])  # fmt: skip
+                         p.get("verdict", "-"), machine, speed])  # fmt: skip
     if not rows:
         return None
     return Section(
@@ -72,9 +73,11 @@ def _probes(summary: dict) -> Section | None:
         "interval (open above when the probe is too short to bound it); 'over': queries over the bound or failed; "
         "early stopping: LoadGen's 99%-confidence verdict that the p99 is under the bound; verdict: pass or fail "
         "with 99% confidence, else unsure. Machine: percent of all cores' time busy, and stolen by the hypervisor "
-        "for other tenants of a shared machine (capacity a chain bound by CPU did not get).",
+        "for other tenants of a shared machine; speed: the median time of one fixed unit of pure-Python work "
+        "during the probe (higher is slower: a shared core runs slower when its other tenants are busy, and a "
+        "chain bound by CPU loses capacity with it).",
         ["chain", "phase", "target QPS", "s", "queries", "p99 ms (95%)", "over", "errors", "queue building",
-         "early stopping", "verdict", "machine busy / stolen %"],
+         "early stopping", "verdict", "machine busy / stolen %", "speed ms"],
         rows,
         fold=True,
     )  # fmt: skip

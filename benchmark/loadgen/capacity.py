@@ -68,6 +68,7 @@ class Probe:
     # what other tenants of a shared machine take (steal), which no repeat of ours controls.
     machine_busy_pct: float | None = None
     machine_steal_pct: float | None = None
+    speed_ms: float | None = None  # resources.speed_unit_ms, median over the probe: higher is a slower machine
 
     @property
     def point(self) -> stats.Point:
@@ -93,10 +94,10 @@ class Capacity:
         sides different seeds, or two searches with as many probes would draw the same indices)."""
         return stats.bootstrap(_window(self.probes, self.around, self.bound_ms), self.bound_ms, seed)
 
-    def steal_pct(self) -> float | None:
-        """The median, over the probes, of the machine's CPU time stolen for other tenants (None: not read)."""
-        steals = [p.machine_steal_pct for p in self.probes if p.machine_steal_pct is not None]
-        return statistics.median(steals) if steals else None
+    def machine(self, name: str) -> float | None:
+        """The median over the probes of one of their machine readings (``machine_steal_pct``, ``speed_ms``)."""
+        values = [getattr(p, name) for p in self.probes if getattr(p, name) is not None]
+        return statistics.median(values) if values else None
 
     def text(self) -> str:
         """``95 QPS (88-101)``: the estimate and its interval."""
@@ -157,7 +158,8 @@ def probe(
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    before = psutil.cpu_times()
+    before, speed = psutil.cpu_times(), resources.SpeedSampler()
+    speed.start()
     rec = processes.spawn("loadgen", cmd, env, folder / "probe.log", uuid.uuid4().hex, cpus=cpus)
     try:
         # LoadGen stops by itself after its duration (at most 3x when it must reach min queries).
@@ -165,7 +167,8 @@ def probe(
     finally:
         processes.stop(rec, timeout=5)
         processes.reap(rec)
-    machine = resources.machine_shares(before, psutil.cpu_times())
+        speed_ms = speed.stop()
+    machine = resources.machine_shares(before, psutil.cpu_times()) | {"speed_ms": speed_ms}
     try:
         result = json.loads((folder / "result.json").read_text())
     except (OSError, ValueError):

@@ -102,7 +102,8 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "capacity_probes": len(cap.probes),
                 "capacity_seconds": cap.seconds,
                 "capacity_client_saturated": cap.client_saturated,
-                "capacity_steal_pct": cap.steal_pct(),
+                "capacity_steal_pct": cap.machine("machine_steal_pct"),
+                "capacity_speed_ms": cap.machine("speed_ms"),
             }
             if cap.client_saturated:
                 notes.append("capacity: the LoadGen client passed 90% of a core in some probe")

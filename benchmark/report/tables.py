@@ -86,6 +86,7 @@ SUMMARY_ROWS = [
     ("CPU per request (ms, all chain processes)", _cpu_ms),
     ("capacity at the p99 bound (QPS, LoadGen, 95% interval)", _capacity),
     ("  machine CPU stolen during its probes (%, median)", lambda c: num(c.get("capacity_steal_pct"), ".0f")),
+    ("  machine speed during its probes (work unit ms, median)", lambda c: num(c.get("capacity_speed_ms"), ".2f")),
 ]
 
 

@@ -1,9 +1,12 @@
-"""The machine's CPU shares between two readings: busy, and stolen by the hypervisor."""
+"""The machine's readings around a probe: CPU shares busy and stolen, and its speed."""
+
+import statistics
+import time
 
 import psutil
 import pytest
 
-from benchmark.resources import machine_shares
+from benchmark.resources import SpeedSampler, machine_shares
 
 Times = type(psutil.cpu_times())
 
@@ -25,3 +28,21 @@ def test_shares_are_percents_of_all_cores_time():
 def test_no_time_between_readings_gives_no_share():
     same = _times(user=1.0, idle=1.0)
     assert machine_shares(same, same) == {"machine_busy_pct": None, "machine_steal_pct": None}
+
+
+def test_speed_sampler_gives_the_median_unit_time_of_its_samples():
+    sampler = SpeedSampler(interval=0.01)
+    sampler.start()
+    deadline = time.monotonic() + 10  # a busy machine may take long to give the thread its first turns
+    while len(sampler.samples) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    median = sampler.stop()
+    assert len(sampler.samples) >= 3
+    assert median == statistics.median(sampler.samples) and median > 0
+    assert not sampler.is_alive()
+
+
+def test_speed_sampler_stopped_before_its_first_sample_gives_none():
+    sampler = SpeedSampler(interval=60)
+    sampler.start()
+    assert sampler.stop() is None

@@ -51,6 +51,7 @@ def test_loadgen_probes_produce_capacity_figures(compared):
             assert probe.verdict in ("pass", "fail", "unsure")
             # The machine worked while LoadGen offered load (a share of all cores, so above 0 and at most 100).
             assert 0 < probe.machine_busy_pct <= 100 and 0 <= probe.machine_steal_pct < 100
+            assert probe.speed_ms > 0
         assert cap.qps >= 0
         if cap.low is not None:
             assert cap.low <= cap.qps <= cap.high
