@@ -252,6 +252,7 @@ class Search:
         self.rng = random.Random(0)
         self.next_qps = max(start_qps, 1.0)
         self.under: Probe | None = None
+        self.doubted = False  # the last bracket probe failed, and runs again at the same load
         self.over: Probe | None = None
         self.guess: float | None = None
         self.bracketed = False
@@ -272,7 +273,7 @@ class Search:
             est = fit([self.under, self.over], self.bound_ms, None) if self.under and self.over else None
             self.guess = est.qps if est and est.qps else None
             if self.guess is None and self.probes:  # no bracket within the budget: refine around what ran
-                self.guess = (self.under or self.over).target_qps
+                self.guess = (self.under or self.over or self.probes[-1]).target_qps
         refine_s = self.duration_s * REFINE_LENGTH
         if not self.planned:
             if not self.guess or self.left() <= len(GRID) * (refine_s + PROBE_OVERHEAD_S):
@@ -303,21 +304,28 @@ class Search:
                       f"{queue}: {p.verdict}")  # fmt: skip
         if phase == "bracket":
             if p.passed:
-                self.under, self.next_qps = p, qps * GROWTH
+                self.under, self.next_qps, self.doubted = p, qps * GROWTH, False
+            elif not self.doubted:
+                # A bracket probe that fails runs once more before it closes the bracket: a stall of a shared
+                # machine (seconds of every answer late, then recovery) fails a probe far under the knee, and a
+                # bracket closed there puts every refinement round too low to see it.
+                self.doubted = True
             else:
-                self.over, self.next_qps = p, qps / 2
+                self.over, self.next_qps, self.doubted = p, qps / 2, False
         else:
             self.planned.pop(0)
             if not self.planned:  # a round is complete: refit, and centre the next round on the estimate
                 self.rounds += 1
                 est = fit(self.probes, self.bound_ms, self.guess)
                 last = self.probes[-len(GRID) :]
-                if est.qps:
+                if all(p.passed for p in last):
+                    # The whole round under the bound: look higher, even when the fit crosses the bound lower
+                    # down (one stalled probe, a failure at 10x the bound, outweighs two passes in it).
+                    self.guess *= GRID[-1] * WINDOW[1]
+                elif est.qps:
                     self.guess = est.qps
                 elif not any(p.passed for p in last):  # the whole round over the bound: look lower
                     self.guess *= GRID[0] * WINDOW[0]
-                elif all(p.passed for p in last):  # the whole round under it: look higher
-                    self.guess *= GRID[-1] * WINDOW[1]
         return True
 
     def result(self) -> Capacity:

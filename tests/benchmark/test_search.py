@@ -11,16 +11,19 @@ from benchmark.loadgen import capacity
 from benchmark.report import plots
 
 
-def fake_chain(monkeypatch, knee_qps: float, bracket_optimism: float = 1.0):
+def fake_chain(monkeypatch, knee_qps: float, bracket_optimism: float = 1.0, stalls: tuple[int, ...] = ()):
     """A chain whose p99 is 80 ms under ``knee_qps`` and overloaded past it; its short bracket probes
-    see a knee ``bracket_optimism`` times higher (a queue needs time to build)."""
+    see a knee ``bracket_optimism`` times higher (a queue needs time to build); the probes numbered in
+    ``stalls`` (from 1) fail whatever their load, as a stall of a shared machine makes them."""
     rng = random.Random(5)
     budget_clock = {"t": 0.0}
+    calls = []
 
     def probe(url, qps, duration_s, bound_ms, entities, folder, phase="bracket", cpus=None):
         budget_clock["t"] += duration_s + 1
+        calls.append(qps)
         knee = knee_qps * (bracket_optimism if phase == "bracket" else 1.0)
-        over = qps > knee * rng.uniform(0.98, 1.02)
+        over = qps > knee * rng.uniform(0.98, 1.02) or len(calls) in stalls
         p99 = 3000.0 if over else 80.0 + 150.0 * qps / knee
         n = int(qps * duration_s)
         return capacity.Probe(qps, not over, p99, 60.0, qps, 0, None, None, str(folder), duration_s, n,
@@ -30,6 +33,7 @@ def fake_chain(monkeypatch, knee_qps: float, bracket_optimism: float = 1.0):
     monkeypatch.setattr(capacity, "probe", probe)
     monkeypatch.setattr(capacity, "settle", lambda url, bound_ms: 0.0)
     monkeypatch.setattr(capacity.time, "monotonic", lambda: budget_clock["t"])
+    return calls
 
 
 @pytest.mark.parametrize("optimism", [1.0, 1.4])
@@ -39,6 +43,25 @@ def test_the_search_finds_the_knee_even_when_short_probes_overestimate_it(monkey
     assert cap.qps and 90 <= cap.qps <= 110
     assert cap.seconds <= 300 + 3 * 8 + 60  # its budget, and at most one probe begun inside it
     assert (tmp_path / "capacity.json").exists()
+
+
+def test_a_stalled_bracket_probe_runs_again_instead_of_closing_the_bracket_under_the_knee(monkeypatch, tmp_path):
+    """The async chain of a full run: its bracket probe at 90 QPS stalled (seconds of late answers, then
+    recovery), the bracket closed there, and eight refinement probes at 60-97 QPS all passed; the capacity
+    came out at 90. Here the third probe (90 QPS, knee 150) stalls: it runs again, and the search goes on."""
+    calls = fake_chain(monkeypatch, knee_qps=150, stalls=(3,))
+    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+    assert calls[:4] == [40, 60, 90, 90]
+    assert cap.qps and 135 <= cap.qps <= 165
+
+
+def test_a_round_that_passes_whole_looks_higher_even_when_an_old_stall_crosses_the_bound(monkeypatch, tmp_path):
+    """A stall in the first refinement round under the knee (its second probe, at 132 QPS, knee 150): the fit
+    crosses the bound there, and rounds centred on it pass whole. The search moves up to the knee instead
+    of refining around the stall until its budget is spent (131 QPS before)."""
+    fake_chain(monkeypatch, knee_qps=150, stalls=(8,))  # 40, 60, 90, 135, 202 (over), 202 (over), then a round
+    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+    assert cap.qps and 135 <= cap.qps <= 165
 
 
 def test_the_latency_plot_takes_an_interval_that_disagrees_with_loadgen():
