@@ -90,7 +90,12 @@ def test_summary_has_both_chains_figures(tiny_run):
     for chain in ("sync", "async"):
         c = summary["chains"][chain]
         assert c["single_p50_ms"] > 40  # at least one simulated model call
-        assert c["breaking_users"] is not None and c["max_rps"] > 0 and c["peak_rss_mb"] > 0
+        assert c["max_rps"] > 0 and c["peak_rss_mb"] > 0
+        # The ramp was cut into steps and judged. Its tiny steps (a second, a few requests each) decide the
+        # breaking point on noise, and a one-worker sync chain on a busy machine can be behind from its first
+        # step (CI: 4 of 5 req/s at 12 users): then the summary says so instead of naming a user count.
+        assert summary["steps"][chain] and c["breaking_reason"]
+        assert c["breaking_users"] is not None or c["breaking_reason"].startswith("already broken at the first step")
     assert summary["littles_bound_sync"] > 0
 
 
