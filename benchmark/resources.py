@@ -74,8 +74,8 @@ SPEED_ITERATIONS = 20_000  # one unit of fixed work: about 1-2 ms of pure Python
 def speed_unit_ms() -> float:
     """How fast this machine runs pure Python now: the best of three timings of one fixed unit of work, in
     ms. The best, so that a preemption inside one timing does not count; what is left is the core's speed,
-    which on a shared machine (other tenants on the same physical core, or a vCPU moved between cores)
-    varies from second to second."""
+    which on a shared machine varies (on the development machine: two speeds about 1.6x apart, switching
+    from second to second; doc/FINDINGS.md)."""
     best = math.inf
     for _ in range(3):
         t0 = time.perf_counter()

@@ -74,8 +74,8 @@ def _probes(summary: dict) -> Section | None:
         "early stopping: LoadGen's 99%-confidence verdict that the p99 is under the bound; verdict: pass or fail "
         "with 99% confidence, else unsure. Machine: percent of all cores' time busy, and stolen by the hypervisor "
         "for other tenants of a shared machine; speed: the median time of one fixed unit of pure-Python work "
-        "during the probe (higher is slower: a shared core runs slower when its other tenants are busy, and a "
-        "chain bound by CPU loses capacity with it).",
+        "during the probe (higher is slower; on a shared machine it varies, and a chain bound by CPU moves with "
+        "it).",
         ["chain", "phase", "target QPS", "s", "queries", "p99 ms (95%)", "over", "errors", "queue building",
          "early stopping", "verdict", "machine busy / stolen %", "speed ms"],
         rows,

@@ -64,8 +64,8 @@ class Probe:
     verdict: str = "unsure"  # "pass" / "fail" with 99% confidence, else "unsure"
     phase: str = "bracket"  # "bracket" or "refine"
     tail_ms: list[float] = field(default_factory=list)  # slowest latencies, sorted (FAILED_MS for a failure)
-    # The whole machine during the probe (resources.machine_shares): a chain bound by CPU loses capacity to
-    # what other tenants of a shared machine take (steal), which no repeat of ours controls.
+    # The whole machine during the probe (resources.machine_shares, resources.SpeedSampler): a chain bound by
+    # CPU loses capacity to what other tenants of a shared machine take, which no repeat of ours controls.
     machine_busy_pct: float | None = None
     machine_steal_pct: float | None = None
     speed_ms: float | None = None  # resources.speed_unit_ms, median over the probe: higher is a slower machine
