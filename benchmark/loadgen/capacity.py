@@ -69,6 +69,7 @@ class Probe:
     machine_busy_pct: float | None = None
     machine_steal_pct: float | None = None
     speed_ms: float | None = None  # resources.speed_unit_ms, median over the probe: higher is a slower machine
+    started_at: float | None = None  # Unix time: when it ran, to read the probes of interleaved searches in order
 
     @property
     def point(self) -> stats.Point:
@@ -158,7 +159,7 @@ def probe(
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    before, speed = psutil.cpu_times(), resources.SpeedSampler()
+    before, speed, started_at = psutil.cpu_times(), resources.SpeedSampler(), time.time()
     speed.start()
     rec = processes.spawn("loadgen", cmd, env, folder / "probe.log", uuid.uuid4().hex, cpus=cpus)
     try:
@@ -168,7 +169,7 @@ def probe(
         processes.stop(rec, timeout=5)
         processes.reap(rec)
         speed_ms = speed.stop()
-    machine = resources.machine_shares(before, psutil.cpu_times()) | {"speed_ms": speed_ms}
+    machine = resources.machine_shares(before, psutil.cpu_times()) | {"speed_ms": speed_ms, "started_at": started_at}
     try:
         result = json.loads((folder / "result.json").read_text())
     except (OSError, ValueError):

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 TINY = QUICK.with_options(
     response_time_s=3, ramp_max_users=12, ramp_rate=4, ramp_step_users=4, max_performance_s=6,
     stress_users=20, stress_rate=20, stress_s=3, timeit_min_calls=1, timeit_max_calls=2, timeit_repetitions=2,
-    capacity_probe_s=2, capacity_budget_s=12,
+    capacity_probe_s=2, capacity_budget_s=16,
 )  # fmt: skip
 
 
@@ -157,3 +157,15 @@ def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path):
         assert all(processes.alive(r) for r in control.state_file(lab).read())
     finally:
         control.down(lab, log=lambda *_: None)
+
+
+def test_capacity_interleaves_the_two_chains(tiny_run):
+    # One search per chain, a probe at a time in shuffled rounds: every chain's first probe runs before any
+    # chain's second (run one after the other, the first chain's second probe would come before the other's first).
+    _, _, run = tiny_run
+    started = {}
+    for chain in ("sync", "async"):
+        probes = json.loads((run / "loadgen" / chain / "capacity.json").read_text())["probes"]
+        started[chain] = sorted(p["started_at"] for p in probes)
+    assert any(len(s) >= 2 for s in started.values())
+    assert max(s[0] for s in started.values()) < min(s[1] for s in started.values() if len(s) >= 2)
