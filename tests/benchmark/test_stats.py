@@ -68,6 +68,43 @@ def test_capacity_interval_covers_the_known_capacity_of_a_simulated_queue():
     assert sorted(widths)[len(widths) // 2] < 0.15  # and the interval says something (measured: +-3%)
 
 
+def knee_probe(rng: random.Random, qps: float, knee_qps: float, seconds: float, jitter: float) -> stats.Point:
+    """A probe of a chain bound by CPU on a shared machine: steady under its knee, collapsed past it, and the
+    knee moves from probe to probe by ``jitter`` (log-normal), as the machine's speed does."""
+    knee = knee_qps * math.exp(rng.gauss(0, jitter))
+    if qps > knee:
+        return stats.Point(qps, math.inf)  # a queue building: no steady p99
+    steady = 60 + 150 * (qps / knee) ** 4
+    return stats.Point.of(qps, [steady * rng.uniform(0.5, 1.1) for _ in range(int(qps * seconds))])
+
+
+def searches_of_a_jittering_knee(trials: int, seed: int) -> list[tuple[float, stats.Estimate]]:
+    """(truth, estimate) of simulated searches: four rounds at 0.85-1.15 of a rough guess, 8 s probes, a knee
+    moving +-5% from probe to probe. The truth is the median knee: the load a probe passes half the time."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(trials):
+        truth = 160.0
+        guess = truth * rng.uniform(0.9, 1.1)
+        points = [knee_probe(rng, guess * f, truth, 8, 0.05) for _ in range(4) for f in (0.85, 0.95, 1.05, 1.15)]
+        out.append((truth, stats.estimate(points, 250, seed=rng.randrange(1 << 30))))
+    return out
+
+
+def test_capacity_interval_covers_a_knee_that_moves_from_probe_to_probe():
+    # Between a steady probe and a collapsed one the crossing is open; an interval that interpolated towards
+    # the collapse's placeholder p99 in every resample held the truth in 31 of these 100 searches (measured).
+    # The estimate itself sits lower (median 150 QPS: the load where about one probe in ten collapses, since a
+    # collapse counts at 10x the bound in the mean log p99), which the interval also holds.
+    trials = 100
+    found = searches_of_a_jittering_knee(trials, seed=11)
+    covered = sum(e.low is not None and e.low <= truth <= e.high for truth, e in found)
+    widths = sorted((e.high - e.low) / truth for truth, e in found if e.low is not None)
+    # Measured: 93 covered (4 searches had no interval); the bound is 3 standard errors under 95%.
+    assert covered / trials >= 0.95 - 3 * math.sqrt(0.95 * 0.05 / trials)
+    assert widths[len(widths) // 2] < 0.3  # and it still says something (measured: +-8%)
+
+
 def test_no_capacity_when_the_probes_do_not_see_the_boundary():
     flat = [stats.Point(q, 50.0) for q in (10, 20, 30)]
     assert stats.estimate(flat, 250).qps is None
