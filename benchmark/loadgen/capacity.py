@@ -258,6 +258,7 @@ class Search:
         self.guess: float | None = None
         self.bracketed = False
         self.planned: list[float] = []  # loads left in this refinement round
+        self.centre: float | None = None  # the load the last refinement round that ran was centred on
         self.rounds = 0
         self.finished = False
 
@@ -284,6 +285,7 @@ class Search:
                 if est.low is not None and (est.high - est.low) / 2 <= TIGHT * est.qps:
                     return None  # tight enough: the rest of the budget is not needed
             self.planned = [self.guess * f for f in self.rng.sample(GRID, len(GRID))]
+            self.centre = self.guess
         return self.planned[0], refine_s, "refine"
 
     def step(self) -> bool:
@@ -330,11 +332,17 @@ class Search:
         return True
 
     def result(self) -> Capacity:
-        """The estimate from every probe so far, written to ``capacity.json``."""
-        final = fit(self.probes, self.bound_ms, self.guess) if self.guess else stats.Estimate(None, None, None, 0)
+        """The estimate from every probe so far, written to ``capacity.json``.
+
+        Its window is centred where the last round ran, not on the next round's load: a round that passed
+        whole moves that load up by 1.6x, and when the budget ends there, a window around a load no probe ran
+        at leaves out the failures under it (a run's async chain: 163 QPS, when probes at 146 and 161 had failed).
+        """
+        around = self.centre or self.guess
+        final = fit(self.probes, self.bound_ms, around) if around else stats.Estimate(None, None, None, 0)
         saturated = any((p.client_cpu_pct or 0) > 90 for p in self.probes)
         result = Capacity(final.qps or 0.0, self.bound_ms, self.probes, saturated, final.low, final.high,
-                          self.budget_s, round(self.spent, 1), self.guess)  # fmt: skip
+                          self.budget_s, round(self.spent, 1), around)  # fmt: skip
         write_json(self.out / "capacity.json", asdict(result))
         return result
 

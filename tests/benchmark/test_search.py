@@ -92,3 +92,38 @@ def test_one_stalled_probe_at_the_windows_low_end_does_not_erase_the_capacity():
     assert capacity.fit(clean, 250, around=175) == capacity.stats.estimate(
         [p.point for p in clean if 0.7 * 175 <= p.target_qps <= 1.4 * 175], 250
     )
+
+
+# The async chain of a real quick run (20261123T020211Z): load, phase, p99 ms, failed queries, queue building.
+ROUNDS_THEN_PASS_WHOLE = [
+    (40.0, "bracket", 72, 0, False), (60.0, "bracket", 65, 0, False), (90.0, "bracket", 70, 0, False),
+    (135.0, "bracket", 107, 0, False), (202.5, "bracket", 2041, 151, False), (202.5, "bracket", 1748, 144, True),
+    (176.2, "refine", 2446, 238, True), (145.5, "refine", 536, 0, False), (130.2, "refine", 97, 0, False),
+    (160.8, "refine", 377, 0, False), (162.4, "refine", 149, 0, False), (134.2, "refine", 98, 0, False),
+    (148.3, "refine", 165, 0, False), (120.0, "refine", 81, 0, False),
+]  # fmt: skip
+
+
+def test_the_final_fit_is_centred_where_the_last_round_ran(monkeypatch, tmp_path):
+    """Replayed: the second round (120-162 QPS) passed whole, which moved the next round's load up 1.6x, to 227;
+    the budget ended there, and a fit centred on 227 left out the failures at 146 and 161: 163 QPS, above
+    both. Centred where that round ran (141), the fit keeps them."""
+    clock, replay = {"t": 0.0}, iter(ROUNDS_THEN_PASS_WHOLE)
+
+    def probe(url, qps, duration_s, bound_ms, entities, folder, phase="bracket", cpus=None):
+        load, kind, p99, errors, queue = next(replay)
+        assert (round(qps, 1), phase) == (load, kind)  # the search asks for the loads the real run did
+        clock["t"] += duration_s + 1
+        n = int(qps * duration_s)
+        passed = p99 <= 250 and not errors and not queue
+        return capacity.Probe(qps, passed, p99, 60.0, qps, errors, None, None, str(folder), duration_s, n,
+                              0 if passed else n // 50, queue_building=queue, phase=phase,
+                              tail_ms=[float(p99)] * max(1, n // 33))  # fmt: skip
+
+    monkeypatch.setattr(capacity, "probe", probe)
+    monkeypatch.setattr(capacity, "settle", lambda url, bound_ms: 0.0)
+    monkeypatch.setattr(capacity.time, "monotonic", lambda: clock["t"])
+    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=120, progress=lambda *_: None)
+    assert len(cap.probes) == len(ROUNDS_THEN_PASS_WHOLE)
+    assert cap.around is not None and 135 < cap.around < 150
+    assert cap.qps and cap.qps < 160.8 and cap.low <= 145.5
