@@ -131,3 +131,17 @@ def test_the_final_fit_is_centred_where_the_last_round_ran(monkeypatch, tmp_path
     assert len(cap.probes) == len(ROUNDS_THEN_PASS_WHOLE)
     assert cap.around is not None and 135 < cap.around < 150
     assert cap.qps and cap.qps < 160.8 and cap.low <= 145.5
+
+
+def test_after_a_round_that_passes_whole_the_next_starts_where_it_ended(monkeypatch, tmp_path):
+    # A step of 1.6x put a real run's next round at 232-254 QPS, above failures it had seen at 159-179: a round
+    # spent where every probe collapsed. The next round now begins at the last one's highest load.
+    fake_chain(monkeypatch, knee_qps=150, stalls=(8,))
+    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+    refine = [p for p in cap.probes if p.phase == "refine"]
+    rounds = [refine[i : i + len(capacity.GRID)] for i in range(0, len(refine), len(capacity.GRID))]
+    steps = [(r, n) for r, n in zip(rounds, rounds[1:], strict=False) if all(p.passed for p in r)]
+    assert steps
+    for done, after in steps:
+        top, bottom = max(p.target_qps for p in done), min(p.target_qps for p in after)
+        assert bottom == pytest.approx(top, rel=0.01)
