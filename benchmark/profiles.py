@@ -77,7 +77,7 @@ QUICK = Profile(
     timeit_max_calls=10,
     timeit_repetitions=3,
     capacity_probe_s=4,
-    # lab capacity: 240 s per chain, about 8 minutes for both (doc/FINDINGS.md: with 120 s, three runs' async figures
+    # lab capacity: 240 s per chain, about 6 minutes for both (doc/FINDINGS.md: with 120 s, three runs' async figures
     # spread 139-163 QPS); make run and make compare pass 120, so that they end in about 9 minutes.
     capacity_budget_s=240,
 )
