@@ -399,5 +399,5 @@ def departures(duration_s: float, probes: list[Probe]) -> str:
         "confidence when the mirror test, a failed query or a queue building (latency rising within the probe) says "
         "so, and is unsure otherwise. The capacity is where the probes' p99, made non-decreasing in the offered load "
         "(isotonic regression), crosses the bound; its 95% interval is a two-level bootstrap over the probes and "
-        "over each probe's own p99."
+        "over each probe's own p99, each draw spread over the gap between the last steady probe and a collapsed one."
     )
