@@ -337,8 +337,9 @@ class Search:
         """The estimate from every probe so far, written to ``capacity.json``.
 
         Its window is centred where the last round ran, not on the next round's load: a round that passed
-        whole moves that load up by 1.6x, and when the budget ends there, a window around a load no probe ran
-        at leaves out the failures under it (a run's async chain: 163 QPS, when probes at 146 and 161 had failed).
+        whole moves that load up, and when the budget ends there, a window around a load no probe ran at
+        leaves out the failures under it (a run's async chain, with a step of 1.6x then: 163 QPS, when probes
+        at 146 and 161 had failed).
         """
         around = self.centre or self.guess
         final = fit(self.probes, self.bound_ms, around) if around else stats.Estimate(None, None, None, 0)
