@@ -24,7 +24,7 @@ from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, scrape_metrics, settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, processes, variants
-from lab.ports import free_port
+from lab.ports import free_port, free_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
@@ -32,8 +32,10 @@ from lab.variants import Variant
 
 def _stack(variant: Variant, redis_port: int) -> Stack:
     base: dict[str, dict] = {"redis": {"port": redis_port}}
-    for name in SERVICES:
-        base[name] = {"port": free_port()}
+    # Distinct, and not Redis's: the first variant's ports are picked before Redis listens on its own.
+    ports = [p for p in free_ports(len(SERVICES) + 1) if p != redis_port][: len(SERVICES)]
+    for name, port in zip(SERVICES, ports, strict=True):
+        base[name] = {"port": port}
     return variants.stack_for(variant, base)
 
 

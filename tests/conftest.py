@@ -14,7 +14,7 @@ import redis
 from feature_store import server
 from feature_store.settings import RedisSettings
 from lab import control, health
-from lab.ports import free_port
+from lab.ports import free_port, free_ports
 from lab.settings import LabSettings
 from lab.stack import Stack, build_stack
 
@@ -65,9 +65,10 @@ def key_prefix(redis_url: str) -> Iterator[str]:
 
 def make_stack(entities: int = 200, **overrides: dict) -> Stack:
     """A stack on free ports, so it can run beside another (or beside the user's own)."""
-    o: dict[str, dict] = {"redis": {"port": free_port(), "entities": entities}}
-    for name in SERVICES:
-        o[name] = {"port": free_port()}
+    redis_port, *ports = free_ports(1 + len(SERVICES))
+    o: dict[str, dict] = {"redis": {"port": redis_port, "entities": entities}}
+    for name, port in zip(SERVICES, ports, strict=True):
+        o[name] = {"port": port}
     for name, values in overrides.items():
         o.setdefault(name.replace("_", "-"), {}).update(values)
     return build_stack(o)

@@ -7,7 +7,7 @@ import pytest
 
 from api_common.contract import SAMPLE
 from lab import control, processes, variants
-from lab.ports import free_port
+from lab.ports import free_ports
 from lab.smoke import expected_prediction
 from tests.conftest import SERVICES, lab_settings
 
@@ -19,7 +19,9 @@ def test_variant_answers_the_contract(name, tmp_path):
     variant = variants.get(name)
     if variant.missing():
         pytest.skip(f"variant {name} needs {', '.join(variant.missing())}, which is not installed")
-    base = {"redis": {"port": free_port(), "entities": 50}} | {s: {"port": free_port()} for s in SERVICES}
+    redis_port, *ports = free_ports(1 + len(SERVICES))
+    base = {"redis": {"port": redis_port, "entities": 50}}
+    base |= {service: {"port": port} for service, port in zip(SERVICES, ports, strict=True)}
     stack = variants.stack_for(variant, base)
     lab = lab_settings(tmp_path)
     chain = variant.chain
