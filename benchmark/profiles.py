@@ -77,8 +77,8 @@ QUICK = Profile(
     timeit_max_calls=10,
     timeit_repetitions=3,
     capacity_probe_s=4,
-    # lab capacity: 240 s per chain, about 6 minutes for both (doc/FINDINGS.md: with 120 s, three runs' async figures
-    # spread 139-163 QPS); make run and make compare pass 120, so that they end in about 9 minutes.
+    # lab capacity: 240 s per chain, about 6 minutes for both, 26 async probes a run against 14 with 120 s
+    # (doc/FINDINGS.md); make run and make compare pass 120 to keep their length (make run: about 9 minutes).
     capacity_budget_s=240,
 )
 PROFILES = {"full": FULL, "quick": QUICK}

@@ -63,12 +63,17 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     client.close()
 
 
+def free_stack_ports(entities: int) -> dict[str, dict]:
+    """Settings overrides that put Redis and every service on its own free port."""
+    redis_port, *ports = free_ports(1 + len(SERVICES))
+    return {"redis": {"port": redis_port, "entities": entities}} | {
+        name: {"port": port} for name, port in zip(SERVICES, ports, strict=True)
+    }
+
+
 def make_stack(entities: int = 200, **overrides: dict) -> Stack:
     """A stack on free ports, so it can run beside another (or beside the user's own)."""
-    redis_port, *ports = free_ports(1 + len(SERVICES))
-    o: dict[str, dict] = {"redis": {"port": redis_port, "entities": entities}}
-    for name, port in zip(SERVICES, ports, strict=True):
-        o[name] = {"port": port}
+    o = free_stack_ports(entities)
     for name, values in overrides.items():
         o.setdefault(name.replace("_", "-"), {}).update(values)
     return build_stack(o)

@@ -7,9 +7,8 @@ import pytest
 
 from api_common.contract import SAMPLE
 from lab import control, processes, variants
-from lab.ports import free_ports
 from lab.smoke import expected_prediction
-from tests.conftest import SERVICES, lab_settings
+from tests.conftest import free_stack_ports, lab_settings
 
 pytestmark = pytest.mark.integration
 
@@ -19,10 +18,7 @@ def test_variant_answers_the_contract(name, tmp_path):
     variant = variants.get(name)
     if variant.missing():
         pytest.skip(f"variant {name} needs {', '.join(variant.missing())}, which is not installed")
-    redis_port, *ports = free_ports(1 + len(SERVICES))
-    base = {"redis": {"port": redis_port, "entities": 50}}
-    base |= {service: {"port": port} for service, port in zip(SERVICES, ports, strict=True)}
-    stack = variants.stack_for(variant, base)
+    stack = variants.stack_for(variant, free_stack_ports(entities=50))
     lab = lab_settings(tmp_path)
     chain = variant.chain
     records = control.start(stack, lab, ["redis", f"model-{chain}", f"scoring-{chain}"], log=lambda *_: None)
