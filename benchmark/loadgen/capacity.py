@@ -398,7 +398,7 @@ def departures(duration_s: float, probes: list[Probe]) -> str:
         f"least {MLPERF_MIN_DURATION_S} s and {MLPERF_MIN_QUERIES} queries per Server run, so no probe is an official "
         "result. A probe passes with 99% confidence when LoadGen's early-stopping estimate says so, fails with 99% "
         "confidence when the mirror test, a failed query or a queue building (latency rising within the probe) says "
-        "so, and is unsure otherwise. The capacity is where the probes' p99, made non-decreasing in the offered load "
-        "(isotonic regression), crosses the bound; its 95% interval is a two-level bootstrap over the probes and "
-        "over each probe's own p99, each draw spread over the gap between the last steady probe and a collapsed one."
+        "so, and is unsure otherwise. The capacity is the load a probe is as likely to pass as to fail at: there a "
+        "logistic curve, fitted to each probe's chance of being over the bound (certain for a collapse), is 0.5; its "
+        "95% interval is a percentile bootstrap over the probes."
     )

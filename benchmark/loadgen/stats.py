@@ -6,17 +6,15 @@ with t queries over the bound, at least h(t) queries must have run); it *fails* 
 test says, with the same confidence, that the true p99 is over the bound, when a query failed, or
 when latency grows within the probe (a queue building); otherwise it is *unsure*.
 
-The capacity is where the p99 crosses the bound. The only thing assumed of the chain is that its p99
-does not fall as the offered load grows: the probes' log p99 are made non-decreasing in load by
-isotonic regression (pool adjacent violators), and the capacity is where that curve crosses the bound,
-interpolated between the two probes around it. No line or queueing model is imposed, so a sharp knee
-(a chain bound by CPU goes from 80 ms to seconds within 15% more load) and probes far past it do not
-pull the estimate. Its 95% interval is a percentile bootstrap over the probes: resampling whole probes
-carries both the sampling noise of each p99 and the drift of a shared machine between probes. Where the
-curve jumps from a steady p99 to a collapse between two loads, the probes leave the crossing open across
-that gap, and each resample's draw spreads over it: an interpolation towards a collapse's placeholder
-p99 would put the crossing next to the last steady probe in every resample, and an interval that narrow
-held a chain's known capacity in 31 of 100 simulated searches (``tests/benchmark/test_stats.py``).
+The capacity is the load a probe is as likely to pass as to fail at. Each probe gives its chance of being
+over the bound (``over_share``: certain for a collapse, else the posterior probability, from its count of
+queries over the bound, that more than 1% are); a logistic curve of that chance against the load is fitted
+by maximum likelihood, and the capacity is where it is 0.5. A chain bound by CPU does not degrade past its
+knee, it collapses (a queue, failed queries), and whether a probe near the knee collapses is a coin toss:
+a curve of the p99 itself has no value for a collapse, and the isotonic fit that counted one at 10x the
+bound sat where about one probe in seven collapses and moved with the few a run happened to see. Its 95%
+interval is a percentile bootstrap over the probes: resampling whole probes carries the drift of a shared
+machine between probes, and each probe's own sampling noise is already in its chance of being over.
 """
 
 from __future__ import annotations
