@@ -210,9 +210,9 @@ def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
 
 def _window(probes: list[Probe], around: float | None, bound_ms: float) -> list[stats.Point]:
     """The probes the fit uses: those within ``WINDOW`` of ``around`` (all when it is None), so that probes
-    far from the boundary do not pull it. When those do not bracket the bound but the probes do (one probe
-    over the bound at the window's low end pools the curve above it, as a stall of a shared machine can
-    make), the window takes in the nearest probe under the bound below it and the nearest over it above."""
+    far from the boundary do not pull it. When those do not bracket the bound but the probes do (every probe
+    in the window on one side of it, as when the window sits above the knee), the window takes in the nearest
+    probe under the bound below it and the nearest over it above."""
     points = [p.point for p in probes]
     if around is None:
         return points
@@ -323,7 +323,7 @@ class Search:
                 last = self.probes[-len(GRID) :]
                 if all(p.passed for p in last):
                     # The whole round under the bound: look higher, even when the fit crosses the bound lower
-                    # down (one stalled probe, a failure at 10x the bound, outweighs two passes in it). The next
+                    # down (earlier probes, a stall among them, can put it there). The next
                     # round's lowest load is this round's highest: a step of 1.6x put a run's next round at
                     # 232-254 QPS, where every probe collapsed, above failures it had already seen at 159-179.
                     self.guess *= GRID[-1] / GRID[0]
