@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -55,6 +56,28 @@ def _git(*args: str) -> str | None:
         return None
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def source_fingerprint() -> str | None:
+    """A hash of the lab's code as it is on disk: every file git tracks or would track (ignored files aside),
+    its docs aside. Two runs with the same fingerprint ran the same code, committed or not."""
+    try:
+        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                             capture_output=True, timeout=10, check=True).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    digest = hashlib.sha256()
+    for name in sorted(set(out.decode().split("\0")) - {""}):
+        if name.endswith(".md") or name.startswith("doc/"):
+            continue
+        try:
+            digest.update(name.encode() + b"\0" + (ROOT / name).read_bytes() + b"\0")
+        except OSError:  # listed but deleted on disk
+            digest.update(name.encode() + b"\0deleted\0")
+    return digest.hexdigest()
+
+
 def _cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -86,6 +109,7 @@ def manifest(settings: dict[str, Any], options: dict[str, Any]) -> dict[str, Any
         "options": options,
         "commit": _git("rev-parse", "HEAD"),
         "dirty": bool(status) if status is not None else None,
+        "source": source_fingerprint(),
         "python": sys.version.split()[0],
         "packages": _versions(),
         "platform": platform.platform(),

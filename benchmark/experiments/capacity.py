@@ -6,7 +6,7 @@ import os
 
 from api_common.contract import CHAINS
 from benchmark.experiments import Context, Experiment
-from benchmark.loadgen import capacity
+from benchmark.loadgen import capacity, history
 from benchmark.report.tables import Section, headline, num
 from benchmark.suite import chain_processes
 from lab import processes
@@ -55,6 +55,11 @@ def _search(ctx: Context, chain: str, client_cpus: set[int] | None) -> capacity.
 
 def run(ctx: Context) -> dict:
     found = find(ctx)
+    earlier = history.record(ctx.path)
+    for chain, cap in found.items():
+        s = history.spread(earlier, chain, cap.low, cap.high)
+        if s:
+            ctx.progress(f"    {chain} earlier runs, same code, settings and machine: {history.text(s)}")
     # The lower end of the interval: a load the chain sustains under the bound with confidence.
     ctx.found["sustainable"] = {chain: cap.low or cap.qps or None for chain, cap in found.items()}
     return {"capacity_qps": {chain: [cap.qps, cap.low, cap.high] for chain, cap in found.items()}}

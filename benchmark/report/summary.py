@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from api_common.contract import CHAINS
-from benchmark.loadgen import capacity, stats
+from benchmark.loadgen import capacity, history, stats
 from benchmark.locust.scenarios import HOLDS, STEP_DOWN, over_bound
 from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
@@ -125,6 +125,8 @@ def summarise_run(run: Path) -> dict[str, Any]:
     out["latency_bound_ms"] = bound
     out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
     out["capacity_ratio"] = _ratio(caps)
+    earlier = history.load(run)
+    out["capacity_earlier"] = {ch: history.spread(earlier, ch, cap.low, cap.high) for ch, cap in caps.items()}
     # The max-performance hold is judged against the bound it was sized by: the capacity's p99 bound.
     hold_bound = out["capacity_bound_ms"] if caps else bound
     for c in out["chains"].values():

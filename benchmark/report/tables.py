@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api_common.contract import CHAINS
+from benchmark.loadgen import history
 
 
 @dataclass
@@ -68,6 +69,10 @@ def headline(summary: dict[str, Any]) -> list[str]:
         lines.append(f"capacity at p99 <= {summary['capacity_bound_ms']:.0f} ms (LoadGen, open loop; 95% intervals):")
         lines += [f"  {ch:<6} {_capacity(chains.get(ch, {}))}" for ch in CHAINS]
         lines.append(f"  async / sync: {ratio_text(summary.get('capacity_ratio'))}")
+        earlier = summary.get("capacity_earlier") or {}
+        if any(earlier.values()):  # a rerun's figure moves by more than one run's interval shows
+            lines.append("earlier runs of the same code, settings and machine (how far a rerun moves):")
+            lines += [f"  {ch:<6} {history.text(earlier.get(ch))}" for ch in CHAINS]
     if any(chains.get(ch, {}).get("single_p50_ms") for ch in CHAINS):
         lines.append("single request p50 / p99 (ms): " + ", ".join(
             f"{ch} {num(chains[ch].get('single_p50_ms'))} / {num(chains[ch].get('single_p99_ms'))}" for ch in CHAINS

@@ -1,4 +1,5 @@
 import json
+import subprocess
 
 from benchmark.rundir import Run, manifest, new_run_dir, write_atomic
 
@@ -24,3 +25,17 @@ def test_manifest_records_what_a_reader_needs(tmp_path):
     run.finish(complete=False, reason="interrupted (SIGINT)")
     data = json.loads((tmp_path / "manifest.json").read_text())
     assert data["ended"] and data["incomplete_reason"] == "interrupted (SIGINT)"
+
+
+def test_source_fingerprint_follows_the_code_not_the_docs(tmp_path, monkeypatch):
+    from benchmark import rundir
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("one\n")
+    monkeypatch.setattr(rundir, "ROOT", tmp_path)
+    first = rundir.source_fingerprint()
+    (tmp_path / "README.md").write_text("two\n")  # docs: the same code
+    assert rundir.source_fingerprint() == first
+    (tmp_path / "a.py").write_text("x = 2\n")  # an uncommitted change to the code
+    assert first and rundir.source_fingerprint() != first

@@ -14,6 +14,8 @@ import pytest
 from benchmark import suite
 from benchmark.profiles import QUICK
 from benchmark.report.build import build
+from benchmark.report.summary import summarise_run
+from benchmark.report.tables import headline
 from benchmark.verify import VerificationError, verify
 from lab import control, processes
 from tests.conftest import lab_settings, make_stack, start
@@ -169,3 +171,20 @@ def test_capacity_interleaves_the_two_chains(tiny_run):
         started[chain] = sorted(p["started_at"] for p in probes)
     assert any(len(s) >= 2 for s in started.values())
     assert max(s[0] for s in started.values()) < min(s[1] for s in started.values() if len(s) >= 2)
+
+
+def test_a_capacity_run_sets_earlier_runs_of_the_same_stack_beside_its_figure(tiny_run):
+    # The tiny run of every experiment, then a capacity run against the same stack: the second records the
+    # first's figures as a repeat (same code, settings, machine and capacity options) and says how they fall.
+    stack, lab, first = tiny_run
+    second = suite.run(stack, lab, TINY, experiments=("capacity",), progress=lambda *_: None, label="capacity")
+    earlier = json.loads((second / "loadgen" / "earlier.json").read_text())
+    assert [r["run"] for r in earlier] == [first.name]
+    figures = {}
+    for chain in ("sync", "async"):
+        data = json.loads((first / "loadgen" / chain / "capacity.json").read_text())
+        if data["qps"]:  # the tiny budget does not always bracket the bound
+            figures[chain] = [data["qps"], data["low"], data["high"]]
+    assert earlier[0]["capacity_qps"] == figures
+    lines = headline(summarise_run(second))
+    assert any(line.startswith("earlier runs of the same code") for line in lines) == bool(figures)
