@@ -55,11 +55,7 @@ def _search(ctx: Context, chain: str, client_cpus: set[int] | None) -> capacity.
 
 def run(ctx: Context) -> dict:
     found = find(ctx)
-    earlier = history.record(ctx.path)
-    for chain, cap in found.items():
-        s = history.spread(earlier, chain, cap.low, cap.high)
-        if s:
-            ctx.progress(f"    {chain} earlier runs, same code, settings and machine: {history.text(s)}")
+    history.record(ctx.path)  # the headline sets the earlier runs' figures beside these
     # The lower end of the interval: a load the chain sustains under the bound with confidence.
     ctx.found["sustainable"] = {chain: cap.low or cap.qps or None for chain, cap in found.items()}
     return {"capacity_qps": {chain: [cap.qps, cap.low, cap.high] for chain, cap in found.items()}}
