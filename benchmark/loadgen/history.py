@@ -92,7 +92,7 @@ def spread(runs: list[dict[str, Any]], chain: str, low: float | None, high: floa
 
 
 def text(s: dict[str, Any] | None) -> str:
-    """``139-189 QPS over 6 runs (median 158), 4 outside this run's interval``."""
+    """``135-156 QPS over 2 runs (median 145), 1 outside this run's interval`` (set I of doc/FINDINGS.md)."""
     if not s:
         return "none"
     low, high = f"{s['min']:.0f}", f"{s['max']:.0f}"
