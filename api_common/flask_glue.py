@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TypeVar
 
 from flask import Flask, Request, jsonify
@@ -60,23 +61,37 @@ def install_json(app: Flask, json_library: str) -> None:
     app.json = OrjsonProvider(app)
 
 
-def install_in_flight_limit(app: Flask, limit: int | None) -> None:
-    """The overload policy (``api_common.overload``); useful with threaded or gevent workers, as a
-    gunicorn ``sync`` worker holds one request at a time and its queue is the listen backlog."""
+def install_admission(app: Flask, settings) -> None:
+    """The overload policy (``api_common.overload``). A request's wait is read from its connection
+    (gunicorn gives the socket: ``sync``, ``gthread`` and ``gevent`` workers); a server that does not
+    give it is not refused by ``delay``. ``fixed`` needs a worker that holds several requests (threads or
+    gevent): a gunicorn ``sync`` worker holds one at a time and queues the rest in its listen backlog."""
     from flask import g, request
 
-    from api_common.overload import InFlightLimit
+    from api_common import overload
 
-    counter = InFlightLimit(limit)
+    policy = overload.admission(
+        settings.admission, settings.max_in_flight, settings.admission_target_ms, settings.admission_interval_ms
+    )
+
+    def wait_s() -> float | None:
+        env = request.environ
+        return overload.socket_wait_s(env.get("gunicorn.socket") or env.get("gunicorn.sock"))
+
+    timed = isinstance(policy, overload.DelayAdmission)
 
     @app.before_request
     def _admit():
-        g.in_flight_counted = counter.enter(request.method)
+        g.admission_counted = policy.enter(request.method, wait_s)
+        if timed and g.admission_counted:
+            g.admission_arrived = time.monotonic() - (wait_s() or 0.0)
 
     @app.teardown_request
     def _release(_exc):
-        if g.pop("in_flight_counted", False):
-            counter.leave()
+        if g.pop("admission_counted", False):
+            policy.leave()
+            if timed:
+                policy.finished(time.monotonic() - g.pop("admission_arrived"))
 
 
 def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:

@@ -1,37 +1,71 @@
-"""The overload policy: a bound on the requests one worker process holds at once, past it a fast 503.
+"""The overload policy: which predictions a worker admits, and a fast 503 with ``Retry-After`` for the rest.
 
-Without a bound, an overloaded async worker accepts every request and shares its CPU among all of them,
-so every answer gets slower together until clients time out. With ``max_in_flight`` set, a worker
-that already holds that many predictions answers the next one at once with 503 and ``Retry-After``;
-the health check, the index and ``/metrics`` (GET) are never refused. Framework-free: both twins'
-glue call it.
+Three policies, ``*_ADMISSION``:
+
+- ``off``: admit everything. An async worker then shares its CPU among all it holds, so past capacity every
+  answer slows together; a gunicorn sync worker's queue (the listen backlog) grows without bound.
+- ``fixed``: at most ``*_MAX_IN_FLIGHT`` predictions in one worker at once. It bounds memory, not latency,
+  and it refuses a burst that a queue would drain in a few hundred milliseconds.
+- ``delay``: controlled delay, as Meta's RPC servers use it (Maurer, "Fail at scale", ACM Queue 2015; CoDel,
+  Nichols and Jacobson 2012). A request's *wait* is the time it waited before the worker started it. While
+  waits have fallen under ``target`` at least once in the last ``interval`` (a burst being drained: a good
+  queue), a request is admitted unless it has already waited a whole interval; once they have stayed over
+  the target for an interval (a standing queue: a bad one), a request that waited more than the target is
+  refused. So bursts pass, and past capacity the queue is held near the target instead of growing.
+
+How a worker knows a request's wait: an asyncio worker measures its event loop's lag (``LoopLag``): a new
+request's task, like any callback, waits that long to run, and its bytes wait in the kernel for at most one
+turn of the loop. A gunicorn worker (``sync``, ``gthread``, ``gevent``) reads it from the kernel: the time
+since the request's last bytes arrived on its connection (``TCP_INFO``'s ``last_data_recv``), which counts
+the wait in the listen backlog that no user-space timer can see.
+
+GET requests (the health check, the index, ``/metrics``) are never refused. Framework-free: the twins'
+glue calls it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
+import socket
+import struct
 import threading
+import time
+from collections.abc import Callable
+from typing import Literal
 
 from api_common.errors import ApiError
 
 RETRY_AFTER_S = 1
+Policy = Literal["off", "fixed", "delay"]
 
 
-class InFlightLimit:
-    """Counts the predictions in progress in this worker process (threads and coroutines alike)."""
+class Admission:
+    """Admits or refuses one worker's predictions; the base admits everything (``off``)."""
+
+    def enter(self, method: str, wait_s: Callable[[], float | None] = lambda: None) -> bool:
+        """Admit one request: True when it was counted (call ``leave`` after it); raises the 503 when
+        it is refused. ``wait_s`` gives the time it waited to start, when the server can tell."""
+        return False
+
+    def leave(self) -> None:
+        pass
+
+
+class InFlightLimit(Admission):
+    """``fixed``: counts the predictions in progress in this worker process (threads and coroutines alike)."""
 
     def __init__(self, limit: int | None):
         self.limit = limit
         self.count = 0
         self._lock = threading.Lock()
 
-    def enter(self, method: str) -> bool:
-        """Admit one request: True when it was counted (call ``leave`` after it), False when it is not
-        counted (no limit, or not a POST); raises the 503 when this worker is full."""
+    def enter(self, method: str, wait_s: Callable[[], float | None] = lambda: None) -> bool:
         if self.limit is None or method != "POST":
             return False
         with self._lock:
             if self.count >= self.limit:
-                raise overloaded(self.limit)
+                raise overloaded(f"this worker already holds {self.limit} requests")
             self.count += 1
             return True
 
@@ -40,6 +74,181 @@ class InFlightLimit:
             self.count -= 1
 
 
-def overloaded(limit: int) -> ApiError:
-    message = f"this worker already holds {limit} requests; retry after {RETRY_AFTER_S} s"
+class Codel:
+    """The ``delay`` policy's decision, pure: given each request's delay and the time, is the queue standing?
+
+    CoDel (Nichols and Jacobson) calls a queue standing when its *smallest* delay over an interval is over
+    the target. That fits one first-come-first-served queue; in a worker that shares itself among requests
+    (an event loop) one lucky request that met no one finishes at its service time even in an overload, and
+    resets the clock (measured here: at 1.3x capacity the smallest delay of each second was 0-20 ms while
+    the median was 250-440 ms). So the test here is on the median: the queue stands once more than half of
+    the delays of the last whole interval were over the target, and it is cleared the same way.
+    """
+
+    def __init__(self, target_s: float, interval_s: float):
+        self.target_s = target_s
+        self.interval_s = interval_s
+        self.window_start = -math.inf
+        self.over = self.total = 0
+        self.standing_now = False
+
+    def observe(self, delay_s: float, now: float) -> None:
+        if now - self.window_start >= self.interval_s:
+            if self.total:
+                self.standing_now = 2 * self.over > self.total
+            elif now - self.window_start >= 2 * self.interval_s:
+                self.standing_now = False  # a whole interval with nothing answered: nothing stands
+            self.window_start, self.over, self.total = now, 0, 0
+        self.total += 1
+        self.over += delay_s > self.target_s
+
+    def standing(self, now: float) -> bool:
+        """Were most delays of the last whole interval over the target?"""
+        if now - self.window_start >= 2 * self.interval_s:
+            return False
+        return self.standing_now
+
+
+class ServiceFloor:
+    """The shortest time in the worker a request took lately: its service time with no queue (as TCP Vegas
+    and BBR take the minimum round trip), the lowest of the last two windows of ``window_s``."""
+
+    def __init__(self, window_s: float = 10.0):
+        self.window_s = window_s
+        self.mins = [math.inf, math.inf]  # the current window's and the previous one's
+        self.since = -math.inf
+
+    def add(self, sojourn_s: float, now: float) -> float:
+        """Record one request's time in the worker; return the floor."""
+        if now - self.since > self.window_s:
+            self.mins, self.since = [math.inf, self.mins[0]], now
+        self.mins[0] = min(self.mins[0], sojourn_s)
+        return min(self.mins)
+
+
+class DelayAdmission(Admission):
+    """``delay``: refuses a standing queue (``Codel``), and lets a burst through.
+
+    Each answered request reports its time in the worker beyond the shortest such time lately
+    (``finished``, with the wait before it started counted in): its queueing delay, whatever kind of
+    queue it met. The queue is *standing* when no request's delay has fallen under the target for a whole
+    interval. Two kinds of worker meet it differently:
+
+    - one that serves a request at a time, first come first served (a gunicorn ``sync`` worker), has its
+      queue in front of it: while the queue stands, a request that waited over the target to start is
+      refused (and, standing or not, one that waited a whole interval);
+    - an event loop shares itself among every request it holds, so its queue is inside it: a request that
+      started at once can still take ten times its service time. While the queue stands, a request is
+      refused when the worker already holds ``standing_cap`` (the ``fixed`` policy's bound); while it does
+      not, only the burst's ceiling, ``burst_cap``, applies. Measured at 1.3x the async chain's capacity
+      here, a cap of 64 kept 640 answers a second within the bound, 128 kept 325, and refusing every request
+      while the queue stood, 233 to 380 (doc/FINDINGS.md).
+    """
+
+    def __init__(self, target_s: float, interval_s: float, standing_cap: int | None = None,
+                 burst_cap: int | None = None, event_loop: bool = False,
+                 clock: Callable[[], float] = time.monotonic):  # fmt: skip
+        self.codel = Codel(target_s, interval_s)
+        self.event_loop = event_loop
+        self.standing_cap = standing_cap
+        self.burst_cap = burst_cap
+        self.clock = clock
+        self.floor = ServiceFloor()
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def finished(self, sojourn_s: float) -> None:
+        """A request admitted by this worker was answered ``sojourn_s`` after it arrived."""
+        with self._lock:
+            now = self.clock()
+            self.codel.observe(max(0.0, sojourn_s - self.floor.add(sojourn_s, now)), now)
+
+    def enter(self, method: str, wait_s: Callable[[], float | None] = lambda: None) -> bool:
+        if method != "POST":
+            return False
+        wait = wait_s() or 0.0
+        with self._lock:
+            now = self.clock()
+            c = self.codel
+            standing = c.standing(now)
+            # An event loop's requests queue inside it, so it refuses by its cap; a request that waited to
+            # start is refused past the target only by a worker whose queue is in front of it.
+            if wait > (c.target_s if standing and not self.event_loop else c.interval_s):
+                why = f"it waited {wait * 1000:.0f} ms to start"
+            elif standing and self.standing_cap is not None and self.count >= self.standing_cap:
+                why = f"requests here have been delayed over {c.target_s * 1000:g} ms for {c.interval_s * 1000:g} ms"
+            elif self.burst_cap is not None and self.count >= self.burst_cap:
+                why = f"this worker already holds {self.burst_cap} requests"
+            else:
+                self.count += 1
+                return True
+        raise overloaded(why)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+# The ``delay`` policy's ceiling for a burst, per worker: far above the 75 a worker meets in the original
+# lab's test (150 users at once, two workers), well under what would exhaust its memory or file handles.
+BURST_CAP = 1024
+
+
+def admission(policy: Policy, max_in_flight: int | None, target_ms: float, interval_ms: float,
+              event_loop: bool = False) -> Admission:  # fmt: skip
+    """The policy named by a service's settings (``event_loop``: its worker is an asyncio loop)."""
+    if policy == "fixed":
+        return InFlightLimit(max_in_flight)
+    if policy == "delay":
+        return DelayAdmission(target_ms / 1000, interval_ms / 1000, max_in_flight, BURST_CAP, event_loop)
+    return Admission()
+
+
+def overloaded(why: str) -> ApiError:
+    message = f"{why}; retry after {RETRY_AFTER_S} s"
     return ApiError(503, "overloaded", message, headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+class LoopLag:
+    """The lag of this thread's event loop: how late a timer set ``period_s`` ahead fires, sampled
+    continuously by one task (started with the first request, inside the running loop)."""
+
+    def __init__(self, period_s: float, observe: Callable[[float, float], None] | None = None):
+        self.period_s = period_s
+        self.observe = observe
+        self.lag_s = 0.0
+        self._task: asyncio.Task | None = None
+
+    def current(self) -> float:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._sample())
+        return self.lag_s
+
+    async def _sample(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.period_s
+            await asyncio.sleep(self.period_s)
+            now = loop.time()
+            self.lag_s = max(0.0, now - due)
+            if self.observe is not None:  # a quiet loop keeps telling the policy that nothing waits
+                self.observe(self.lag_s, time.monotonic())
+
+
+# struct tcp_info (linux/tcp.h): 8 one-byte fields, then 32-bit ones; tcpi_last_data_recv is the 12th of those,
+# the milliseconds since data last arrived on the connection (at the kernel's tick, 1-4 ms).
+_TCP_INFO_LEN = 104
+_LAST_DATA_RECV_OFFSET = 8 + 4 * 11
+
+
+def socket_wait_s(sock: socket.socket | None) -> float | None:
+    """How long ago the last bytes of the request arrived on ``sock`` (Linux), or None."""
+    if sock is None or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, _TCP_INFO_LEN)
+    except OSError:
+        return None
+    if len(info) < _LAST_DATA_RECV_OFFSET + 4:
+        return None
+    return struct.unpack_from("I", info, _LAST_DATA_RECV_OFFSET)[0] / 1000

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 
 from api_common.contract import HEALTH_PATH, batch_path, predict_path
 from api_common.fastapi_glue import (
-    InFlightLimitMiddleware,
+    AdmissionMiddleware,
     MetricsMiddleware,
     ProfilingMiddleware,
     install_error_handlers,
@@ -59,7 +59,7 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
         items = await read_json_body(request, BATCH, settings.max_body_bytes, settings.json_library)
         return await runner.predict_batch(items, model)
 
-    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
+    app.add_middleware(AdmissionMiddleware, settings=settings)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
     return app

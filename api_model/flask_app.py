@@ -6,8 +6,8 @@ from flask import Flask, jsonify, request
 
 from api_common.contract import HEALTH_PATH, batch_path, predict_path
 from api_common.flask_glue import (
+    install_admission,
     install_error_handlers,
-    install_in_flight_limit,
     install_json,
     install_metrics,
     install_profiling,
@@ -30,7 +30,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     metrics = Metrics("model-sync")
     install_metrics(app, metrics)
     runner = BlockingModel(settings, metrics.observe_batch)
-    install_in_flight_limit(app, settings.max_in_flight)
+    install_admission(app, settings)
 
     @app.get("/")
     def index():

@@ -20,6 +20,10 @@ from api_model import jobqueue
 from api_scoring import service
 from api_scoring.settings import ScoringSettings
 
+# The widest httpx's own pool is allowed to grow (see ModelFanout.max_connections): at its capacity an
+# async worker holds about 10 requests, 20 model calls.
+HTTPX_MAX_CONNECTIONS = 64
+
 
 class ModelFanout:
     """Calls the N models through one shared ``httpx.AsyncClient``, concurrently by default."""
@@ -29,10 +33,20 @@ class ModelFanout:
         self.url = settings.model_url.rstrip("/") + settings.model_path
         self.names = service.model_names(settings)
         self.client: Any = None
+        self.slots = asyncio.Semaphore(self.max_connections())
+
+    def max_connections(self) -> int:
+        # httpcore's pool does work quadratic in the connections it holds on every request it adds or
+        # removes (connection_pool.py, _assign_requests_to_connections, httpcore 1.0.9), and it keeps every
+        # connection a burst opened. So once a burst has grown the pool, every later request costs more CPU,
+        # the chain falls behind and the pool grows further: the async chain's metastable collapse
+        # (doc/FINDINGS.md, "Why the async chain collapsed"). With httpx's own pool, calls past
+        # HTTPX_MAX_CONNECTIONS wait in this semaphore, an O(1) queue, and the pool never holds more.
+        return min(self.settings.model_max_connections, HTTPX_MAX_CONNECTIONS)
 
     def _httpx(self) -> httpx.AsyncClient:
         s = self.settings
-        n = s.model_max_connections
+        n = self.max_connections()
         timeout = httpx.Timeout(s.model_timeout_s, connect=s.model_connect_timeout_s)
         return httpx.AsyncClient(timeout=timeout, limits=httpx.Limits(max_connections=n, max_keepalive_connections=n))
 
@@ -45,8 +59,12 @@ class ModelFanout:
 
     async def _post(self, client: Any, params: dict, features: list[float]) -> tuple[int, Any]:
         try:
-            resp = await client.post(self.url, params=params, json=features)
-        except httpx.TimeoutException:
+            async with self.slots:
+                resp = await client.post(self.url, params=params, json=features)
+        except httpx.TimeoutException as exc:
+            # httpx-aiohttp 0.2 reports a refused connection as a ConnectTimeout; its cause says which.
+            if isinstance(exc.__cause__, OSError) and not isinstance(exc.__cause__, TimeoutError):
+                raise service.model_unreachable(exc.__cause__) from None
             raise service.model_timeout(self.settings.model_timeout_s) from None
         except httpx.HTTPError as exc:
             raise service.model_unreachable(exc) from None
@@ -89,7 +107,11 @@ class PerRequestModelFanout(ModelFanout):
 
 class HttpxAiohttpModelFanout(ModelFanout):
     """httpx's API over aiohttp's transport (httpx-aiohttp): what some SDKs ship since httpx's own
-    connection pool is slow under concurrency. Timeouts and errors arrive as httpx's."""
+    connection pool is slow under concurrency. Timeouts and errors arrive as httpx's. aiohttp's pool costs
+    the same with many connections as with few, so the semaphore is as wide as the settings say."""
+
+    def max_connections(self) -> int:
+        return self.settings.model_max_connections
 
     def _httpx(self) -> httpx.AsyncClient:
         from httpx_aiohttp import HttpxAiohttpClient

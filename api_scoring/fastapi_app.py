@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.fastapi_glue import (
-    InFlightLimitMiddleware,
+    AdmissionMiddleware,
     MetricsMiddleware,
     ProfilingMiddleware,
     install_error_handlers,
@@ -88,7 +88,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
             answer = await service.score_async(settings, body, store, fanout, profile, timings)
         return respond(timings, answer)
 
-    app.add_middleware(InFlightLimitMiddleware, limit=settings.max_in_flight)
+    app.add_middleware(AdmissionMiddleware, settings=settings)
 
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
     return app

@@ -6,8 +6,8 @@ from flask import Flask, g, jsonify, request
 
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.flask_glue import (
+    install_admission,
     install_error_handlers,
-    install_in_flight_limit,
     install_json,
     install_metrics,
     install_profiling,
@@ -29,7 +29,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     install_profiling(app, "scoring-sync", settings.profiling, settings.profile_dir)
     metrics = Metrics("scoring-sync")
     install_metrics(app, metrics)
-    install_in_flight_limit(app, settings.max_in_flight)
+    install_admission(app, settings)
 
     # Made once per worker process (gunicorn loads the app after forking), never per request,
     # unless a seed-faithful variant asks for the per-request code paths.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api_common.errors import ApiError
+from api_common.overload import overloaded
 from api_model import jobqueue
 from api_model.schemas import MAX_FEATURES
 from api_scoring.schemas import EntityRequest
@@ -52,7 +53,11 @@ def queued_score(got: dict[str, float], raw: bytes | str) -> None:
 
 
 def model_score(status: int, body: Any) -> float:
-    """The score from a model API answer, or a 502 if the answer is not a prediction."""
+    """The score from a model API answer; a refusal by its overload policy is passed on as this
+    service's own (503 with Retry-After: a client may retry it); any other answer that is not a
+    prediction is a 502."""
+    if status == 503 and isinstance(body, dict) and body.get("error") == "overloaded":
+        raise overloaded("the model API refused the call: it is overloaded")
     if status != 200:
         raise ApiError(502, "model_error", f"model API answered HTTP {status}")
     try:

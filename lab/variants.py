@@ -47,7 +47,8 @@ def _gunicorn(worker_class: str, workers: int, **extra) -> dict:
     return {"server": "gunicorn", "worker_class": worker_class, "workers": workers, **extra}
 
 
-SEED_CLIENTS = {"http_client": "per_request", "redis_client": "per_request"}
+HTTPX = {"client_library": "httpx"}  # httpx's own connection pool, as the original lab's chain had
+SEED_CLIENTS = {"http_client": "per_request", "redis_client": "per_request"} | HTTPX
 GTHREAD = _gunicorn("gthread", SYNC_WORKERS, threads=8)
 GEVENT = _gunicorn("gevent", CORES)
 SEED_ASYNC_SERVER = _gunicorn(UVICORN_WORKER, SEED_ASYNC_WORKERS)
@@ -61,7 +62,7 @@ BATCH_SYNC_MODEL = _gunicorn("gthread", 1, threads=64) | BATCHING
 # The job queue's model tier: worker processes taking up to 32 jobs at a time from the model tier's Redis stream.
 QUEUE_WORKERS = {"server": "queue_workers", "workers": CORES, "max_batch_size": 32}
 # The floor: no framework and no overload policy (a bare app has no middleware).
-BARE = {"app": "bare", "max_in_flight": None}
+BARE = {"app": "bare", "admission": "off"}
 
 VARIANTS = {
     v.name: v
@@ -103,7 +104,8 @@ VARIANTS = {
                 "gunicorn sync workers, model calls concurrent (model API bare too)",
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
         # async chain: FastAPI
-        Variant("async", "async", "plain uvicorn (uvloop, httptools), one worker per core: the default chain"),
+        Variant("async", "async", "httpx's API over aiohttp's transport (httpx-aiohttp) instead of httpx's own "
+                "pool, and admission by queueing delay: the default chain", requires=("httpx_aiohttp",)),
         Variant(
             "async-seed", "async", "the original: gunicorn + uvicorn workers, a new httpx client per request, "
             "a blocking Redis client with a new connection per request inside the handler",
@@ -113,13 +115,16 @@ VARIANTS = {
         ),
         Variant(
             "async-seed-shared", "async", "one httpx.AsyncClient and one Redis pool per worker (still blocking)",
-            model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER | {"redis_blocking": True},
+            model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER | HTTPX | {"redis_blocking": True},
             requires=("uvicorn_worker",),
         ),
         Variant(
             "async-gunicorn-uvicorn", "async", "non-blocking Redis (redis.asyncio), on gunicorn + uvicorn workers",
-            model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER, requires=("uvicorn_worker",),
+            model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER | HTTPX, requires=("uvicorn_worker",),
         ),
+        Variant("async-httpx", "async", "plain uvicorn, one worker per core, httpx's own connection pool (the "
+                "default until its pool's cost was found to grow with its connections: doc/FINDINGS.md)",
+                scoring=HTTPX),
         Variant("async-gunicorn-asgi", "async", "gunicorn's own asyncio ASGI worker",
                 model=_gunicorn("asgi", CORES), scoring=_gunicorn("asgi", CORES)),
         Variant("async-aiohttp", "async", "aiohttp instead of httpx as the client to the models",
@@ -129,8 +134,6 @@ VARIANTS = {
         Variant("async-cpu", "async", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),
         Variant("async-granian", "async", "granian's ASGI instead of uvicorn, one worker per core (model API too)",
                 model=GRANIAN, scoring=GRANIAN, requires=("granian",)),
-        Variant("async-httpx-aiohttp", "async", "httpx's API over aiohttp's transport (httpx-aiohttp) as the client",
-                scoring={"client_library": "httpx-aiohttp"}, requires=("httpx_aiohttp",)),
         Variant("async-orjson", "async", "orjson parses and renders the JSON bodies (both tiers)",
                 model=ORJSON, scoring=ORJSON),
         Variant("async-lean", "async", "every lighter part at once: the aiohttp client and orjson, on granian",
@@ -158,7 +161,8 @@ VARIANTS = {
 PRESETS = {
     # From the original lab's pair, one factor at a time, then the CPU-bound model for both chains.
     "decomposition": [
-        "async-seed", "async-seed-shared", "async-gunicorn-uvicorn", "async", "async-aiohttp", "async-cpu",
+        "async-seed", "async-seed-shared", "async-gunicorn-uvicorn", "async-httpx", "async", "async-aiohttp",
+        "async-cpu",
         "sync-seed", "sync-meinheld", "sync", "sync-concurrent", "sync-gthread", "sync-gevent", "sync-cpu",
     ],
     "defaults": ["sync", "async"],
@@ -169,7 +173,7 @@ PRESETS = {
     "servers": ["async", "async-gunicorn-uvicorn", "async-gunicorn-asgi", "async-granian", "async-def", "sync",
                 "sync-gthread", "sync-granian", "sync-gevent", "sync-meinheld", "sync-async-views"],
     # What users would pick instead, each from its chain's default, with the floor under them.
-    "alternatives": ["async-floor", "async", "async-granian", "async-httpx-aiohttp", "async-aiohttp", "async-orjson",
+    "alternatives": ["async-floor", "async", "async-granian", "async-httpx", "async-aiohttp", "async-orjson",
                      "async-lean", "sync-floor", "sync", "sync-gthread", "sync-granian", "sync-orjson",
                      "sync-async-views"],
 }  # fmt: skip

@@ -114,7 +114,7 @@ def test_twice_the_breaking_point(chain, tmp_path):
             "users": users, "seconds": OVERLOAD_S, "requests": len(reqs), "served": statuses[200],
             "rejected_503": statuses[503], "broken": statuses[0], "served_rps": served.rps,
             "served_p50_ms": served.p50_ms, "served_p99_ms": served.p99_ms, "served_max_ms": slowest_ms,
-            "max_in_flight_per_worker": scoring.max_in_flight,
+            "admission": scoring.admission, "max_in_flight_per_worker": scoring.max_in_flight,
             "worst_health_s": {k: round(v, 3) for k, v in poller.worst_s.items()}, "back_to_normal_s": round(back_s, 3),
         })  # fmt: skip
     finally:
@@ -172,7 +172,8 @@ def test_past_max_in_flight_a_worker_answers_a_fast_503_with_retry_after(chain, 
     # Threads, so the Flask worker holds several requests at once (a sync worker holds one).
     server = {"worker_class": "gthread", "threads": wave} if chain == "sync" else {}
     slow = {"latency_min_ms": 300, "latency_max_ms": 300, "workers": 2}
-    stack = make_stack(**{f"model_{chain}": slow, f"scoring_{chain}": {"workers": 1, "max_in_flight": limit} | server})
+    fixed = {"workers": 1, "admission": "fixed", "max_in_flight": limit}
+    stack = make_stack(**{f"model_{chain}": slow, f"scoring_{chain}": fixed | server})
     lab = lab_settings(tmp_path)
     start(stack, lab)
     try:
