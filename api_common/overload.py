@@ -155,12 +155,14 @@ class DelayAdmission(Admission):
         self.clock = clock
         self.floor = ServiceFloor()
         self.count = 0
+        self.last_answer: float | None = None
         self._lock = threading.Lock()
 
     def finished(self, sojourn_s: float) -> None:
         """A request admitted by this worker was answered ``sojourn_s`` after it arrived."""
         with self._lock:
             now = self.clock()
+            self.last_answer = now
             self.codel.observe(max(0.0, sojourn_s - self.floor.add(sojourn_s, now)), now)
 
     def enter(self, method: str, wait_s: Callable[[], float | None] = lambda: None) -> bool:
@@ -170,7 +172,11 @@ class DelayAdmission(Admission):
         with self._lock:
             now = self.clock()
             c = self.codel
-            standing = c.standing(now)
+            if self.last_answer is None:
+                self.last_answer = now
+            # Nothing answered for an interval while requests are held is the deepest standing queue of
+            # all (a collapse answers nothing), not an idle worker.
+            standing = c.standing(now) or (self.count > 0 and now - self.last_answer > c.interval_s)
             # An event loop's requests queue inside it, so it refuses by its cap; a request that waited to
             # start is refused past the target only by a worker whose queue is in front of it.
             if wait > (c.target_s if standing and not self.event_loop else c.interval_s):
