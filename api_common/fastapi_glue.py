@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
@@ -148,8 +147,9 @@ class ProfilingMiddleware:
 class AdmissionMiddleware:
     """Pure ASGI middleware: the overload policy (``api_common.overload``), refused before any work.
 
-    A request's wait is this worker's event-loop lag (``overload.LoopLag``), sampled every quarter of the
-    target (at most 10 ms): a few hundred wake-ups a second, well under 1% of a core.
+    A request's wait to start is read from its connection's socket when the server lets the app reach it
+    (uvicorn's ``receive`` is a method of its request cycle, which holds the transport); else it is the
+    event loop's lag, sampled every quarter of the target (at most 10 ms; started only for such a server).
     """
 
     def __init__(self, app, settings):
@@ -158,42 +158,26 @@ class AdmissionMiddleware:
             settings.admission, settings.max_in_flight, settings.admission_target_ms, settings.admission_interval_ms,
             event_loop=True,
         )
-        self.lag: Callable[[], float | None] = lambda: None
-        if isinstance(self.policy, overload.DelayAdmission):
-            period_s = min(settings.admission_target_ms / 4000, 0.01)
-            self.lag = overload.LoopLag(period_s, self.policy.codel.observe).current
+        self.lag = overload.LoopLag(min(settings.admission_target_ms / 4000, 0.01))
 
-    def wait(self, receive) -> Callable[[], float | None]:
-        """The request's wait: from its connection's socket when the server lets us reach it (uvicorn's
-        ``receive`` is a method of its request cycle, which holds the transport), which counts the time
-        in the listen backlog and the kernel's buffers; else the event loop's lag."""
+    def wait_s(self, receive) -> float:
         transport = getattr(getattr(receive, "__self__", None), "transport", None)
-        sock = transport.get_extra_info("socket") if transport is not None else None
-
-        def measured() -> float | None:
-            lag = self.lag()
-            waited = overload.socket_wait_s(sock)
-            return lag if waited is None else max(waited, lag or 0.0)
-
-        return measured
+        waited = overload.socket_wait_s(transport.get_extra_info("socket")) if transport is not None else None
+        return self.lag.current() if waited is None else waited
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        wait = self.wait(receive)
+        measured = scope["method"] == "POST" and isinstance(self.policy, overload.DelayAdmission)
         try:
-            counted = self.policy.enter(scope["method"], wait)
+            ticket = self.policy.enter(scope["method"], self.wait_s(receive) if measured else None)
         except ApiError as err:
             return await error_response(err)(scope, receive, send)
-        timed = counted and isinstance(self.policy, overload.DelayAdmission)
-        arrived = time.monotonic() - ((wait() or 0.0) if timed else 0.0)
         try:
             await self.app(scope, receive, send)
         finally:
-            if counted:
-                self.policy.leave()
-            if timed:
-                self.policy.finished(time.monotonic() - arrived)
+            if ticket is not None:
+                self.policy.leave(ticket)
 
 
 class MetricsMiddleware:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import TypeVar
 
 from flask import Flask, Request, jsonify
@@ -62,10 +61,10 @@ def install_json(app: Flask, json_library: str) -> None:
 
 
 def install_admission(app: Flask, settings) -> None:
-    """The overload policy (``api_common.overload``). A request's wait is read from its connection
-    (gunicorn gives the socket: ``sync``, ``gthread`` and ``gevent`` workers); a server that does not
-    give it is not refused by ``delay``. ``fixed`` needs a worker that holds several requests (threads or
-    gevent): a gunicorn ``sync`` worker holds one at a time and queues the rest in its listen backlog."""
+    """The overload policy (``api_common.overload``). A request's wait to start is read from its connection
+    (gunicorn gives the socket: ``sync``, ``gthread`` and ``gevent`` workers); a server that does not give
+    it reports none. ``fixed`` needs a worker that holds several requests (threads or gevent): a gunicorn
+    ``sync`` worker holds one at a time and queues the rest in its listen backlog."""
     from flask import g, request
 
     from api_common import overload
@@ -73,25 +72,20 @@ def install_admission(app: Flask, settings) -> None:
     policy = overload.admission(
         settings.admission, settings.max_in_flight, settings.admission_target_ms, settings.admission_interval_ms
     )
-
-    def wait_s() -> float | None:
-        env = request.environ
-        return overload.socket_wait_s(env.get("gunicorn.socket") or env.get("gunicorn.sock"))
-
-    timed = isinstance(policy, overload.DelayAdmission)
+    measured = isinstance(policy, overload.DelayAdmission)
 
     @app.before_request
     def _admit():
-        g.admission_counted = policy.enter(request.method, wait_s)
-        if timed and g.admission_counted:
-            g.admission_arrived = time.monotonic() - (wait_s() or 0.0)
+        env = request.environ
+        sock = env.get("gunicorn.socket") or env.get("gunicorn.sock")
+        wait = overload.socket_wait_s(sock) if measured and request.method == "POST" else None
+        g.admission_ticket = policy.enter(request.method, wait)
 
     @app.teardown_request
     def _release(_exc):
-        if g.pop("admission_counted", False):
-            policy.leave()
-            if timed:
-                policy.finished(time.monotonic() - g.pop("admission_arrived"))
+        ticket = g.pop("admission_ticket", None)
+        if ticket is not None:
+            policy.leave(ticket)
 
 
 def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:

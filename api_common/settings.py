@@ -32,13 +32,13 @@ class ServiceSettings(BaseSettings):
     log_level: str = "warning"
     max_body_bytes: int = 64 * 1024
     # The overload policy (api_common/overload.py): "off" admits everything; "fixed" holds at most
-    # max_in_flight predictions per worker process; "delay" refuses, with a fast 503 and Retry-After, the
-    # requests that waited over admission_target_ms to start once waits have stayed over it for
-    # admission_interval_ms (a standing queue), and any that waited a whole interval.
+    # max_in_flight predictions per worker process; "delay" refuses, with a fast 503 and Retry-After, a
+    # standing queue (most requests of the last admission_interval_ms delayed over admission_target_ms) and
+    # lets a burst through. The scoring handlers default to "delay".
     admission: Literal["off", "fixed", "delay"] = "off"
     max_in_flight: int | None = None
     # The target is a small share of the lab's 250 ms bound; the interval is longer than a burst of the
-    # original lab's 150 users takes to drain here (about 150 ms), so such bursts are served, not refused.
+    # original lab's 150 users takes to drain here (about 150 ms).
     admission_target_ms: float = 20.0
     admission_interval_ms: float = 500.0
     profiling: bool = False

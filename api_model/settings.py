@@ -31,10 +31,6 @@ class ModelApiSettings(ServiceSettings):
     # claims it from a worker that died (under the scoring handler's 1 s model timeout).
     queue_url: str = "redis://127.0.0.1:6379/0"
     claim_idle_ms: int = 500
-    # On a machine whose cores the tiers share, the queue of an overloaded chain forms here, behind the
-    # scoring handler's back (its model calls waited 240-670 ms at 700 QPS while its own loop kept up):
-    # the model tier refuses a standing queue too, and the scoring handler passes the refusal on as its own.
-    admission: Literal["off", "fixed", "delay"] = "delay"
 
     @model_validator(mode="after")
     def _latency_range(self) -> ModelApiSettings:

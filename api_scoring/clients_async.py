@@ -23,6 +23,7 @@ from api_scoring.settings import ScoringSettings
 # The widest httpx's own pool is allowed to grow (see ModelFanout.max_connections): at its capacity an
 # async worker holds about 10 requests, 20 model calls.
 HTTPX_MAX_CONNECTIONS = 64
+REDIS_MAX_CONNECTIONS = 100  # redis-py's own default for one pool
 
 
 class ModelFanout:
@@ -164,7 +165,15 @@ class FeatureReader:
         return aredis.Redis.from_url(self.settings.redis_url, socket_timeout=t, socket_connect_timeout=t)
 
     async def start(self) -> None:
-        self.client = self._client()
+        # redis-py 8's asyncio pool holds at most 100 connections and fails the 101st at once
+        # (MaxConnectionsError: a 503 for every request of a burst past 100 in one worker, seen with 150 at
+        # once); its blocking pool makes that request wait for a connection, up to the Redis timeout.
+        t = self.settings.redis_timeout_s
+        pool = aredis.BlockingConnectionPool.from_url(
+            self.settings.redis_url, max_connections=REDIS_MAX_CONNECTIONS, timeout=t,
+            socket_timeout=t, socket_connect_timeout=t,
+        )  # fmt: skip
+        self.client = aredis.Redis.from_pool(pool)  # the client owns the pool: aclose closes both
 
     async def close(self) -> None:
         if self.client is not None:

@@ -78,4 +78,4 @@ class ScoringAsyncSettings(ScoringSettings):
     # bursts of the original lab's Locust test; the delay policy refuses only a standing queue.
     admission: Literal["off", "fixed", "delay"] = "delay"
     # The "fixed" policy's bound, and the "delay" policy's while a queue stands (api_common/overload.py).
-    max_in_flight: int | None = 128
+    max_in_flight: int | None = 64

@@ -105,7 +105,7 @@ VARIANTS = {
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
         # async chain: FastAPI
         Variant("async", "async", "httpx's API over aiohttp's transport (httpx-aiohttp) instead of httpx's own "
-                "pool, and admission by queueing delay: the default chain", requires=("httpx_aiohttp",)),
+                "pool, and admission by queueing delay: the default chain"),
         Variant(
             "async-seed", "async", "the original: gunicorn + uvicorn workers, a new httpx client per request, "
             "a blocking Redis client with a new connection per request inside the handler",

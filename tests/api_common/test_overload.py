@@ -56,16 +56,19 @@ def _delay(clock: Clock, cap: int, event_loop: bool) -> overload.DelayAdmission:
 def test_delay_policy_lets_a_burst_through_and_caps_a_standing_queue():
     clock = Clock()
     policy = _delay(clock, cap=4, event_loop=True)
-    # A burst of 20 at once, on a worker that has been quiet: all admitted (the burst cap is 1000).
-    assert all(policy.enter("POST") for _ in range(20))
-    for _ in range(20):
-        policy.leave()
-    # A standing queue: answers take 10x their 50 ms service time for two intervals.
+    # A burst of twice the cap at once, on a worker that has been quiet: all admitted (a drained worker
+    # holds up to twice its cap).
+    burst = [policy.enter("POST") for _ in range(2 * 4)]
+    assert all(burst)
+    for ticket in burst:
+        policy.leave(ticket)
+    # A standing queue: the worker holds 4 and never empties, while answers take 10x their 50 ms service
+    # time for two intervals.
+    held = [policy.enter("POST") for _ in range(4)]
     policy.finished(0.050)
     for _ in range(100):
         clock.now += 0.01
         policy.finished(0.5)
-    held = [policy.enter("POST") for _ in range(4)]
     with pytest.raises(ApiError) as refused:
         policy.enter("POST")
     assert all(held) and refused.value.status == 503 and refused.value.headers["Retry-After"] == "1"
@@ -75,17 +78,18 @@ def test_delay_policy_lets_a_burst_through_and_caps_a_standing_queue():
 def test_a_first_come_first_served_worker_refuses_by_the_wait_to_start():
     clock = Clock()
     policy = _delay(clock, cap=None, event_loop=False)
-    assert policy.enter("POST", lambda: 0.2)  # 200 ms waited, no standing queue: admitted (under an interval)
-    policy.leave()
+    ticket = policy.enter("POST", 0.2)
+    assert ticket  # 200 ms waited, no standing queue: admitted (under an interval)
+    policy.leave(ticket)
     with pytest.raises(ApiError):
-        policy.enter("POST", lambda: 0.6)  # waited a whole interval: refused whatever the state
+        policy.enter("POST", 0.6)  # waited a whole interval: refused whatever the state
     policy.finished(0.05)
     for _ in range(100):
         clock.now += 0.01
         policy.finished(0.3)
     with pytest.raises(ApiError):
-        policy.enter("POST", lambda: 0.05)  # standing: over the 20 ms target is refused
-    assert policy.enter("POST", lambda: 0.005)
+        policy.enter("POST", 0.05)  # standing: over the 20 ms target is refused
+    assert policy.enter("POST", 0.005)
 
 
 def test_simulated_overload_keeps_admitted_work_bounded():
@@ -95,7 +99,7 @@ def test_simulated_overload_keeps_admitted_work_bounded():
     clock = Clock()
     cap, service_s, capacity_rps, dt = 16, 0.050, 200.0, 0.001
     policy = _delay(clock, cap=cap, event_loop=True)
-    held: list[list[float]] = []  # [work left, arrival] of each admitted request
+    held: list[list] = []  # [work left, arrival, ticket] of each admitted request
     answered, refused, debt, worst = 0, 0, 0.0, 0.0
     for tick in range(20_000):
         clock.now = tick * dt
@@ -103,19 +107,18 @@ def test_simulated_overload_keeps_admitted_work_bounded():
         while debt >= 1:
             debt -= 1
             try:
-                policy.enter("POST")
+                ticket = policy.enter("POST")
             except ApiError:
                 refused += 1
             else:
-                held.append([service_s, clock.now])
+                held.append([service_s, clock.now, ticket])
         if held:
             share = dt * capacity_rps * service_s / len(held)
             for h in held:
                 h[0] -= share
             for h in [h for h in held if h[0] <= 0]:
                 held.remove(h)
-                policy.leave()
-                policy.finished(clock.now - h[1])
+                policy.leave(h[2])  # reports its time in the worker, clock.now - h[1]
                 worst = max(worst, clock.now - h[1]) if tick > 2000 else worst
                 answered += 1
     assert len(held) <= cap and policy.count == len(held)
