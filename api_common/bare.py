@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
+from api_common.drain import AsgiDrain, WsgiDrain
 from api_common.errors import ApiError, http_error, internal_error
 from api_common.validation import check_content_type, check_declared_size, too_large
 
@@ -83,7 +84,7 @@ def wsgi(routes: dict[tuple[str, str], Handler], max_body_bytes: int, json_libra
         start_response(f"{status} {HTTPStatus(status).phrase}", _head(status, data, headers))
         return [data]
 
-    return app
+    return WsgiDrain(app)
 
 
 def asgi(
@@ -139,4 +140,4 @@ def asgi(
         await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": data})
 
-    return app
+    return AsgiDrain(app)

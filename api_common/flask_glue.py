@@ -9,6 +9,7 @@ from flask import Flask, Request, jsonify
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException
 
+from api_common.drain import WsgiDrain
 from api_common.errors import ApiError, http_error, internal_error
 from api_common.validation import check_content_type, check_declared_size, parse_body
 
@@ -17,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def install_error_handlers(app: Flask) -> None:
-    """Every error, ours or Werkzeug's, leaves as ``{"error", "message"}`` JSON."""
+    """Every error, ours or Werkzeug's, leaves as ``{"error", "message"}`` JSON, and reaches a client that
+    sent more than was read (``api_common.drain``: the outermost layer, around Flask's own)."""
+    app.wsgi_app = WsgiDrain(app.wsgi_app)
 
     def respond(err: ApiError):
         return jsonify(err.body()), err.status, err.headers

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 
 from api_common.contract import HEALTH_PATH, batch_path, predict_path
+from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
     AdmissionMiddleware,
     MetricsMiddleware,
@@ -61,5 +62,6 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
 
     app.add_middleware(AdmissionMiddleware, settings=settings)
 
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # it times everything
+    app.add_middleware(AsgiDrain)  # outermost: an early answer still reaches a client sending a body
     return app

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api_common.contract import HEALTH_PATH, predict_path
+from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
     AdmissionMiddleware,
     MetricsMiddleware,
@@ -90,5 +91,6 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
 
     app.add_middleware(AdmissionMiddleware, settings=settings)
 
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: it times everything
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # it times everything
+    app.add_middleware(AsgiDrain)  # outermost: an early answer still reaches a client sending a body
     return app
