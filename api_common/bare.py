@@ -41,8 +41,9 @@ def _route(routes: dict[tuple[str, str], Any], method: str, path: str, has_body:
     handler = routes.get((method, path))
     if handler is not None:
         return handler
-    if any(p == path for _, p in routes):
-        raise http_error(405, f"method {method} not allowed on {path}", body_unread=has_body)
+    allowed = sorted(m for m, p in routes if p == path)
+    if allowed:
+        raise http_error(405, f"method {method} not allowed on {path}", has_body, {"Allow": ", ".join(allowed)})
     raise http_error(404, f"no route {path}", body_unread=has_body)
 
 

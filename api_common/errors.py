@@ -41,9 +41,11 @@ HTTP_CODES = {
 }
 
 
-def http_error(status: int, message: str, body_unread: bool = False) -> ApiError:
-    """Wrap a framework-level HTTP error (404, 405...) in the shared shape."""
-    err = ApiError(status, HTTP_CODES.get(status, "http_error"), message)
+def http_error(status: int, message: str, body_unread: bool = False, headers: dict[str, str] | None = None) -> ApiError:
+    """Wrap a framework-level HTTP error (404, 405...) in the shared shape, keeping the headers it owes
+    (a 405's ``Allow``, RFC 9110 section 15.5.6)."""
+    kept = {k: v for k, v in (headers or {}).items() if k.lower() not in ("content-type", "content-length")}
+    err = ApiError(status, HTTP_CODES.get(status, "http_error"), message, headers=kept)
     return closing(err) if body_unread else err
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_common import overload
@@ -44,7 +44,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
-        return error_response(http_error(exc.status_code, str(exc.detail), body_unread=has_body))
+        return error_response(http_error(exc.status_code, str(exc.detail), has_body, exc.headers))
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -78,6 +78,37 @@ async def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: i
     return parse_body(b"".join(chunks), adapter, max_bytes, json_library)
 
 
+class ErrorBody(BaseModel):
+    """The lab's one error shape (``api_common.errors``), as the OpenAPI document shows it."""
+
+    error: str
+    message: str
+    details: list[Any] | None = None
+
+
+# What each status means on the lab's paths: one line each, shown in /docs beside the error schema.
+ERROR_MEANINGS = {
+    400: "the body is not JSON: malformed, empty or not UTF-8 (`invalid_json`)",
+    403: "`?profile=` on a service started without profiling (`profiling_disabled`)",
+    404: "no features stored for this entity (`entity_not_found`)",
+    413: "the body is over the cap (`payload_too_large`), answered after reading and discarding the rest",
+    415: "the Content-Type is not `application/json` (`unsupported_media_type`)",
+    422: "valid JSON, not a valid request: wrong types, empty, non-finite, too many features (`validation_error`)",
+    500: "an unexpected error (`internal_error`); no stack trace reaches the client",
+    502: "the model API is unreachable or answered wrongly (`model_unreachable`, `model_error`)",
+    503: "the overload policy refused the request before any of its work, with `Retry-After` (`overloaded`); "
+    "or the feature store is down (`feature_store_unavailable`)",
+    504: "a model did not answer within its timeout (`model_timeout`)",
+}
+# Every path that reads a JSON body can answer these.
+BODY_ERRORS = (400, 413, 415, 422, 500, 503)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """FastAPI ``responses=`` for the statuses a path can answer, each with the shared error schema."""
+    return {status: {"model": ErrorBody, "description": ERROR_MEANINGS[status]} for status in sorted(statuses)}
+
+
 def json_body_doc(adapter: TypeAdapter[Any]) -> dict[str, Any]:
     """OpenAPI request-body entry for an endpoint that reads its body itself (keeps /docs usable)."""
     schema = adapter.json_schema()
@@ -102,14 +133,21 @@ class ProfilingMiddleware:
     A request without ``profile=`` in its query string costs one byte-string search, nothing more.
     """
 
-    def __init__(self, app, service: str, enabled: bool, folder):
+    def __init__(self, app, service: str, enabled: bool, folder, router):
         self.app = app
         self.service = service
         self.enabled = enabled
         self.folder = folder
+        self.router = router
+
+    def routed(self, scope) -> bool:
+        from starlette.routing import Match
+
+        return any(route.matches(scope)[0] is Match.FULL for route in self.router.routes)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or b"profile=" not in scope.get("query_string", b""):
+        asked = scope["type"] == "http" and b"profile=" in scope.get("query_string", b"")
+        if not asked or not self.routed(scope):  # no route serves it: the router's 404 or 405, not a profile
             return await self.app(scope, receive, send)
         from urllib.parse import parse_qs
 
@@ -155,7 +193,10 @@ class AdmissionMiddleware:
     def __init__(self, app, settings):
         self.app = app
         self.policy = overload.admission(
-            settings.admission, settings.max_in_flight, settings.admission_target_ms, settings.admission_interval_ms,
+            settings.admission,
+            settings.max_in_flight,
+            settings.admission_target_ms,
+            settings.admission_interval_ms,
             event_loop=True,
         )
         self.lag = overload.LoopLag(min(settings.admission_target_ms / 4000, 0.01))

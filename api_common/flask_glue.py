@@ -31,7 +31,7 @@ def install_error_handlers(app: Flask) -> None:
         from flask import request
 
         has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
-        return respond(http_error(e.code or 500, e.description, body_unread=has_body))
+        return respond(http_error(e.code or 500, e.description, has_body, dict(e.get_headers())))
 
     app.register_error_handler(HTTPException, on_http)
 
@@ -99,6 +99,8 @@ def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:
 
     @app.before_request
     def _start():
+        if request.routing_exception is not None:  # a 404 or 405 is answered as such, not as a profiling error
+            return
         profiler = profiling.requested(request.args.get("profile"), enabled)
         if profiler:
             g.profiler_name = profiler

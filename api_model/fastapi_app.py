@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Query, Request
 
 from api_common.contract import HEALTH_PATH, batch_path, predict_path
 from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
+    BODY_ERRORS,
     AdmissionMiddleware,
     MetricsMiddleware,
     ProfilingMiddleware,
+    error_responses,
     install_error_handlers,
     json_body_doc,
     metrics_route,
@@ -17,11 +21,14 @@ from api_common.fastapi_glue import (
     response_class,
 )
 from api_common.metrics import Metrics
-from api_model.schemas import BATCH, FEATURES, Prediction
+from api_model.schemas import FEATURES, MODEL_NAME_PATTERN, Prediction, batch
 from api_model.service import AsyncModel
 from api_model.settings import ModelAsyncSettings
 
 PREDICT_PATH, BATCH_PATH = predict_path("async"), batch_path("async")
+# The query's rules in the OpenAPI document, checked by FastAPI: a model name, a profiler.
+ModelName = Annotated[str | None, Query(pattern=MODEL_NAME_PATTERN)]
+Profiler = Literal["pyinstrument", "yappi"] | None
 
 
 def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
@@ -34,7 +41,11 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     runner = AsyncModel(settings, metrics.observe_batch)
     metrics_route(app, metrics)
     app.add_middleware(
-        ProfilingMiddleware, service="model-async", enabled=settings.profiling, folder=settings.profile_dir
+        ProfilingMiddleware,
+        service="model-async",
+        enabled=settings.profiling,
+        folder=settings.profile_dir,
+        router=app.router,
     )
 
     @app.get("/")
@@ -50,15 +61,18 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     async def healthcheck() -> dict:
         return {"status": "OK"}
 
-    @app.post(PREDICT_PATH, response_model=Prediction, openapi_extra=json_body_doc(FEATURES))
-    async def predict(request: Request, model: str | None = None, profile: str | None = None) -> dict:
+    errors = error_responses(*BODY_ERRORS, 403, 504)  # 403: ?profile=; 504: a batch that did not answer
+    items = batch(settings.max_batch_size)
+
+    @app.post(PREDICT_PATH, response_model=Prediction, responses=errors, openapi_extra=json_body_doc(FEATURES))
+    async def predict(request: Request, model: ModelName = None, profile: Profiler = None) -> dict:
         features = await read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
         return await runner.predict(features, model)
 
-    @app.post(BATCH_PATH, response_model=list[Prediction], openapi_extra=json_body_doc(BATCH))
-    async def predict_batch(request: Request, model: str | None = None) -> list[dict]:
-        items = await read_json_body(request, BATCH, settings.max_body_bytes, settings.json_library)
-        return await runner.predict_batch(items, model)
+    @app.post(BATCH_PATH, response_model=list[Prediction], responses=errors, openapi_extra=json_body_doc(items))
+    async def predict_batch(request: Request, model: ModelName = None) -> list[dict]:
+        body = await read_json_body(request, items, settings.max_body_bytes, settings.json_library)
+        return await runner.predict_batch(body, model)
 
     app.add_middleware(AdmissionMiddleware, settings=settings)
 

@@ -14,7 +14,7 @@ from api_common.flask_glue import (
     read_json_body,
 )
 from api_common.metrics import Metrics
-from api_model.schemas import BATCH, FEATURES
+from api_model.schemas import FEATURES, batch
 from api_model.service import BlockingModel
 from api_model.settings import ModelSyncSettings
 
@@ -30,6 +30,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     metrics = Metrics("model-sync")
     install_metrics(app, metrics)
     runner = BlockingModel(settings, metrics.observe_batch)
+    items = batch(settings.max_batch_size)
     install_admission(app, settings)
 
     @app.get("/")
@@ -47,7 +48,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
 
     @app.post(BATCH_PATH)
     def predict_batch():
-        items = read_json_body(request, BATCH, settings.max_body_bytes, settings.json_library)
-        return jsonify(runner.predict_batch(items, request.args.get("model")))
+        body = read_json_body(request, items, settings.max_body_bytes, settings.json_library)
+        return jsonify(runner.predict_batch(body, request.args.get("model")))
 
     return app

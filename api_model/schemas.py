@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Annotated
 
 from pydantic import BaseModel, Field, FiniteFloat, TypeAdapter
@@ -13,9 +14,14 @@ MAX_FEATURES = 1000
 
 Features = Annotated[list[FiniteFloat], Field(min_length=1, max_length=MAX_FEATURES)]
 FEATURES = TypeAdapter(Features)
-BATCH = TypeAdapter(Annotated[list[Features], Field(min_length=1)])  # capped by the settings' max_batch_size
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+_MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
 
-_MODEL_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+@cache
+def batch(max_batch_size: int) -> TypeAdapter:
+    """A batch body: 1 to ``max_batch_size`` feature arrays (the schema shows the cap it is checked with)."""
+    return TypeAdapter(Annotated[list[Features], Field(min_length=1, max_length=max_batch_size)])
 
 
 class Prediction(BaseModel):

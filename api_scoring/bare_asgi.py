@@ -6,12 +6,13 @@ from api_common import bare
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.validation import parse_body
 from api_scoring import clients_async, service
-from api_scoring.schemas import SCORING_REQUEST
+from api_scoring.schemas import scoring_request
 from api_scoring.settings import ScoringAsyncSettings
 
 
 def create_app(settings: ScoringAsyncSettings | None = None):
     settings = settings or ScoringAsyncSettings()
+    schema = scoring_request(settings.entity_features)
     store, fanout = clients_async.feature_reader(settings), clients_async.model_fanout(settings)
 
     async def startup() -> None:  # shared clients live in the worker's event loop
@@ -27,7 +28,7 @@ def create_app(settings: ScoringAsyncSettings | None = None):
 
     async def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
         timings = service.Timings()
-        body = parse_body(raw, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        body = parse_body(raw, schema, settings.max_body_bytes, settings.json_library)
         answer = await service.score_async(settings, body, store, fanout, None, timings)
         return bare.ok(answer, {"Server-Timing": timings.header()})
 

@@ -6,18 +6,19 @@ from api_common import bare
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.validation import parse_body
 from api_scoring import clients_sync, service
-from api_scoring.schemas import SCORING_REQUEST
+from api_scoring.schemas import scoring_request
 from api_scoring.settings import ScoringSyncSettings
 
 
 def create_app(settings: ScoringSyncSettings | None = None):
     settings = settings or ScoringSyncSettings()
+    schema = scoring_request(settings.entity_features)
     store = clients_sync.feature_reader(settings)
     fanout = clients_sync.fanout(settings)
 
     def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
         timings = service.Timings()
-        body = parse_body(raw, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        body = parse_body(raw, schema, settings.max_body_bytes, settings.json_library)
         answer = service.score(settings, body, store, fanout, None, timings)
         return bare.ok(answer, {"Server-Timing": timings.header()})
 

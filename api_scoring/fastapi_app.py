@@ -16,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
+    BODY_ERRORS,
     AdmissionMiddleware,
     MetricsMiddleware,
     ProfilingMiddleware,
+    error_responses,
     install_error_handlers,
     json_body_doc,
     metrics_route,
@@ -27,7 +29,7 @@ from api_common.fastapi_glue import (
 )
 from api_common.metrics import Metrics
 from api_scoring import clients_async, clients_sync, service
-from api_scoring.schemas import SCORING_REQUEST
+from api_scoring.schemas import scoring_request
 from api_scoring.settings import ScoringAsyncSettings
 
 PREDICT_PATH = predict_path("async")
@@ -35,6 +37,7 @@ PREDICT_PATH = predict_path("async")
 
 def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
     settings = settings or ScoringAsyncSettings()
+    schema = scoring_request(settings.entity_features)
     blocking = settings.endpoint == "def"
     if blocking:
         store = clients_sync.feature_reader(settings)
@@ -60,7 +63,11 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
     metrics = Metrics("scoring-async")
     metrics_route(app, metrics)
     app.add_middleware(
-        ProfilingMiddleware, service="scoring-async", enabled=settings.profiling, folder=settings.profile_dir
+        ProfilingMiddleware,
+        service="scoring-async",
+        enabled=settings.profiling,
+        folder=settings.profile_dir,
+        router=app.router,
     )
 
     render = response_class(settings.json_library)
@@ -77,10 +84,12 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
     async def healthcheck() -> dict:
         return {"status": "OK"}
 
-    @app.post(PREDICT_PATH, openapi_extra=json_body_doc(SCORING_REQUEST))
+    errors = error_responses(*BODY_ERRORS, 404, 502, 504)  # the entity unknown; the model API failed or late
+
+    @app.post(PREDICT_PATH, responses=errors, openapi_extra=json_body_doc(schema))
     async def predict(request: Request) -> JSONResponse:
         timings = service.Timings()
-        body = await read_json_body(request, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        body = await read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
         profile = request.query_params.get("profile")
         if blocking:
             # The body is read on the loop (it is a stream); the steps run in FastAPI's thread pool.

@@ -15,7 +15,7 @@ from api_common.flask_glue import (
 )
 from api_common.metrics import Metrics
 from api_scoring import clients_async, clients_sync, service
-from api_scoring.schemas import SCORING_REQUEST
+from api_scoring.schemas import scoring_request
 from api_scoring.settings import ScoringSyncSettings
 
 PREDICT_PATH = predict_path("sync")
@@ -23,6 +23,7 @@ PREDICT_PATH = predict_path("sync")
 
 def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     settings = settings or ScoringSyncSettings()
+    schema = scoring_request(settings.entity_features)
     app = Flask(__name__)
     install_error_handlers(app)
     install_json(app, settings.json_library)
@@ -60,7 +61,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
         @app.post(PREDICT_PATH)
         async def predict_async():
             timings = service.Timings()
-            body = read_json_body(request, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+            body = read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
             profile = g.get("profiler_name")
             return respond(timings, await service.score_async(settings, body, features_store, fanout, profile, timings))
 
@@ -69,7 +70,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     @app.post(PREDICT_PATH)
     def predict():
         timings = service.Timings()
-        body = read_json_body(request, SCORING_REQUEST, settings.max_body_bytes, settings.json_library)
+        body = read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
         return respond(timings, service.score(settings, body, features_store, fanout, g.get("profiler_name"), timings))
 
     return app

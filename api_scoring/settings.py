@@ -25,6 +25,9 @@ class ScoringSettings(ServiceSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "features:"
     default_entity_id: str = "0"
+    # Features the store holds per entity (the stack wires REDIS_FEATURES_PER_ENTITY): a request's own are
+    # capped so that the join fits the model's input.
+    entity_features: int = 4
     redis_timeout_s: float = 0.5
     model_url: str
     model_path: str

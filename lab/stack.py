@@ -99,6 +99,7 @@ def _wire(scoring: ScoringSettings, model: ServiceSettings, redis: RedisSettings
         "redis_url": redis.effective_url,
         "key_prefix": redis.key_prefix,
         "default_entity_id": redis.default_entity_id,
+        "entity_features": redis.features_per_entity,
     }
     update = {k: v for k, v in wiring.items() if k not in scoring.model_fields_set}
     return scoring.model_copy(update=update)

@@ -1,4 +1,4 @@
-"""The drain reads what an early answer left unread, within its bound (the servers' side: tests/integration/test_bodies.py)."""
+"""The drain reads what an early answer left unread, within its bound (servers: tests/integration/test_bodies.py)."""
 
 from __future__ import annotations
 

@@ -116,3 +116,13 @@ def test_an_unexpected_error_is_a_500_without_internals(chain, monkeypatch):
 
 def test_flask_apps_never_run_in_debug_mode():
     assert not flask_app.create_app(ModelSyncSettings(**FAST)).debug
+
+
+@pytest.mark.parametrize("method", ["TRACE", "DELETE"])
+def test_a_method_no_route_serves_gets_405_with_allow(twin, method):
+    client, path = twin
+    for target, allowed in ((path, "POST"), ("/api/v1/healthcheck", "GET")):
+        reply = client.request(method, target + "?profile=yappi")  # the router answers, not the profiler
+        assert (reply.status, reply.body["error"]) == (405, "method_not_allowed")
+        allow = {m.strip() for m in {k.lower(): v for k, v in reply.headers.items()}["allow"].split(",")}
+        assert allowed in allow and method not in allow

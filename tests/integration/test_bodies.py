@@ -2,7 +2,7 @@
 
 The client is a plain socket that sends the whole request, waits a little, then reads: what a client on
 a busy machine does, and what turns a server closing on unread bytes into a lost answer (the kernel's
-reset arrives before the client reads, and the answer already in its buffer is dropped).
+reset arrives before the client reads, and the answer already in its buffer is dropped). A 405 gets its Allow.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import socket
 import time
 
+import httpx
 import pytest
 
 from api_common.contract import predict_path
@@ -106,3 +107,9 @@ def test_a_body_over_the_cap_gets_its_413_every_time(service, size, kept_alive):
     answers = [_send_oversize(service.settings.port, path, body, kept_alive) for _ in range(TIMES)]
     wrong = [a for a in answers if not (isinstance(a, tuple) and a[0] == 413 and a[1]["error"] == "payload_too_large")]
     assert not wrong, f"{len(wrong)} of {TIMES} without their 413: {sorted(set(map(str, wrong)))[:3]}"
+
+
+def test_a_method_no_route_serves_gets_405_with_allow(service):
+    reply = httpx.request("TRACE", f"{service.url}{predict_path(service.chain)}", timeout=TIMEOUT_S)
+    assert (reply.status_code, reply.json()["error"]) == (405, "method_not_allowed")
+    assert "POST" in {m.strip() for m in reply.headers["allow"].split(",")}
