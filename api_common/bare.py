@@ -1,6 +1,7 @@
 """The floor's plumbing: a WSGI or ASGI app with no framework, keeping the lab's contract.
 
-Routes map (method, path) to a handler that gets the query and the raw body and returns the status,
+Routes map (method, path) to a handler that gets the query, the raw body and the request's headers
+(lower-case names) and returns the status,
 the JSON answer and extra headers. Bodies are checked and capped by the shared rules
 (``api_common.validation``) and every error leaves in the shared shape, so the floor chains answer
 like the twins; what they leave out is the framework: routing, request objects, middleware.
@@ -21,8 +22,8 @@ from api_common.validation import check_content_type, check_declared_size, too_l
 
 log = logging.getLogger(__name__)
 Answer = tuple[int, Any, dict[str, str]]  # status, JSON body, extra headers
-Handler = Callable[[dict[str, str], bytes], Answer]
-AsyncHandler = Callable[[dict[str, str], bytes], Awaitable[Answer]]
+Handler = Callable[[dict[str, str], bytes, dict[str, str]], Answer]
+AsyncHandler = Callable[[dict[str, str], bytes, dict[str, str]], Awaitable[Answer]]
 
 
 def ok(payload: Any, headers: dict[str, str] | None = None) -> Answer:
@@ -78,7 +79,8 @@ def wsgi(routes: dict[tuple[str, str], Handler], max_body_bytes: int, json_libra
                 raw = environ["wsgi.input"].read(max_body_bytes + 1 if length is None else length)
                 if len(raw) > max_body_bytes:
                     raise too_large(max_body_bytes)
-            status, payload, headers = handler(dict(parse_qsl(environ.get("QUERY_STRING", ""))), raw)
+            sent = {k[5:].replace("_", "-").lower(): v for k, v in environ.items() if k.startswith("HTTP_")}
+            status, payload, headers = handler(dict(parse_qsl(environ.get("QUERY_STRING", ""))), raw, sent)
         except Exception as exc:
             status, payload, headers = _error(exc)
         data = encode(payload)
@@ -133,7 +135,8 @@ def asgi(
             handler = _route(routes, scope["method"], scope["path"], has_body)
             raw = await read_body(scope, receive) if scope["method"] == "POST" else b""
             query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
-            status, payload, headers = await handler(query, raw)
+            sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+            status, payload, headers = await handler(query, raw, sent)
         except Exception as exc:
             status, payload, headers = _error(exc)
         data = encode(payload)

@@ -73,6 +73,27 @@ class WsgiDrain:
         return result
 
 
+class _Body:
+    """Where a request's body stands; ``receive`` is the app's, a bound method whose object keeps the
+    server's ``transport`` reachable, as uvicorn's own ``receive`` does (the overload policy reads the
+    socket through it: ``fastapi_glue.transport_of``)."""
+
+    def __init__(self, scope, receive):
+        headers = dict(scope["headers"])
+        self.done = headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers
+        self.waits_for_continue = headers.get(b"expect", b"").lower() == b"100-continue"
+        self.asked = False
+        self._receive = receive
+        self.transport = getattr(getattr(receive, "__self__", None), "transport", None)
+
+    async def receive(self) -> dict:
+        self.asked = True
+        message = await self._receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            self.done = True
+        return message
+
+
 class AsgiDrain:
     """ASGI middleware: when the answer starts while the body is still arriving, receive the rest first.
 
@@ -89,28 +110,16 @@ class AsgiDrain:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        headers = dict(scope["headers"])
-        done = headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers
-        waits_for_continue = headers.get(b"expect", b"").lower() == b"100-continue"
-        asked = False
-
-        async def tracked() -> dict:
-            nonlocal done, asked
-            asked = True
-            message = await receive()
-            if message["type"] == "http.disconnect" or not message.get("more_body", False):
-                done = True
-            return message
+        body = _Body(scope, receive)
 
         async def draining(message: dict) -> None:
-            nonlocal done
-            if message["type"] == "http.response.start" and not done:
-                done = True
-                if asked or not waits_for_continue:
+            if message["type"] == "http.response.start" and not body.done:
+                body.done = True
+                if body.asked or not body.waits_for_continue:
                     await self._drain(receive)
             await send(message)
 
-        await self.app(scope, tracked, draining)
+        await self.app(scope, body.receive, draining)
 
     async def _drain(self, receive) -> None:
         left = self.limit

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api_common import overload
+from api_common import deadline, overload
 from api_common.errors import ApiError, http_error, internal_error
 from api_common.validation import check_content_type, check_declared_size, parse_body, too_large
 
@@ -182,6 +182,20 @@ class ProfilingMiddleware:
                 profile.stop()
 
 
+def socket_wait_s(receive) -> float | None:
+    """How long the request has waited since its last bytes arrived, read from its socket when the server
+    lets the app reach it (uvicorn's ``receive`` is a method of its request cycle, which holds the
+    transport; ``api_common.drain`` keeps it so); None otherwise."""
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    return overload.socket_wait_s(transport.get_extra_info("socket")) if transport is not None else None
+
+
+def request_deadline(request: Request) -> deadline.Deadline | None:
+    """The deadline a caller sent (``api_common.deadline``), counted from the request's arrival."""
+    budget = deadline.budget_s(request.headers.get(deadline.HEADER))
+    return None if budget is None else deadline.Deadline.after(budget, socket_wait_s(request.receive) or 0.0)
+
+
 class AdmissionMiddleware:
     """Pure ASGI middleware: the overload policy (``api_common.overload``), refused before any work.
 
@@ -202,8 +216,7 @@ class AdmissionMiddleware:
         self.lag = overload.LoopLag(min(settings.admission_target_ms / 4000, 0.01))
 
     def wait_s(self, receive) -> float:
-        transport = getattr(getattr(receive, "__self__", None), "transport", None)
-        waited = overload.socket_wait_s(transport.get_extra_info("socket")) if transport is not None else None
+        waited = socket_wait_s(receive)
         return self.lag.current() if waited is None else waited
 
     async def __call__(self, scope, receive, send):

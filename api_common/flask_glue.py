@@ -9,6 +9,7 @@ from flask import Flask, Request, jsonify
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException
 
+from api_common import deadline, overload
 from api_common.drain import WsgiDrain
 from api_common.errors import ApiError, http_error, internal_error
 from api_common.validation import check_content_type, check_declared_size, parse_body
@@ -63,14 +64,26 @@ def install_json(app: Flask, json_library: str) -> None:
     app.json = OrjsonProvider(app)
 
 
+def socket_of(request: Request):
+    """The request's socket, where gunicorn gives it (``sync``, ``gthread`` and ``gevent`` workers)."""
+    env = request.environ
+    return env.get("gunicorn.socket") or env.get("gunicorn.sock")
+
+
+def request_deadline(request: Request) -> deadline.Deadline | None:
+    """The deadline a caller sent (``api_common.deadline``), counted from the request's arrival."""
+    budget = deadline.budget_s(request.headers.get(deadline.HEADER))
+    if budget is None:
+        return None
+    return deadline.Deadline.after(budget, overload.socket_wait_s(socket_of(request)) or 0.0)
+
+
 def install_admission(app: Flask, settings) -> None:
     """The overload policy (``api_common.overload``). A request's wait to start is read from its connection
     (gunicorn gives the socket: ``sync``, ``gthread`` and ``gevent`` workers); a server that does not give
     it reports none. ``fixed`` needs a worker that holds several requests (threads or gevent): a gunicorn
     ``sync`` worker holds one at a time and queues the rest in its listen backlog."""
     from flask import g, request
-
-    from api_common import overload
 
     policy = overload.admission(
         settings.admission, settings.max_in_flight, settings.admission_target_ms, settings.admission_interval_ms
@@ -79,9 +92,7 @@ def install_admission(app: Flask, settings) -> None:
 
     @app.before_request
     def _admit():
-        env = request.environ
-        sock = env.get("gunicorn.socket") or env.get("gunicorn.sock")
-        wait = overload.socket_wait_s(sock) if measured and request.method == "POST" else None
+        wait = overload.socket_wait_s(socket_of(request)) if measured and request.method == "POST" else None
         g.admission_ticket = policy.enter(request.method, wait)
 
     @app.teardown_request

@@ -13,10 +13,10 @@ from api_model.settings import ModelAsyncSettings
 def create_app(settings: ModelAsyncSettings | None = None):
     settings = settings or ModelAsyncSettings()
 
-    async def health(query: dict[str, str], raw: bytes) -> bare.Answer:
+    async def health(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
         return bare.ok({"status": "OK"})
 
-    async def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
+    async def predict(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
         features = parse_body(raw, FEATURES, settings.max_body_bytes, settings.json_library)
         return bare.ok((await run_async(settings, plan(settings, features, query.get("model"))))[0])
 

@@ -13,12 +13,12 @@ from api_model.settings import ModelSyncSettings
 def create_app(settings: ModelSyncSettings | None = None):
     settings = settings or ModelSyncSettings()
 
-    def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
+    def predict(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
         features = parse_body(raw, FEATURES, settings.max_body_bytes, settings.json_library)
         return bare.ok(run_blocking(settings, plan(settings, features, query.get("model")))[0])
 
     routes = {
-        ("GET", HEALTH_PATH): lambda query, raw: bare.ok({"status": "OK"}),
+        ("GET", HEALTH_PATH): lambda query, raw, headers: bare.ok({"status": "OK"}),
         ("POST", predict_path("sync")): predict,
     }
     return bare.wsgi(routes, settings.max_body_bytes, settings.json_library)

@@ -3,7 +3,8 @@
 The design of Triton's dynamic batcher and Ray Serve's ``@serve.batch``: a batch is flushed when it
 holds ``max_batch_size`` items or when its first item has waited ``max_wait_ms``. Each caller gets its
 own answer; an error in a batch fails the callers of that batch only, and a caller that stops waiting
-(its timeout) leaves the others alone. Two flavours, for the two ways a worker holds requests at once:
+(its timeout, or its deadline: ``api_common.deadline``) leaves the others alone and is left out of a
+batch that has not started. Two flavours, for the two ways a worker holds requests at once:
 an event loop (the FastAPI twin on uvicorn or granian) and threads (the Flask twin on gunicorn gthread
 or granian's WSGI threads). A gunicorn ``sync`` worker holds one request at a time: nothing to batch.
 """
@@ -61,6 +62,9 @@ class AsyncBatcher(Generic[T, R]):
             task.add_done_callback(self._tasks.discard)
 
     async def _run(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
+        batch = [(item, future) for item, future in batch if not future.done()]  # its caller stopped waiting
+        if not batch:
+            return
         if self.on_batch:
             self.on_batch(len(batch))
         try:
@@ -102,7 +106,11 @@ class ThreadBatcher(Generic[T, R]):
                 self._thread.start()
             self._pending.append((item, future, time.monotonic()))
             self._cond.notify()
-        return future.result(timeout_s)
+        try:
+            return future.result(timeout_s)
+        except TimeoutError:
+            future.cancel()  # not started yet: left out of its batch (a started one runs on)
+            raise
 
     def _next_batch(self) -> list[tuple[T, Future[R], float]]:
         with self._cond:

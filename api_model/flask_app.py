@@ -12,6 +12,7 @@ from api_common.flask_glue import (
     install_metrics,
     install_profiling,
     read_json_body,
+    request_deadline,
 )
 from api_common.metrics import Metrics
 from api_model.schemas import FEATURES, batch
@@ -44,11 +45,11 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     @app.post(PREDICT_PATH)
     def predict():
         features = read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
-        return jsonify(runner.predict(features, request.args.get("model")))
+        return jsonify(runner.predict(features, request.args.get("model"), request_deadline(request)))
 
     @app.post(BATCH_PATH)
     def predict_batch():
         body = read_json_body(request, items, settings.max_body_bytes, settings.json_library)
-        return jsonify(runner.predict_batch(body, request.args.get("model")))
+        return jsonify(runner.predict_batch(body, request.args.get("model"), request_deadline(request)))
 
     return app

@@ -24,7 +24,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import redis
 from pydantic import ValidationError
 
-from api_common import bare
+from api_common import bare, deadline
 from api_common.contract import HEALTH_PATH, METRICS_PATH, predict_path
 from api_common.errors import ApiError
 from api_common.metrics import Metrics
@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         p.start()
     metrics = Metrics(f"model-{settings.chain}")
 
-    def health(query, raw):
+    def health(query, raw, headers):
         alive = sum(p.is_alive() for p in workers)
         if alive < len(workers):
             raise ApiError(503, "workers_down", f"{len(workers) - alive} of {len(workers)} queue workers are down")
@@ -150,18 +150,23 @@ def main(argv: list[str] | None = None) -> int:
 
     gateway = redis.Redis.from_url(settings.queue_url, socket_timeout=GATEWAY_TIMEOUT_S + 1, socket_connect_timeout=2)
 
-    def predict(query, raw):
+    def predict(query, raw, headers):
         features = parse_body(raw, FEATURES, settings.max_body_bytes, settings.json_library)
         name = model_name(settings, query.get("model"))
         request_id = jobqueue.new_request_id()
+        # The caller's budget, if it sent one (api_common/deadline.py), is the job's: a worker drops it past that.
+        budget = deadline.budget_s(headers.get(deadline.HEADER.lower()))
+        timeout = GATEWAY_TIMEOUT_S if budget is None else min(budget, GATEWAY_TIMEOUT_S)
+        if timeout <= 0:
+            raise deadline.exceeded()
         try:
-            job = jobqueue.job_fields(request_id, name, features, GATEWAY_TIMEOUT_S)
+            job = jobqueue.job_fields(request_id, name, features, timeout)
             gateway.xadd(jobqueue.stream(settings.base_url), job, maxlen=jobqueue.STREAM_MAX_LEN, approximate=True)
-            popped = gateway.blpop([jobqueue.reply_key(request_id)], timeout=GATEWAY_TIMEOUT_S)
+            popped = gateway.blpop([jobqueue.reply_key(request_id)], timeout=timeout)
         except redis.RedisError as exc:
             raise ApiError(503, "queue_unavailable", f"job queue unavailable: {type(exc).__name__}") from None
         if popped is None:
-            raise ApiError(504, "model_timeout", f"no queue worker answered within {GATEWAY_TIMEOUT_S:g} s")
+            raise ApiError(504, "model_timeout", f"no queue worker answered within {timeout:.3g} s")
         _, status, body = jobqueue.read_answer(popped[1])
         return status, body, {}
 

@@ -12,6 +12,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from api_common import deadline
+from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_model import real
 from api_model.batching import AsyncBatcher, ThreadBatcher
@@ -94,6 +96,21 @@ async def run_async(settings: ModelApiSettings, job: Job) -> list[dict]:
 BATCH_WAIT_S = 5.0  # a caller of a dynamic batch gives up after this (then a 504): far above any batch's cost
 
 
+def started(d: Deadline | None) -> None:
+    """Work whose caller has given up (its deadline passed while the request waited) is not started."""
+    if d is not None and d.expired():
+        raise deadline.exceeded()
+
+
+def wait_s(d: Deadline | None) -> float:
+    """How long a caller waits for its batch: the batcher's bound, or its deadline if sooner."""
+    return BATCH_WAIT_S if d is None else d.bound(BATCH_WAIT_S)
+
+
+def gave_up(d: Deadline | None) -> ApiError:
+    return deadline.exceeded() if d is not None and d.expired() else batch_timeout()
+
+
 def batch_timeout() -> ApiError:
     return ApiError(504, "model_timeout", f"the model's batch did not answer within {BATCH_WAIT_S:g} s")
 
@@ -116,8 +133,9 @@ class BlockingModel:
                 f"threads); {settings.server} with worker class {settings.worker_class} holds one"
             )
 
-    def predict(self, features: list[float], model: str | None) -> dict:
+    def predict(self, features: list[float], model: str | None, deadline: Deadline | None = None) -> dict:
         s = self.settings
+        started(deadline)
         if s.max_wait_ms is None:
             self.observe_batch(1)
             return run_blocking(s, plan(s, features, model))[0]
@@ -128,11 +146,14 @@ class BlockingModel:
                 run = lambda items, name=name: run_blocking(s, plan_batch(s, items, name))  # noqa: E731
                 batcher = self.batchers[name] = ThreadBatcher(run, s.max_batch_size, s.max_wait_ms, self.observe_batch)
         try:
-            return batcher.submit(features, BATCH_WAIT_S)
+            return batcher.submit(features, wait_s(deadline))  # past it, the item is left out of its batch
         except TimeoutError:
-            raise batch_timeout() from None
+            raise gave_up(deadline) from None
 
-    def predict_batch(self, items: list[list[float]], model: str | None) -> list[dict]:
+    def predict_batch(
+        self, items: list[list[float]], model: str | None, deadline: Deadline | None = None
+    ) -> list[dict]:
+        started(deadline)
         check_batch_size(items, self.settings.max_batch_size)
         self.observe_batch(len(items))
         return run_blocking(self.settings, plan_batch(self.settings, items, model))
@@ -146,8 +167,9 @@ class AsyncModel:
         self.batchers: dict[str, AsyncBatcher] = {}
         warm(settings)
 
-    async def predict(self, features: list[float], model: str | None) -> dict:
+    async def predict(self, features: list[float], model: str | None, deadline: Deadline | None = None) -> dict:
         s = self.settings
+        started(deadline)
         if s.max_wait_ms is None:
             self.observe_batch(1)
             return (await run_async(s, plan(s, features, model)))[0]
@@ -157,11 +179,14 @@ class AsyncModel:
             run = lambda items, name=name: run_async(s, plan_batch(s, items, name))  # noqa: E731
             batcher = self.batchers[name] = AsyncBatcher(run, s.max_batch_size, s.max_wait_ms, self.observe_batch)
         try:
-            return await asyncio.wait_for(batcher.submit(features), BATCH_WAIT_S)
+            return await asyncio.wait_for(batcher.submit(features), wait_s(deadline))  # past it, out of its batch
         except TimeoutError:
-            raise batch_timeout() from None
+            raise gave_up(deadline) from None
 
-    async def predict_batch(self, items: list[list[float]], model: str | None) -> list[dict]:
+    async def predict_batch(
+        self, items: list[list[float]], model: str | None, deadline: Deadline | None = None
+    ) -> list[dict]:
+        started(deadline)
         check_batch_size(items, self.settings.max_batch_size)
         self.observe_batch(len(items))
         return await run_async(self.settings, plan_batch(self.settings, items, model))

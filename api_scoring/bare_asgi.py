@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api_common import bare
 from api_common.contract import HEALTH_PATH, predict_path
+from api_common.deadline import HEADER
 from api_common.validation import parse_body
 from api_scoring import clients_async, service
 from api_scoring.schemas import scoring_request
@@ -23,13 +24,14 @@ def create_app(settings: ScoringAsyncSettings | None = None):
         await fanout.close()
         await store.close()
 
-    async def health(query: dict[str, str], raw: bytes) -> bare.Answer:
+    async def health(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
         return bare.ok({"status": "OK"})
 
-    async def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
+    async def predict(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
         timings = service.Timings()
         body = parse_body(raw, schema, settings.max_body_bytes, settings.json_library)
-        answer = await service.score_async(settings, body, store, fanout, None, timings)
+        deadline = service.request_deadline(settings, headers.get(HEADER.lower()))
+        answer = await service.score_async(settings, body, store, fanout, None, timings, deadline)
         return bare.ok(answer, {"Server-Timing": timings.header()})
 
     routes = {("GET", HEALTH_PATH): health, ("POST", predict_path("async")): predict}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from api_common import bare
 from api_common.contract import HEALTH_PATH, predict_path
+from api_common.deadline import HEADER
 from api_common.validation import parse_body
 from api_scoring import clients_sync, service
 from api_scoring.schemas import scoring_request
@@ -16,14 +17,15 @@ def create_app(settings: ScoringSyncSettings | None = None):
     store = clients_sync.feature_reader(settings)
     fanout = clients_sync.fanout(settings)
 
-    def predict(query: dict[str, str], raw: bytes) -> bare.Answer:
+    def predict(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
         timings = service.Timings()
         body = parse_body(raw, schema, settings.max_body_bytes, settings.json_library)
-        answer = service.score(settings, body, store, fanout, None, timings)
+        deadline = service.request_deadline(settings, headers.get(HEADER.lower()))
+        answer = service.score(settings, body, store, fanout, None, timings, deadline)
         return bare.ok(answer, {"Server-Timing": timings.header()})
 
     routes = {
-        ("GET", HEALTH_PATH): lambda query, raw: bare.ok({"status": "OK"}),
+        ("GET", HEALTH_PATH): lambda query, raw, headers: bare.ok({"status": "OK"}),
         ("POST", predict_path("sync")): predict,
     }
     return bare.wsgi(routes, settings.max_body_bytes, settings.json_library)

@@ -9,12 +9,14 @@ kept as deliberate variants so their cost can be measured.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any
 
 import httpx
 import redis
 import redis.asyncio as aredis
 
+from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_model import jobqueue
 from api_scoring import service
@@ -24,6 +26,19 @@ from api_scoring.settings import ScoringSettings
 # async worker holds about 10 requests, 20 model calls.
 HTTPX_MAX_CONNECTIONS = 64
 REDIS_MAX_CONNECTIONS = 100  # redis-py's own default for one pool
+
+
+async def bounded(calls: Awaitable[list[float]], deadline: Deadline | None) -> list[float]:
+    """The model calls of one request, cut off when its budget runs out (the clients' own timeouts still
+    bound each call; this bounds their sum, a wait for a connection included)."""
+    if deadline is None:
+        return await calls
+    budget = deadline.remaining_s()
+    try:
+        async with asyncio.timeout(budget):
+            return await calls
+    except TimeoutError:
+        raise service.model_timeout(max(budget, 0.0)) from None
 
 
 class ModelFanout:
@@ -58,10 +73,10 @@ class ModelFanout:
         if self.client is not None:
             await self.client.aclose()
 
-    async def _post(self, client: Any, params: dict, features: list[float]) -> tuple[int, Any]:
+    async def _post(self, client: Any, params: dict, features: list[float], headers: dict) -> tuple[int, Any]:
         try:
             async with self.slots:
-                resp = await client.post(self.url, params=params, json=features)
+                resp = await client.post(self.url, params=params, json=features, headers=headers)
         except httpx.TimeoutException as exc:
             # httpx-aiohttp 0.2 reports a refused connection as a ConnectTimeout; its cause says which.
             if isinstance(exc.__cause__, OSError) and not isinstance(exc.__cause__, TimeoutError):
@@ -74,25 +89,28 @@ class ModelFanout:
         except ValueError:
             return resp.status_code, None
 
-    async def _call(self, client: Any, name: str, features: list[float], profile: str | None) -> float:
+    async def _call(self, client: Any, name: str, features: list[float], profile: str | None,
+                    deadline: Deadline | None) -> float:  # fmt: skip
         # A profiled request is profiled down the chain: the model API is asked to profile too.
         params = {"model": name, "profile": profile} if profile else {"model": name}
-        return service.model_score(*await self._post(client, params, features))
+        headers = deadline.headers() if deadline is not None else {}  # what is left, for the model API
+        return service.model_score(*await self._post(client, params, features, headers))
 
-    async def _fan_out(self, client: Any, features: list[float], profile: str | None) -> list[float]:
+    async def _fan_out(self, client: Any, features: list[float], profile: str | None,
+                       deadline: Deadline | None) -> list[float]:  # fmt: skip
         if self.settings.fanout == "sequential":
-            return [await self._call(client, name, features, profile) for name in self.names]
+            return [await self._call(client, name, features, profile, deadline) for name in self.names]
         try:
             async with asyncio.TaskGroup() as group:
-                tasks = [group.create_task(self._call(client, n, features, profile)) for n in self.names]
+                tasks = [group.create_task(self._call(client, n, features, profile, deadline)) for n in self.names]
         except ExceptionGroup as eg:
             # One failed call cancels its siblings; report the first failure like the sync chain does.
             first = eg.exceptions[0]
             raise first if isinstance(first, ApiError) else service.model_unreachable(first) from None
         return [task.result() for task in tasks]
 
-    async def scores(self, features: list[float], profile: str | None) -> list[float]:
-        return await self._fan_out(self.client, features, profile)
+    async def scores(self, features: list[float], profile: str | None, deadline: Deadline | None = None) -> list[float]:
+        return await bounded(self._fan_out(self.client, features, profile, deadline), deadline)
 
 
 class PerRequestModelFanout(ModelFanout):
@@ -101,9 +119,9 @@ class PerRequestModelFanout(ModelFanout):
     async def start(self) -> None:
         pass
 
-    async def scores(self, features: list[float], profile: str | None) -> list[float]:
+    async def scores(self, features: list[float], profile: str | None, deadline: Deadline | None = None) -> list[float]:
         async with self._httpx() as client:
-            return await self._fan_out(client, features, profile)
+            return await bounded(self._fan_out(client, features, profile, deadline), deadline)
 
 
 class HttpxAiohttpModelFanout(ModelFanout):
@@ -139,10 +157,10 @@ class AiohttpModelFanout(ModelFanout):
         if self.client is not None:
             await self.client.close()
 
-    async def _post(self, client: Any, params: dict, features: list[float]) -> tuple[int, Any]:
+    async def _post(self, client: Any, params: dict, features: list[float], headers: dict) -> tuple[int, Any]:
         aiohttp = self._aiohttp
         try:
-            async with client.post(self.url, params=params, json=features) as resp:
+            async with client.post(self.url, params=params, json=features, headers=headers) as resp:
                 try:
                     return resp.status, await resp.json(content_type=None)
                 except ValueError:
@@ -266,8 +284,8 @@ class QueueFanout:
         if self.client is not None:
             await self.client.aclose()
 
-    async def scores(self, features: list[float], profile: str | None) -> list[float]:
-        timeout = self.settings.model_timeout_s
+    async def scores(self, features: list[float], profile: str | None, deadline: Deadline | None = None) -> list[float]:
+        timeout = service.call_timeout(self.settings, deadline)  # the jobs carry it: a worker drops them past it
         request_id = jobqueue.new_request_id()
         key = jobqueue.reply_key(request_id)
         got: dict[str, float] = {}

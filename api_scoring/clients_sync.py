@@ -14,6 +14,7 @@ import redis
 import requests
 from requests.adapters import HTTPAdapter
 
+from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_model import jobqueue
 from api_scoring import service
@@ -37,16 +38,20 @@ class ModelCaller:
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
         return session
 
-    def _post(self, params: dict, features: list[float]) -> requests.Response:
-        return self.session.post(self.url, params=params, json=features, timeout=self.timeout)
+    def _post(self, params: dict, features: list[float], timeout: tuple, headers: dict) -> requests.Response:
+        return self.session.post(self.url, params=params, json=features, timeout=timeout, headers=headers)
 
-    def call(self, name: str, features: list[float], profile: str | None) -> float:
+    def call(self, name: str, features: list[float], profile: str | None, deadline: Deadline | None = None) -> float:
         # A profiled request is profiled down the chain: the model API is asked to profile too.
         params = {"model": name, "profile": profile} if profile else {"model": name}
+        timeout_s = service.call_timeout(self.settings, deadline)
+        if timeout_s <= 0:  # the budget is spent: the caller has given up, so no call is made
+            raise service.model_timeout(timeout_s)
+        headers = deadline.headers() if deadline is not None else {}  # what is left, for the model API
         try:
-            resp = self._post(params, features)
+            resp = self._post(params, features, (min(self.timeout[0], timeout_s), timeout_s), headers)
         except requests.Timeout:
-            raise service.model_timeout(self.settings.model_timeout_s) from None
+            raise service.model_timeout(timeout_s) from None
         except requests.RequestException as exc:
             raise service.model_unreachable(exc) from None
         try:
@@ -65,8 +70,8 @@ class PerRequestModelCaller(ModelCaller):
 
     shared = False
 
-    def _post(self, params: dict, features: list[float]) -> requests.Response:
-        return requests.post(self.url, params=params, json=features, timeout=self.timeout)
+    def _post(self, params: dict, features: list[float], timeout: tuple, headers: dict) -> requests.Response:
+        return requests.post(self.url, params=params, json=features, timeout=timeout, headers=headers)
 
 
 class FeatureReader:
@@ -128,10 +133,10 @@ class Fanout:
             # pool sized for one request would serialise the model calls of all the worker's requests.
             self.pool = ThreadPoolExecutor(settings.n_models * settings.requests_per_worker())
 
-    def scores(self, features: list[float], profile: str | None) -> list[float]:
-        if self.pool is None:
-            return [self.caller.call(name, features, profile) for name in self.names]
-        futures = [self.pool.submit(self.caller.call, name, features, profile) for name in self.names]
+    def scores(self, features: list[float], profile: str | None, deadline: Deadline | None = None) -> list[float]:
+        if self.pool is None:  # one after the other: each call has what the ones before it left
+            return [self.caller.call(name, features, profile, deadline) for name in self.names]
+        futures = [self.pool.submit(self.caller.call, name, features, profile, deadline) for name in self.names]
         errors = [f.exception() for f in futures]
         first = next((e for e in errors if e is not None), None)
         if first is not None:
@@ -150,8 +155,8 @@ class QueueFanout:
         # A blocking pop waits up to the model timeout: the socket must wait longer than that.
         self.client = redis.Redis.from_url(settings.redis_url, socket_timeout=t + 1, socket_connect_timeout=t)
 
-    def scores(self, features: list[float], profile: str | None) -> list[float]:
-        timeout = self.settings.model_timeout_s
+    def scores(self, features: list[float], profile: str | None, deadline: Deadline | None = None) -> list[float]:
+        timeout = service.call_timeout(self.settings, deadline)  # the jobs carry it: a worker drops them past it
         request_id = jobqueue.new_request_id()
         key = jobqueue.reply_key(request_id)
         got: dict[str, float] = {}

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api_common.contract import HEALTH_PATH, predict_path
+from api_common.deadline import HEADER
 from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
     BODY_ERRORS,
@@ -91,11 +92,12 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
         timings = service.Timings()
         body = await read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
         profile = request.query_params.get("profile")
+        deadline = service.request_deadline(settings, request.headers.get(HEADER))
         if blocking:
             # The body is read on the loop (it is a stream); the steps run in FastAPI's thread pool.
-            answer = await run_in_threadpool(service.score, settings, body, store, fanout, profile, timings)
+            answer = await run_in_threadpool(service.score, settings, body, store, fanout, profile, timings, deadline)
         else:
-            answer = await service.score_async(settings, body, store, fanout, profile, timings)
+            answer = await service.score_async(settings, body, store, fanout, profile, timings, deadline)
         return respond(timings, answer)
 
     app.add_middleware(AdmissionMiddleware, settings=settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, g, jsonify, request
 
 from api_common.contract import HEALTH_PATH, predict_path
+from api_common.deadline import HEADER
 from api_common.flask_glue import (
     install_admission,
     install_error_handlers,
@@ -62,8 +63,9 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
         async def predict_async():
             timings = service.Timings()
             body = read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
-            profile = g.get("profiler_name")
-            return respond(timings, await service.score_async(settings, body, features_store, fanout, profile, timings))
+            profile, deadline = g.get("profiler_name"), service.request_deadline(settings, request.headers.get(HEADER))
+            answer = await service.score_async(settings, body, features_store, fanout, profile, timings, deadline)
+            return respond(timings, answer)
 
         return app
 
@@ -71,6 +73,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     def predict():
         timings = service.Timings()
         body = read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
-        return respond(timings, service.score(settings, body, features_store, fanout, g.get("profiler_name"), timings))
+        profile, deadline = g.get("profiler_name"), service.request_deadline(settings, request.headers.get(HEADER))
+        return respond(timings, service.score(settings, body, features_store, fanout, profile, timings, deadline))
 
     return app

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from api_common import deadline
+from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_common.overload import overloaded
 from api_model import jobqueue
@@ -79,7 +81,17 @@ def model_unreachable(exc: Exception) -> ApiError:
 
 
 def model_timeout(timeout_s: float) -> ApiError:
-    return ApiError(504, "model_timeout", f"model API did not answer within {timeout_s:g} s")
+    return ApiError(504, "model_timeout", f"model API did not answer within {max(timeout_s, 0):.3g} s")
+
+
+def request_deadline(settings: ScoringSettings, header: str | None) -> Deadline | None:
+    """This request's deadline: the handler's budget, or the caller's (``deadline.HEADER``) if less."""
+    return deadline.of(header, settings.request_budget_ms / 1000 if settings.request_budget_ms else None)
+
+
+def call_timeout(settings: ScoringSettings, d: Deadline | None) -> float:
+    """A model call's timeout: the setting's, or what is left of the request's budget if that is less."""
+    return settings.model_timeout_s if d is None else d.bound(settings.model_timeout_s)
 
 
 @dataclass
@@ -101,24 +113,27 @@ class Timings:
 
 
 def score(settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout, profile: str | None,
-          timings: Timings) -> dict[str, Any]:  # fmt: skip
-    """One prediction with blocking clients (the Flask app, the FastAPI ``def`` endpoint)."""
+          timings: Timings, deadline: Deadline | None = None) -> dict[str, Any]:  # fmt: skip
+    """One prediction with blocking clients (the Flask app, the FastAPI ``def`` endpoint). Redis comes first
+    and its timeout (0.5 s) is under the budget; the model calls are bounded by what it leaves."""
     p = plan(settings, body)
     t = time.perf_counter()
     stored = store.get(p.redis_key)
     t = timings.mark("redis", t)
-    scores = fanout.scores(join(p, stored), profile)
+    scores = fanout.scores(join(p, stored), profile, deadline)
     timings.mark("models", t)
     return aggregate(p.entity_id, scores)
 
 
-async def score_async(settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout,
-                      profile: str | None, timings: Timings) -> dict[str, Any]:  # fmt: skip
+async def score_async(
+    settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout, profile: str | None,
+    timings: Timings, deadline: Deadline | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """The same steps with non-blocking clients (the FastAPI app)."""
     p = plan(settings, body)
     t = time.perf_counter()
     stored = await store.get(p.redis_key)
     t = timings.mark("redis", t)
-    scores = await fanout.scores(join(p, stored), profile)
+    scores = await fanout.scores(join(p, stored), profile, deadline)
     timings.mark("models", t)
     return aggregate(p.entity_id, scores)

@@ -52,5 +52,6 @@ class FastAPIClient:
         return Reply(resp.status_code, body, dict(resp.headers), resp.text)
 
 
-def post_json(client, path: str, payload: Any) -> Reply:
-    return client.request("POST", path, jsonlib.dumps(payload).encode(), {"Content-Type": "application/json"})
+def post_json(client, path: str, payload: Any, headers: dict[str, str] | None = None) -> Reply:
+    headers = {"Content-Type": "application/json"} | (headers or {})
+    return client.request("POST", path, jsonlib.dumps(payload).encode(), headers)

@@ -2,6 +2,7 @@
 
 import pytest
 
+from api_common import deadline
 from api_model import fastapi_app, flask_app, service
 from api_model.model import score
 from api_model.settings import ModelAsyncSettings, ModelSyncSettings
@@ -126,3 +127,12 @@ def test_a_method_no_route_serves_gets_405_with_allow(twin, method):
         assert (reply.status, reply.body["error"]) == (405, "method_not_allowed")
         allow = {m.strip() for m in {k.lower(): v for k, v in reply.headers.items()}["allow"].split(",")}
         assert allowed in allow and method not in allow
+
+
+def test_work_whose_caller_gave_up_is_not_started(twin):
+    client, path = twin
+    gone = post_json(client, path, [1.0], headers={deadline.HEADER: "0"})
+    assert (gone.status, gone.body["error"]) == (504, "deadline_exceeded")
+    assert post_json(client, path, [1.0], headers={deadline.HEADER: "5000"}).status == 200
+    bad = post_json(client, path, [1.0], headers={deadline.HEADER: "-5"})
+    assert (bad.status, bad.body["error"]) == (400, "invalid_header")

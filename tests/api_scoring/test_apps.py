@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 import redis
 
+from api_common import deadline
 from api_model.fastapi_app import PREDICT_PATH as MODEL_ASYNC_PATH
 from api_scoring import fastapi_app, flask_app
 from api_scoring.settings import ScoringAsyncSettings, ScoringSyncSettings
@@ -157,3 +161,72 @@ def test_slow_model_is_a_504_at_the_timeout(chain, redis_url, loaded, slow_model
         elapsed = time.perf_counter() - t0
         assert (reply.status, reply.body["error"]) == (504, "model_timeout")
         assert TIMEOUT_S <= elapsed < TIMEOUT_S + BUSY_MARGIN_S  # one timeout, not the model's 3 s
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+def test_a_callers_budget_bounds_the_model_calls(chain, redis_url, loaded, slow_model_url):
+    budget_s, call_timeout_s = 0.1, 2.5  # both far under the model's 3 s; the budget is the tighter
+    client, path = make_twin(chain, redis_url=redis_url, key_prefix=loaded, model_url=slow_model_url,
+                             model_timeout_s=call_timeout_s)  # fmt: skip
+    with client:
+        t0 = time.perf_counter()
+        reply = post_json(client, path, SAMPLE, headers={deadline.HEADER: str(int(budget_s * 1000))})
+        elapsed = time.perf_counter() - t0
+    assert (reply.status, reply.body["error"]) == (504, "model_timeout")
+    assert budget_s <= elapsed < budget_s + BUSY_MARGIN_S < call_timeout_s
+
+
+def test_sequential_calls_share_one_budget(redis_url, loaded, slow_model_url):
+    # The sync twin calls its two models one after the other: the second gets what the first left.
+    budget_s, call_timeout_s = 0.4, 2.5
+    client, path = make_twin("sync", redis_url=redis_url, key_prefix=loaded, model_url=slow_model_url,
+                             model_timeout_s=call_timeout_s, request_budget_ms=budget_s * 1000)  # fmt: skip
+    with client:
+        t0 = time.perf_counter()
+        reply = post_json(client, path, SAMPLE)
+        elapsed = time.perf_counter() - t0
+    assert (reply.status, reply.body["error"]) == (504, "model_timeout")
+    assert budget_s <= elapsed < budget_s + BUSY_MARGIN_S < call_timeout_s
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A model API that records the budget each call was sent with and answers at once."""
+
+    seen: list[str | None] = []
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _Recorder.seen.append(self.headers.get(deadline.HEADER))
+        body = json.dumps({"detail": 0.5}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def recorder_url() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.mark.parametrize("chain", CHAINS)
+def test_each_model_call_is_told_what_is_left(chain, redis_url, loaded, recorder_url):
+    client, path = make_twin(chain, redis_url=redis_url, key_prefix=loaded, model_url=recorder_url)
+    with client:
+        _Recorder.seen.clear()
+        assert post_json(client, path, SAMPLE, headers={deadline.HEADER: "800"}).status == 200
+        sent = [int(v) for v in _Recorder.seen]
+        assert len(sent) == 2 and all(0 < ms <= 800 for ms in sent)
+        _Recorder.seen.clear()
+        assert post_json(client, path, SAMPLE).status == 200  # no budget sent: the handler's own (1000 ms)
+        assert all(800 < int(v) <= 1000 for v in _Recorder.seen)
+        bad = post_json(client, path, SAMPLE, headers={deadline.HEADER: "soon"})
+        assert (bad.status, bad.body["error"]) == (400, "invalid_header")
