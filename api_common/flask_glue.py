@@ -85,8 +85,15 @@ def install_admission(app: Flask, settings) -> None:
     ``sync`` worker holds one at a time and queues the rest in its listen backlog."""
     from flask import g, request
 
+    # A worker the server registry says admits any number (gevent's greenlets) shares itself among them like an
+    # event loop: it reads each request at once, so the queue is inside it, not in the socket's wait.
+    shares = settings.runner().holds(settings) is None
     policy = overload.admission(
-        settings.admission, settings.max_in_flight, settings.admission_target_ms, settings.admission_interval_ms
+        settings.admission,
+        settings.max_in_flight,
+        settings.admission_target_ms,
+        settings.admission_interval_ms,
+        event_loop=shares,
     )
     measured = isinstance(policy, overload.DelayAdmission)
 

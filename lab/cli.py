@@ -119,6 +119,18 @@ def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int
     return 0
 
 
+def cmd_goodput(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import goodput
+
+    names = [n for n in (args.variants or ",".join(goodput.DEFAULT_VARIANTS)).split(",") if n]
+    policies = tuple(p for p in (args.policies or ",".join(goodput.POLICIES)).split(",") if p)
+    multiples = tuple(float(m) for m in (args.multiples or ",".join(map(str, goodput.MULTIPLES))).split(","))
+    known = {k: float(v) for k, _, v in (item.partition("=") for item in (args.capacity_qps or "").split(",") if item)}
+    path = goodput.run(names, lab, _profile(args), _progress, policies, multiples, args.probe_s, args.seed, known)
+    print(f"report: {path / 'report.html'}")
+    return 0
+
+
 def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
     """The sweep's axes from the flags given; the scoring workers when none is."""
     given = {"workers": args.workers, "max_wait_ms": args.max_wait_ms, "max_batch_size": args.batch_caps}
@@ -182,6 +194,16 @@ def parser() -> argparse.ArgumentParser:
     )
     compare_p.add_argument("--batch-caps", help="the sweep's batch caps (max_batch_size), e.g. "
                            f"{','.join(map(str, variants.SWEEP_BATCH_CAPS))}")  # fmt: skip
+    goodput_p = sub.add_parser("goodput", help="each overload policy past capacity: goodput, refused, failed, p99")
+    goodput_p.add_argument("--variants", help="comma-separated variants (default: sync, async, sync-gevent, "
+                           "async-aiohttp)")  # fmt: skip
+    goodput_p.add_argument("--policies", help="comma-separated policies (default: off,fixed,delay)")
+    goodput_p.add_argument("--multiples", help="offered loads as multiples of capacity (default: 0.5,1,1.5,2,3)")
+    goodput_p.add_argument("--probe-s", dest="probe_s", type=float, default=10.0, help="seconds per load (10)")
+    goodput_p.add_argument("--seed", type=int, default=None, help="the policies' shuffled order")
+    goodput_p.add_argument("--capacity-qps", dest="capacity_qps", metavar="VARIANT=QPS,...",
+                           help="capacities already measured: their searches are skipped")  # fmt: skip
+    _add_profile_options(goodput_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_budget_s"))
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
@@ -234,6 +256,7 @@ COMMANDS = {
     "serve": cmd_serve,
     "report": cmd_report,
     "compare": cmd_compare,
+    "goodput": cmd_goodput,
     "variants": cmd_variants,
 }
 

@@ -23,6 +23,7 @@ PLOTS = [
     ("split.png", "Where one request's time goes, per variant"),
     ("sweep.png", "Worker sweep"),
     ("frontier.png", "Batching frontier"),
+    ("goodput.png", "Goodput past capacity, per overload policy"),
 ]
 CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
@@ -36,7 +37,11 @@ TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
 
 def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
     images = {}
-    if summary.get("kind") == "compare":
+    if summary.get("kind") == "goodput":
+        from benchmark import goodput
+
+        images = goodput.plots(summary)
+    elif summary.get("kind") == "compare":
         measured = [r for r in summary["variants"] if "skipped" not in r]
         if any(r.get("capacity_qps") is not None for r in measured):
             images["capacity.png"] = plots.capacity(measured)
@@ -129,9 +134,15 @@ def render_markdown(manifest: dict, parts: list[Section], images: dict[str, byte
 def build(run: Path) -> Path:
     """Rebuild the report of ``run`` from its files; returns the path of ``report.html``."""
     manifest = load_manifest(run)
-    if manifest.get("options", {}).get("kind") == "compare":
+    kind = manifest.get("options", {}).get("kind")
+    if kind == "compare":
         summary = compare.summarise_compare(run)
         parts = [*compare.sections(summary), run_section(manifest)]
+    elif kind == "goodput":
+        from benchmark import goodput
+
+        summary = goodput.summarise(run)
+        parts = [*goodput.sections(summary), run_section(manifest)]
     else:
         summary = summarise_run(run)
         parts = sections(summary, manifest, [s for exp in all_experiments() for s in exp.sections(summary)])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import matplotlib
 
@@ -230,4 +231,38 @@ def frontier(rows: list[dict], name: str, base: dict | None) -> bytes:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     ax.set_title(f"Batching frontier: {name} (labels: max wait)")
+    return _png(fig)
+
+
+POLICY_STYLE = {"off": ("tab:red", "x"), "fixed": ("tab:orange", "s"), "delay": ("tab:green", "o")}
+
+
+def goodput(summary: dict) -> bytes:
+    """Goodput as a share of capacity against offered load (as a multiple of it): one panel per variant,
+    one line per overload policy, with the ideal (all of the offered load up to capacity, then capacity)."""
+    names = [n for n, c in summary["capacity"].items() if c.get("capacity_qps")]
+    cols = min(len(names), 2) or 1
+    rows = math.ceil(len(names) / cols) or 1
+    fig, axes = plt.subplots(rows, cols, figsize=(11.5, 3.4 * rows), squeeze=False, sharey=True)
+    top = max([1.2] + [p["multiple"] for p in summary["points"]])
+    for ax, name in zip(axes.flat, names, strict=False):
+        cap = summary["capacity"][name]["capacity_qps"]
+        ax.plot([0, 1, top], [0, 1, 1], color="0.6", lw=1, ls="--", label="ideal")
+        ax.axhline(0.9, color="0.8", lw=1, ls=":", label="target at 2x, 3x: 90%")
+        for policy, (color, marker) in POLICY_STYLE.items():
+            pts = sorted((p for p in summary["points"] if p["variant"] == name and p["policy"] == policy),
+                         key=lambda p: p["multiple"])  # fmt: skip
+            if pts:
+                ax.plot([p["multiple"] for p in pts], [p["goodput_qps"] / cap for p in pts], marker=marker,
+                        color=color, label=policy)  # fmt: skip
+        ax.set_title(f"{name} (capacity {cap:.0f} QPS)", fontsize=10)
+        ax.set_xlabel("offered load (multiple of capacity)")
+        ax.grid(alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("goodput / capacity")
+    for ax in list(axes.flat)[len(names) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Goodput past capacity: answers within {summary['bound_ms']:.0f} ms per second, per overload policy")
+    fig.tight_layout()
     return _png(fig)
