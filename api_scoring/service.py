@@ -85,8 +85,10 @@ def model_timeout(timeout_s: float) -> ApiError:
 
 
 def request_deadline(settings: ScoringSettings, header: str | None) -> Deadline | None:
-    """This request's deadline: the handler's budget, or the caller's (``deadline.HEADER``) if less."""
-    return deadline.of(header, settings.request_budget_ms / 1000 if settings.request_budget_ms else None)
+    """This request's deadline: the handler's budget (by default its model timeout: the whole request takes no
+    longer than one model call may), or the caller's (``deadline.HEADER``) if less."""
+    budget_ms = settings.request_budget_ms
+    return deadline.of(header, settings.model_timeout_s if budget_ms is None else budget_ms / 1000)
 
 
 def call_timeout(settings: ScoringSettings, d: Deadline | None) -> float:

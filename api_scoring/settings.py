@@ -34,8 +34,8 @@ class ScoringSettings(ServiceSettings):
     n_models: int = 2
     model_timeout_s: float = 1.0
     # A request's budget (deadlines end to end, api_common/deadline.py): its model calls are bounded by what
-    # is left of it and are told what is left; a caller can send less in the header. None: no budget.
-    request_budget_ms: float | None = 1000.0
+    # is left of it and are told what is left; a caller can send less in the header. None: the model timeout.
+    request_budget_ms: float | None = None
     model_connect_timeout_s: float = 0.5
     # Upper bound on concurrent calls (and connections) to the model API from one worker process (httpx's
     # own pool is held to fewer: clients_async.HTTPX_MAX_CONNECTIONS).
