@@ -151,11 +151,9 @@ class DelayAdmission(Admission):
     - an event loop (or gevent's greenlets) shares itself among every request it holds, so most of its
       queue is inside it: a request that started at once can still take ten times its service time. Its
       queue stands only if, besides, the worker has not been empty for an interval (bursts leave it empty
-      between them), and once it stands it stands until the worker is empty again. While it stands, a
-      request is refused when the worker already holds ``standing_cap`` (``*_MAX_IN_FLIGHT``), or when it
-      waited over the target before the loop read it (a saturated loop reads late); within an interval
-      of being empty, when it holds twice the cap or ``DRAINED_CAP``, whichever is more; otherwise at the
-      burst's ceiling, ``burst_cap``.
+      between them). While it stands, a request is refused when the worker already holds ``standing_cap``
+      (``*_MAX_IN_FLIGHT``); within an interval of being empty, when it holds twice the cap or
+      ``DRAINED_CAP``, whichever is more; otherwise at the burst's ceiling, ``burst_cap``.
 
     In any state, a request that waited a whole interval to start is refused. Measured on the async chain,
     which caps and rules hold goodput past capacity and which refuse the original lab's bursts:
@@ -174,7 +172,6 @@ class DelayAdmission(Admission):
         self.count = 0
         self.last_answer: float | None = None
         self.empty_at = -math.inf  # the last time a request found this worker holding nothing
-        self.latched = False  # an event loop's queue stood, and the worker has not been empty since
         self._lock = threading.Lock()
 
     def finished(self, sojourn_s: float) -> None:
@@ -198,13 +195,6 @@ class DelayAdmission(Admission):
             # Nothing answered for an interval while requests are held is the deepest standing queue of
             # all (a collapse answers nothing), not an idle worker.
             standing = c.standing(now) or (self.count > 0 and now - self.last_answer > c.interval_s)
-            if self.event_loop:
-                # Once a queue stands, its cap holds until the worker has been empty: the cap itself brings the
-                # delays back under the target, and lifting it on that sign let the queue in again (measured:
-                # goodput at 2x capacity oscillated under the fixed cap's). An empty worker ends the overload.
-                if self.count == 0:
-                    self.latched = False
-                standing = self.latched = standing or self.latched
             burst_cap = self.burst_cap
             if self.event_loop and now - self.empty_at <= c.interval_s:
                 # A worker that held nothing within the interval is draining a burst, not standing in a queue
@@ -214,10 +204,12 @@ class DelayAdmission(Admission):
                 standing = False
                 if self.standing_cap is not None:
                     burst_cap = min(burst_cap or math.inf, max(2 * self.standing_cap, DRAINED_CAP))
-            # While a queue stands, a request that waited over the target to start is refused: in front of a
-            # sync worker, in the backlog; in front of a loop too busy to read it at once. (At 3x capacity on
-            # the async chain, goodput went from 71-73% of capacity to 84-88% with this rule; lab goodput.)
-            if wait > (c.target_s if standing else c.interval_s):
+            # An event loop's requests queue inside it, so it refuses by its cap; a request that waited to
+            # start is refused past the target only by a worker whose queue is in front of it. (Refusing an
+            # event loop's waits over the target too, and holding its cap until the worker was empty, raised
+            # goodput at 3x capacity but refused requests at 0.6x: the async capacity fell from about 550 to
+            # 325 QPS. doc/FINDINGS.md, "Past capacity on four chains".)
+            if wait > (c.target_s if standing and not self.event_loop else c.interval_s):
                 why = f"it waited {wait * 1000:.0f} ms to start"
             elif standing and self.standing_cap is not None and self.count >= self.standing_cap:
                 why = f"requests here have been delayed over {c.target_s * 1000:g} ms for {c.interval_s * 1000:g} ms"

@@ -8,13 +8,14 @@ import os
 import signal
 import sys
 import time
+import typing
 from pathlib import Path
 
 import redis
 
 from api_common.contract import CHAINS, SERVICES
 from benchmark import experiments
-from benchmark.profiles import PROFILES, ProfileError
+from benchmark.profiles import PROFILES, Profile, ProfileError
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
 from lab import control, processes, variants
@@ -229,6 +230,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 PROFILE_OPTIONS = experiments.options()
+OPTION_TYPES = typing.get_type_hints(Profile)
 
 
 def _add_profile_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
@@ -241,7 +243,7 @@ def _add_profile_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> 
     for name in names:
         if name == "capacity_pin":
             continue
-        kind = int if name.endswith(("users", "calls", "repetitions")) else float
+        kind = OPTION_TYPES[name]  # the profile's own field type, not a guess from the option's name
         flag = "--" + name.replace("_", "-").replace("timeit-", "")
         p.add_argument(flag, dest=name, type=kind, default=None)
 

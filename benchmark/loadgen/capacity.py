@@ -95,6 +95,14 @@ class Capacity:
         sides different seeds, or two searches with as many probes would draw the same indices)."""
         return stats.bootstrap(_window(self.probes, self.around, self.bound_ms), self.bound_ms, seed)
 
+    def ratio_to(self, other: Capacity | None) -> dict[str, float | None] | None:
+        """``{"ratio", "low", "high"}``: this capacity over ``other``'s, with the 95% interval of the two
+        bootstraps paired draw by draw (independent seeds); None unless both have a capacity."""
+        if not (self.qps and other is not None and other.qps):
+            return None
+        low, high = stats.ratio(self.resamples(seed=1), other.resamples(seed=2)) or (None, None)
+        return {"ratio": self.qps / other.qps, "low": low, "high": high}
+
     def machine(self, name: str) -> float | None:
         """The median over the probes of one of their machine readings (``machine_steal_pct``, ``speed_ms``)."""
         values = [getattr(p, name) for p in self.probes if getattr(p, name) is not None]

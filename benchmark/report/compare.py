@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from benchmark.loadgen import capacity, stats
+from benchmark.loadgen import capacity
 from benchmark.report import analysis as an
 from benchmark.report.tables import Section, num, ratio_text
 from benchmark.rundir import load_manifest
@@ -96,10 +96,8 @@ def summarise_compare(run: Path) -> dict[str, Any]:
     before: dict[str, capacity.Capacity] = {}  # the row before, per chain: capacity ratios with intervals
     for row, cap in zip(rows, caps, strict=True):
         prev = before.get(row.get("chain", ""))
-        if cap and cap.qps and prev and prev.qps:
-            interval = stats.ratio(cap.resamples(seed=1), prev.resamples(seed=2))
-            low, high = interval or (None, None)
-            row["capacity_ratio"] = {"ratio": cap.qps / prev.qps, "low": low, "high": high}
+        if cap and (r := cap.ratio_to(prev)):
+            row["capacity_ratio"] = r
         if cap and cap.qps:
             before[row["chain"]] = cap
     departures = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes) if probes else ""
@@ -144,10 +142,8 @@ def _against(row: dict, cap: capacity.Capacity | None, base: dict, base_cap: cap
     """``row`` against ``base`` measured in the same run: capacity ratio with its interval, CPU per request
     ratio, single-request p50 difference."""
     vs: dict[str, Any] = {"name": base["name"]}
-    if cap and cap.qps and base_cap and base_cap.qps:
-        interval = stats.ratio(cap.resamples(seed=1), base_cap.resamples(seed=2))
-        low, high = interval or (None, None)
-        vs["capacity"] = {"ratio": cap.qps / base_cap.qps, "low": low, "high": high}
+    if cap and (r := cap.ratio_to(base_cap)):
+        vs["capacity"] = r
     if row.get("cpu_ms_per_request") and base.get("cpu_ms_per_request"):
         vs["cpu_ratio"] = row["cpu_ms_per_request"] / base["cpu_ms_per_request"]
     if row.get("single_p50_ms") is not None and base.get("single_p50_ms") is not None:
@@ -216,10 +212,8 @@ def lean_targets(by_name: dict[str, tuple[dict, capacity.Capacity | None]]) -> d
         out["cpu"] = {"lean_ms": lean["cpu_ms_per_request"], "floor_ms": floor["cpu_ms_per_request"],
                       "ratio": ratio, "met": ratio <= LEAN_CPU_RATIO}  # fmt: skip
     default, default_cap = by_name.get("async", (None, None))
-    if default and lean_cap and lean_cap.qps and default_cap and default_cap.qps:
-        interval = stats.ratio(lean_cap.resamples(seed=1), default_cap.resamples(seed=2))
-        low, high = interval or (None, None)
-        ratio = lean_cap.qps / default_cap.qps
+    if default and lean_cap and (r := lean_cap.ratio_to(default_cap)):
+        ratio, low, high = r["ratio"], r["low"], r["high"]
         if low is None:
             met = "yes" if ratio >= LEAN_CAPACITY_RATIO else "no"
         else:  # with confidence either way, else unsure

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from api_common.contract import CHAINS
-from benchmark.loadgen import capacity, history, stats
+from benchmark.loadgen import capacity, history
 from benchmark.locust.scenarios import HOLDS, STEP_DOWN, over_bound
 from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
@@ -140,11 +140,9 @@ def summarise_run(run: Path) -> dict[str, Any]:
 
 def _ratio(caps: dict[str, capacity.Capacity]) -> dict[str, float | None] | None:
     """async / sync capacity with its 95% interval (the two chains' bootstraps are independent)."""
-    if set(caps) != set(CHAINS) or not all(c.qps for c in caps.values()):
+    if set(caps) != set(CHAINS):
         return None
-    interval = stats.ratio(caps["async"].resamples(seed=1), caps["sync"].resamples(seed=2))
-    low, high = interval or (None, None)
-    return {"ratio": caps["async"].qps / caps["sync"].qps, "low": low, "high": high}
+    return caps["async"].ratio_to(caps["sync"])
 
 
 def _profiling(run: Path) -> dict[str, Any]:
