@@ -30,13 +30,18 @@ from lab.stack import Stack
 from lab.variants import Variant
 
 
-def _stack(variant: Variant, redis_port: int) -> Stack:
+def ports(redis_port: int) -> dict[str, dict]:
+    """Overrides that put every service on a free port of its own beside the shared Redis on ``redis_port``."""
     base: dict[str, dict] = {"redis": {"port": redis_port}}
     # Distinct, and not Redis's: the first variant's ports are picked before Redis listens on its own.
-    ports = [p for p in free_ports(len(SERVICES) + 1) if p != redis_port][: len(SERVICES)]
-    for name, port in zip(SERVICES, ports, strict=True):
+    free = [p for p in free_ports(len(SERVICES) + 1) if p != redis_port][: len(SERVICES)]
+    for name, port in zip(SERVICES, free, strict=True):
         base[name] = {"port": port}
-    return variants.stack_for(variant, base)
+    return base
+
+
+def _stack(variant: Variant, redis_port: int) -> Stack:
+    return variants.stack_for(variant, ports(redis_port))
 
 
 def measure(

@@ -26,17 +26,17 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from api_common.contract import SERVICES
+from benchmark import compare
 from benchmark.loadgen import capacity
 from benchmark.profiles import Profile
 from benchmark.report.build import build
-from benchmark.rundir import Run, manifest, new_run_dir, write_json
+from benchmark.rundir import Run, load_manifest, manifest, new_run_dir, write_json
 from benchmark.suite import settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, variants
-from lab.ports import free_port, free_ports
+from lab.ports import free_port
 from lab.settings import LabSettings
-from lab.stack import Stack, build_stack
+from lab.stack import Stack
 from lab.variants import Variant
 
 POLICIES = ("off", "fixed", "delay")
@@ -91,16 +91,12 @@ def _queries(folder: Path) -> tuple[list[float], list[float], list[int]]:
 
 
 def _stack(variant: Variant, redis_port: int, policy: str | None) -> Stack:
-    """``variant``'s stack on free ports beside the shared Redis, its scoring handler with ``policy``."""
-    o: dict[str, dict] = {"redis": {"port": redis_port}}
-    ports = [p for p in free_ports(len(SERVICES) + 1) if p != redis_port][: len(SERVICES)]
-    for name, port in zip(SERVICES, ports, strict=True):
-        o[name] = {"port": port}
-    for service, values in variant.overrides().items():
-        o[service].update(values)
+    """``variant``'s stack on free ports beside the shared Redis, its scoring handler with ``policy`` (a variant
+    that sets a policy itself keeps it: the bare floor, which has none)."""
+    base = compare.ports(redis_port)
     if policy is not None:
-        o[f"scoring-{variant.chain}"]["admission"] = policy
-    return build_stack(o)
+        base[f"scoring-{variant.chain}"]["admission"] = policy
+    return variants.stack_for(variant, base)
 
 
 def _start(stack: Stack, chain: str, lab: LabSettings) -> list:
@@ -192,7 +188,7 @@ def run(
 
 def summarise(run: Path) -> dict[str, Any]:
     """Every figure of a goodput run, from its raw files."""
-    m = json.loads((run / "manifest.json").read_text())
+    m = load_manifest(run)
     opts = m.get("options", {})
     bound = float(opts.get("capacity_bound_ms", 250))
     rows: list[dict] = []
