@@ -228,7 +228,8 @@ def verdicts(summary: dict) -> list[str]:
             ok = share >= 0.9 and tail is not None and tail <= summary["bound_ms"]
             met = "met" if ok else "NOT met"
             parts.append(f"x{p['multiple']:g}: {share:.0%} of capacity, served p99 {_ms(tail)} ({met})")
-        out.append(f"{name} (capacity {cap['capacity_qps']:.0f} QPS), delay: " + "; ".join(parts))
+        source = "given, not measured in this run" if cap.get("given") else "measured"
+        out.append(f"{name} (capacity {cap['capacity_qps']:.0f} QPS, {source}), delay: " + "; ".join(parts))
     return out
 
 
