@@ -9,7 +9,7 @@ from typing import ClassVar, Literal
 from pydantic import field_validator
 from pydantic_settings import BaseSettings
 
-from api_common import servers
+from api_common import frameworks, servers
 from api_common.servers import cpu_count
 
 __all__ = ["ServiceSettings", "cpu_count"]
@@ -44,8 +44,10 @@ class ServiceSettings(BaseSettings):
     profiling: bool = False
     profile_dir: Path = Path(".lab/profiles")
 
-    # The app: "framework" is the Flask or FastAPI twin; "bare" the same steps with no framework (the floor).
-    app: Literal["framework", "bare"] = "framework"
+    # The framework the app is written with (a module of api_common/frameworks): each chain's class sets its
+    # twin's, "bare" is the same steps with no framework (the floor). "framework", as earlier runs said, is
+    # the chain's own.
+    app: str
     # Parsing and rendering JSON bodies: the standard library, or orjson.
     json_library: Literal["stdlib", "orjson"] = "stdlib"
 
@@ -54,6 +56,16 @@ class ServiceSettings(BaseSettings):
     def _registered(cls, name: str) -> str:
         servers.get(name)  # raises with the known names
         return name
+
+    @field_validator("app", mode="before")
+    @classmethod
+    def _framework(cls, name: str) -> str:
+        name = cls.model_fields["app"].default if name == "framework" else name
+        frameworks.get(name)  # raises with the known names
+        return name
+
+    def framework(self) -> frameworks.Framework:
+        return frameworks.get(self.app)
 
     def runner(self) -> servers.Server:
         return servers.get(self.server)

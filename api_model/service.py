@@ -1,8 +1,9 @@
 """What a prediction does, independent of the framework: the twins only wait differently.
 
-One model call serves a batch of feature vectors (a single prediction is a batch of one). What it
-costs is explicit per model kind: ``io`` waits one 40-50 ms draw, ``cpu`` burns it, plus a per-item
-cost for a batch (``a + b.n``); ``real`` costs its own computation (one ``predict_proba`` call).
+One model call serves a batch of feature vectors (a single prediction is a batch of one). Its scores
+and what it costs come from the model's backend (api_model/backends): ``io`` waits one 40-50 ms draw,
+``cpu`` burns it, plus a per-item cost for a batch (``a + b.n``); ``real`` costs its own computation
+(one ``predict_proba`` call).
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from dataclasses import dataclass
 from api_common import deadline
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
-from api_model import real
 from api_model.batching import AsyncBatcher, ThreadBatcher
-from api_model.model import burn_cpu, draw_latency_ms, score
+from api_model.model import burn_cpu
 from api_model.schemas import Prediction, check_batch_size, check_model_name
 from api_model.settings import ModelApiSettings
 
@@ -41,9 +41,7 @@ class Job:
 
 def predictions(settings: ModelApiSettings, name: str, items: list[list[float]]) -> list[float]:
     """Model ``name``'s score of each item: the same value alone or in a batch, item for item."""
-    if settings.kind == "real":
-        return real.scores(settings.model_dir, name, items)
-    return [score(name, features) for features in items]
+    return settings.backend().scores(settings, name, items)
 
 
 def model_name(settings: ModelApiSettings, model: str | None) -> str:
@@ -51,12 +49,8 @@ def model_name(settings: ModelApiSettings, model: str | None) -> str:
 
 
 def latency_ms(settings: ModelApiSettings, n: int, single: bool = False) -> float:
-    """What a call on ``n`` items waits (``io``) or burns (``cpu``): one draw, plus the per-item cost of a
-    batch; a single prediction costs one draw, as it always did. The real model costs its computation."""
-    if settings.kind == "real":
-        return 0.0
-    draw = draw_latency_ms(settings.latency_min_ms, settings.latency_max_ms)
-    return draw if single else draw + settings.batch_item_ms * n
+    """What a call on ``n`` items waits or burns beside its computation, as its backend simulates it."""
+    return settings.backend().cost_ms(settings, n, single)
 
 
 def plan(settings: ModelApiSettings, features: list[float], model: str | None) -> Job:
@@ -70,14 +64,13 @@ def plan_batch(settings: ModelApiSettings, items: list[list[float]], model: str 
 
 
 def warm(settings: ModelApiSettings) -> None:
-    """Load (or train and cache) a real model when the app starts, not on its first request."""
-    if settings.kind == "real":
-        real.load(str(settings.model_dir))
+    """Load the backend's model when the app starts, not on its first request."""
+    settings.backend().warm(settings)
 
 
 def run_blocking(settings: ModelApiSettings, job: Job) -> list[dict]:
-    """Wait (``io``) or burn (``cpu``) the job's latency in this thread, then answer every item."""
-    if settings.kind == "cpu":
+    """Wait or burn the job's simulated latency in this thread, then answer every item."""
+    if settings.backend().burns:
         burn_cpu(job.latency_ms / 1000)
     elif job.latency_ms:
         time.sleep(job.latency_ms / 1000)
@@ -85,8 +78,9 @@ def run_blocking(settings: ModelApiSettings, job: Job) -> list[dict]:
 
 
 async def run_async(settings: ModelApiSettings, job: Job) -> list[dict]:
-    """The same on an event loop: ``io`` awaits; ``cpu`` and ``real`` block the loop (that is what CPU-bound means)."""
-    if settings.kind == "cpu":
+    """The same on an event loop: a wait is awaited; burnt CPU and a backend's own computation block the
+    loop (that is what CPU-bound means)."""
+    if settings.backend().burns:
         burn_cpu(job.latency_ms / 1000)
     elif job.latency_ms:
         await asyncio.sleep(job.latency_ms / 1000)

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
-
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from api_common.settings import ServiceSettings
+from api_model import backends
 
 
 class ModelApiSettings(ServiceSettings):
     default_model: str = "default"
     latency_min_ms: float = 40.0
     latency_max_ms: float = 50.0
-    # "io" sleeps for the latency (a remote or accelerator-bound model); "cpu" burns CPU for it; "real" is a
-    # scikit-learn classifier of the 8x8 digits (api_model/real.py), as slow as its own computation.
-    kind: Literal["io", "cpu", "real"] = "io"
+    # The model backend (a module of api_model/backends, or of LAB_BACKEND_PATH): "io" sleeps for the latency
+    # (a remote or accelerator-bound model); "cpu" burns CPU for it; "real" is a scikit-learn classifier of
+    # the 8x8 digits (api_model/backends/real.py), as slow as its own computation.
+    kind: str = "io"
     # A batch's cost on top of its one draw: "io" waits, "cpu" burns this much per item (a + b.n).
     batch_item_ms: float = 0.5
     # The most items one model call takes: the batch endpoint's cap, and dynamic batching's.
@@ -32,6 +32,15 @@ class ModelApiSettings(ServiceSettings):
     queue_url: str = "redis://127.0.0.1:6379/0"
     claim_idle_ms: int = 500
 
+    @field_validator("kind")
+    @classmethod
+    def _registered(cls, name: str) -> str:
+        backends.get(name)  # raises with the known names
+        return name
+
+    def backend(self) -> backends.Backend:
+        return backends.get(self.kind)
+
     @model_validator(mode="after")
     def _latency_range(self) -> ModelApiSettings:
         if not 0 <= self.latency_min_ms <= self.latency_max_ms:
@@ -45,6 +54,7 @@ class ModelSyncSettings(ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SYNC_")
     chain = "sync"
     app_kind = "wsgi"
+    app: str = "flask"
     port: int = 5000
     server: str = "gunicorn"
 
@@ -53,5 +63,6 @@ class ModelAsyncSettings(ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_ASYNC_")
     chain = "async"
     app_kind = "asgi"
+    app: str = "fastapi"
     port: int = 8000
     server: str = "uvicorn"

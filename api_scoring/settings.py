@@ -56,6 +56,7 @@ class ScoringSyncSettings(ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_SYNC_")
     chain = "sync"
     app_kind = "wsgi"
+    app: str = "flask"
     port: int = 5001
     server: str = "gunicorn"
     model_url: str = "http://127.0.0.1:5000"
@@ -74,6 +75,7 @@ class ScoringAsyncSettings(ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_ASYNC_")
     chain = "async"
     app_kind = "asgi"
+    app: str = "fastapi"
     port: int = 8001
     server: str = "uvicorn"
     model_url: str = "http://127.0.0.1:8000"

@@ -24,9 +24,11 @@ def command(stack: Stack, name: str, workdir: Path) -> list[str]:
     svc = stack.service(name)
     s = svc.settings
     server = s.runner()
+    if not server.runs_app:
+        return server.command(Launch(s, "", ""))  # its own program: no app of the service's framework
     if s.app_kind not in server.serves(s):
         raise ValueError(f"{name}: server {s.server} (worker class {s.worker_class}) does not serve {s.app_kind} apps")
-    return server.command(Launch(s, svc.app_module))
+    return server.command(Launch(s, *svc.app_factory))
 
 
 def environment(

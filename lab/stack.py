@@ -24,11 +24,14 @@ class Service:
     external_url: str | None = None  # a service the lab measures but did not start (``--sync-url``)
 
     @property
+    def app_factory(self) -> tuple[str, str]:
+        """The module and function that build this service's app, from its framework (api_common/frameworks)."""
+        return self.settings.framework().factory(self.role, self.settings.app_kind)
+
+    @property
     def app_module(self) -> str:
-        package = "api_model" if self.role == "model" else "api_scoring"
-        if self.settings.app == "bare":
-            return f"{package}.bare_{self.settings.app_kind}"
-        return f"{package}.{'flask_app' if self.settings.app_kind == 'wsgi' else 'fastapi_app'}"
+        """``module:function`` of its app, as the run's manifest records it."""
+        return ":".join(self.app_factory)
 
     @property
     def url(self) -> str:

@@ -9,14 +9,12 @@ the lab's tree); the settings, the launcher, the variants and the report all ask
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
-import pkgutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from api_common.registry import Registry, UnknownPart
 
 if TYPE_CHECKING:
     from api_common.settings import ServiceSettings
@@ -35,6 +33,12 @@ class Launch:
 
     settings: ServiceSettings
     app_module: str  # e.g. "api_scoring.flask_app"
+    factory: str = "create_app"  # the module's function that builds the app
+
+    @property
+    def target(self) -> str:
+        """``module:function``, the form every server takes an app factory in."""
+        return f"{self.app_module}:{self.factory}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,9 @@ class Server:
     # Requests one worker process holds at once; None when it admits any number (an event loop).
     holds: Callable[[ServiceSettings], int | None] = lambda s: None
     requires: tuple[str, ...] = field(default=())  # importable modules it needs
+    # False: it runs a program of its own (a pool of job-queue workers, a model server) in place of the
+    # service's app, so it serves no app kind and the service's framework is not used.
+    runs_app: bool = True
 
     def workers(self, s: ServiceSettings) -> int:
         return s.workers or self.default_workers(s)
@@ -59,45 +66,6 @@ class Server:
         return None if per_worker is None else self.workers(s) * per_worker
 
 
-class UnknownServer(ValueError):
-    pass
-
-
-def _search_path() -> list[str]:
-    extra = [p for p in os.environ.get("LAB_SERVER_PATH", "").split(os.pathsep) if p]
-    return list(__path__) + extra
-
-
-def _load(name: str) -> Server | None:
-    for folder in _search_path()[len(__path__) :]:
-        path = os.path.join(folder, f"{name}.py")
-        if os.path.exists(path):
-            spec = importlib.util.spec_from_file_location(f"lab_server_{name}", path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[spec.name] = module
-            spec.loader.exec_module(module)
-            return module.SERVER
-    try:
-        return importlib.import_module(f"{__name__}.{name}").SERVER
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            return None
-        raise
-
-
-def names() -> list[str]:
-    """Every registered server's name."""
-    return sorted({m.name for m in pkgutil.iter_modules(_search_path()) if not m.name.startswith("_")})
-
-
-_loaded: dict[tuple[str, str], Server] = {}
-
-
-def get(name: str) -> Server:
-    key = (name, os.environ.get("LAB_SERVER_PATH", ""))
-    if key not in _loaded:
-        server = _load(name) if name in names() else None
-        if server is None:
-            raise UnknownServer(f"unknown server {name!r}; known: {', '.join(names())}")
-        _loaded[key] = server
-    return _loaded[key]
+REGISTRY: Registry[Server] = Registry(__name__, __path__, "SERVER", "LAB_SERVER_PATH", "server")
+UnknownServer = UnknownPart
+names, get = REGISTRY.names, REGISTRY.get

@@ -15,7 +15,7 @@ def _holds(s) -> int | None:
 def _command(launch: Launch) -> list[str]:
     s = launch.settings
     cmd = [
-        sys.executable, "-m", "granian", f"{launch.app_module}:create_app", "--factory",
+        sys.executable, "-m", "granian", launch.target, "--factory",
         "--interface", s.app_kind,
         "--host", s.host,
         "--port", str(s.port),

@@ -35,7 +35,7 @@ def _holds(s) -> int | None:
 def _command(launch: Launch) -> list[str]:
     s = launch.settings
     cmd = [
-        sys.executable, "-m", "gunicorn", f"{launch.app_module}:create_app()",
+        sys.executable, "-m", "gunicorn", f"{launch.target}()",
         "--bind", f"{s.host}:{s.port}",
         "--workers", str(SERVER.workers(s)),
         "--worker-class", s.worker_class,

@@ -17,5 +17,5 @@ def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.queue_worker", f"{cls.__module__}:{cls.__name__}"]
 
 
-# A worker holds up to a batch of jobs at once; it serves no HTTP app of either kind, whatever the chain.
-SERVER = Server("queue_workers", _command, serves=lambda s: ("wsgi", "asgi"), holds=lambda s: s.max_batch_size)
+# A worker holds up to a batch of jobs at once; it runs its own program, no HTTP app of either kind.
+SERVER = Server("queue_workers", _command, serves=lambda s: (), holds=lambda s: s.max_batch_size, runs_app=False)

@@ -10,7 +10,7 @@ from api_common.servers import Launch, Server
 def _command(launch: Launch) -> list[str]:
     s = launch.settings
     return [
-        sys.executable, "-m", "uvicorn", f"{launch.app_module}:create_app", "--factory",
+        sys.executable, "-m", "uvicorn", launch.target, "--factory",
         "--host", s.host,
         "--port", str(s.port),
         "--workers", str(SERVER.workers(s)),

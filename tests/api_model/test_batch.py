@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from api_common.contract import batch_path, predict_path
-from api_model import fastapi_app, flask_app, real
+from api_model import fastapi_app, flask_app
+from api_model.backends import real
 from api_model.settings import ModelAsyncSettings, ModelSyncSettings
 from tests.clients import FastAPIClient, FlaskClient, post_json
 

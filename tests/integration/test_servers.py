@@ -29,7 +29,7 @@ THROWAWAY = textwrap.dedent('''
         s = launch.settings
         code = (
             "import importlib; from wsgiref.simple_server import make_server; "
-            f"app = importlib.import_module({launch.app_module!r}).create_app(); "
+            f"app = getattr(importlib.import_module({launch.app_module!r}), {launch.factory!r})(); "
             f"make_server({s.host!r}, {s.port}, app).serve_forever()"
         )
         return [sys.executable, "-c", code]

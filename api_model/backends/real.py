@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from api_model.backends import Backend
+
 PIXELS = 64  # 8 x 8
 MAX_PIXEL = 16.0
 VERSION = "digits-mlp-1"  # change it with the training recipe: the cache file is named after it
@@ -70,3 +72,13 @@ def scores(model_dir: str | Path, name: str, batch: list[list[float]]) -> list[f
     """Model ``name``'s prediction for each feature vector of ``batch``, in one vectorised call."""
     proba = load(str(model_dir)).predict_proba(images(batch))
     return [float(p) for p in proba[:, digit(name)]]
+
+
+def _scores(settings, name: str, items: list[list[float]]) -> list[float]:
+    return scores(settings.model_dir, name, items)
+
+
+BACKEND = Backend(
+    "real", _scores, warm=lambda settings: load(str(settings.model_dir)), requires=("sklearn",),
+    describes="scikit-learn MLP on the 8x8 digits, its own compute time",
+)  # fmt: skip

@@ -1,0 +1,48 @@
+"""The model backends a model API serves: one module each in this package, found by name.
+
+A backend module defines ``BACKEND``, a :class:`Backend`: the scores of model ``name`` for a batch of
+feature vectors, and what a call costs beside them: a simulated time to wait (a remote or
+accelerator-bound model) or to burn (a CPU-bound one), on top of its own computation. The model API's
+setting ``kind`` names it. Adding a backend, the user's own model included, is adding one module here
+or in a folder named by ``LAB_BACKEND_PATH``; it must load what it needs from the disk (nothing is
+fetched at run time) and should do so in ``warm``, when a worker starts, not on its first request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from api_common.registry import Registry
+from api_model.model import draw_latency_ms
+
+if TYPE_CHECKING:
+    from api_model.settings import ModelApiSettings
+
+
+def simulated_ms(settings: ModelApiSettings, n: int, single: bool) -> float:
+    """One draw from the latency range, plus the per-item cost of a batch (``a + b.n``); a single prediction
+    costs one draw."""
+    draw = draw_latency_ms(settings.latency_min_ms, settings.latency_max_ms)
+    return draw if single else draw + settings.batch_item_ms * n
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    # (settings, model name, feature vectors) -> one score in [0, 1] per vector, item for item the same
+    # alone or in a batch.
+    scores: Callable[[ModelApiSettings, str, list[list[float]]], list[float]]
+    # (settings, items, single) -> the simulated milliseconds of a call beside its computation.
+    cost_ms: Callable[[ModelApiSettings, int, bool], float] = lambda s, n, single: 0.0
+    # Whether the simulated time is CPU burnt (it blocks an event loop) rather than waited.
+    burns: bool = False
+    warm: Callable[[ModelApiSettings], None] = lambda s: None  # load the model when a worker starts
+    requires: tuple[str, ...] = field(default=())  # importable modules it needs
+    # What the report says the model is ("simulated, waits", "scikit-learn MLP").
+    describes: str = ""
+
+
+REGISTRY: Registry[Backend] = Registry(__name__, __path__, "BACKEND", "LAB_BACKEND_PATH", "model backend")
+names, get = REGISTRY.names, REGISTRY.get
