@@ -47,6 +47,19 @@ class _Counted:
         return iter(self.readline, b"")
 
 
+# A server that reads the whole body before the app runs needs no drain, and waitress enforces PEP 3333's ban on
+# hop-by-hop headers (a 500 for the lab's ``Connection: close`` after an unread body, api_common.errors.closing):
+# its connection stays in step without it.
+BUFFERING_SERVERS = ("waitress",)
+
+
+def _without_hop_by_hop(start_response):
+    def start(status, headers, exc_info=None):
+        return start_response(status, [(k, v) for k, v in headers if k.lower() != "connection"], exc_info)
+
+    return start
+
+
 class WsgiDrain:
     """WSGI middleware: after the app returns (a WSGI server writes nothing before that), read the rest of
     the body: up to ``CONTENT_LENGTH``, or to its end when the server says the input is terminated
@@ -57,6 +70,8 @@ class WsgiDrain:
         self.limit = limit
 
     def __call__(self, environ, start_response):
+        if environ.get("SERVER_SOFTWARE", "").startswith(BUFFERING_SERVERS):
+            return self.app(environ, _without_hop_by_hop(start_response))
         declared = environ.get("CONTENT_LENGTH") or ""
         length = int(declared) if declared.isdigit() else None
         terminated = bool(environ.get("wsgi.input_terminated"))

@@ -61,6 +61,8 @@ BATCHING = {"max_batch_size": 32, "max_wait_ms": 5.0}
 BATCH_SYNC_MODEL = _gunicorn("gthread", 1, threads=64) | BATCHING
 # The job queue's model tier: worker processes taking up to 32 jobs at a time from the model tier's Redis stream.
 QUEUE_WORKERS = {"server": "queue_workers", "workers": CORES, "max_batch_size": 32}
+# One process, its thread pool serving the app (waitress-serve --threads), as a neighbour lab ran its Flask classifier.
+WAITRESS = {"server": "waitress", "threads": 16}
 # The floor: no framework and no overload policy (a bare app has no middleware).
 BARE = {"app": "bare", "admission": "off"}
 
@@ -100,6 +102,9 @@ VARIANTS = {
         Variant("sync-queue", "sync", "the job-queue architecture: jobs on a Redis stream, answered in batches "
                 "(at most 32) by a pool of model worker processes, one per core", model=QUEUE_WORKERS,
                 scoring={"model_transport": "queue"}),
+        Variant("sync-waitress", "sync", "waitress instead of gunicorn: one process, 16 threads (model API too), "
+                "model calls concurrent", model=WAITRESS, scoring=WAITRESS | {"fanout": "concurrent"},
+                requires=("waitress",), baseline="sync-gthread"),
         Variant("sync-floor", "sync", "the floor: no framework, a bare WSGI app doing the same steps on the same "
                 "gunicorn sync workers, model calls concurrent (model API bare too)",
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
@@ -152,6 +157,10 @@ VARIANTS = {
                 scoring={"model_transport": "queue"}),
         Variant("async-queue-real", "async", "the job queue with the real model: one predict_proba per batch",
                 model=QUEUE_WORKERS | {"kind": "real"}, scoring={"model_transport": "queue"}, requires=("sklearn",)),
+        Variant("async-quart", "async", "Quart (Flask's API on ASGI) instead of FastAPI, both tiers, on the same "
+                "uvicorn workers", model={"app": "quart"}, scoring={"app": "quart"}, requires=("quart",)),
+        Variant("async-starlette", "async", "Starlette, the toolkit under FastAPI, without FastAPI's validation and "
+                "dependency injection, both tiers", model={"app": "starlette"}, scoring={"app": "starlette"}),
         Variant("async-floor", "async", "the floor: no framework, a bare ASGI app doing the same steps on the same "
                 "uvicorn workers with the aiohttp client (model API bare too)",
                 model=BARE, scoring=BARE | {"client_library": "aiohttp"}),
@@ -176,6 +185,8 @@ PRESETS = {
     "alternatives": ["async-floor", "async", "async-granian", "async-httpx", "async-aiohttp", "async-orjson",
                      "async-lean", "sync-floor", "sync", "sync-gthread", "sync-granian", "sync-orjson",
                      "sync-async-views"],
+    # Frameworks and a server beside the defaults and the floor: FastAPI's own cost between Starlette and the floor.
+    "frameworks": ["async-floor", "async-starlette", "async", "async-quart", "sync", "sync-gthread", "sync-waitress"],
 }  # fmt: skip
 
 
@@ -187,11 +198,11 @@ def get(name: str) -> Variant:
 
 
 def expand(names: list[str]) -> list[Variant]:
-    """Variants from names and preset names, in order."""
+    """Variants from names and preset names, in order, each once (presets share their defaults)."""
     out = []
     for name in names:
         out += [get(n) for n in PRESETS[name]] if name in PRESETS else [get(name)]
-    return out
+    return list({v.name: v for v in out}.values())
 
 
 @dataclass(frozen=True)

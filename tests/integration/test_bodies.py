@@ -29,10 +29,13 @@ SERVERS = {
     "gunicorn-meinheld": ("model-sync", {"worker_class": MEINHELD, "workers": 2}),
     "granian-wsgi": ("model-sync", {"server": "granian", "workers": 2, "threads": 8}),
     "bare-wsgi": ("model-sync", {"app": "bare"}),
+    "waitress": ("model-sync", {"server": "waitress", "threads": 8}),
     "uvicorn": ("model-async", {}),
     "gunicorn-asgi": ("model-async", {"server": "gunicorn", "worker_class": "asgi", "workers": 2}),
     "granian-asgi": ("model-async", {"server": "granian"}),
     "bare-asgi": ("model-async", {"app": "bare"}),
+    "quart": ("model-async", {"app": "quart"}),
+    "starlette": ("model-async", {"app": "starlette"}),
 }
 SIZES = {"64KiB+1": 64 * 1024 + 1, "400KB": 400_000, "10MB": 10_000_000}
 TIMES = 20

@@ -56,10 +56,12 @@ def test_every_lab_command_the_readme_names_parses():
         parser().parse_args(argv)  # exits (SystemExit) on an unknown command or option
 
 
-# The default; granian for both chains; dynamic batching and the job queue (the same io model: the same answers).
+# The default; granian for both chains; dynamic batching and the job queue; waitress, Quart and Starlette (the same
+# io model: the same answers).
 # What the variant's model tier process must show that the default's does not: in its command, or its environment.
 SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "MODEL_ASYNC_MAX_WAIT_MS=5",
-         "sync-queue": "api_model.queue_worker"}  # fmt: skip
+         "sync-queue": "api_model.queue_worker", "sync-waitress": "waitress",
+         "async-quart": "frameworks.quart:create_model_app", "async-starlette": "frameworks.starlette:create_model_app"}  # fmt: skip
 
 
 @pytest.mark.integration

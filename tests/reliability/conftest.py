@@ -6,9 +6,10 @@ from lab import control, variants
 from tests.conftest import lab_settings, make_stack, start
 
 FAST_MODEL = {"latency_min_ms": 0.5, "latency_max_ms": 1, "workers": 2}
-# Stacks whose parsing and serving differ from the default's: granian's servers (both chains), and the
-# floor's bare apps with orjson. Each is fuzzed like the default.
-FUZZED = {"default": [], "granian": ["sync-granian", "async-granian"], "floor-orjson": ["sync-floor", "async-floor"]}
+# Stacks whose parsing and serving differ from the default's: granian's servers (both chains), the floor's
+# bare apps with orjson, waitress with Quart, and Starlette. Each is fuzzed like the default.
+FUZZED = {"default": [], "granian": ["sync-granian", "async-granian"], "floor-orjson": ["sync-floor", "async-floor"],
+          "waitress-quart": ["sync-waitress", "async-quart"], "starlette": ["async-starlette"]}  # fmt: skip
 
 
 def _overrides(names: list[str], extra: dict | None = None) -> dict[str, dict]:
