@@ -3,5 +3,6 @@
 from api_common.frameworks import Framework
 
 FRAMEWORK = Framework(
-    "flask", {("model", "wsgi"): "api_model.flask_app:create_app", ("scoring", "wsgi"): "api_scoring.flask_app:create_app"}
+    "flask",
+    {("model", "wsgi"): "api_model.flask_app:create_app", ("scoring", "wsgi"): "api_scoring.flask_app:create_app"},
 )

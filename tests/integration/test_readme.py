@@ -61,7 +61,8 @@ def test_every_lab_command_the_readme_names_parses():
 # What the variant's model tier process must show that the default's does not: in its command, or its environment.
 SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "MODEL_ASYNC_MAX_WAIT_MS=5",
          "sync-queue": "api_model.queue_worker", "sync-waitress": "waitress",
-         "async-quart": "frameworks.quart:create_model_app", "async-starlette": "frameworks.starlette:create_model_app"}  # fmt: skip
+         "async-quart": "frameworks.quart:create_model_app",
+         "async-starlette": "frameworks.starlette:create_model_app"}  # fmt: skip
 
 
 @pytest.mark.integration
