@@ -35,7 +35,7 @@ class ModelApiSettings(ServiceSettings):
 
     @field_validator("kind")
     @classmethod
-    def _registered(cls, name: str) -> str:
+    def _known_backend(cls, name: str) -> str:
         backends.get(name)  # raises with the known names
         return name
 

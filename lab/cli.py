@@ -266,7 +266,7 @@ COMMANDS = {
 def stack_for(command: str, lab: LabSettings, args: argparse.Namespace) -> Stack:
     """The stack a command works on: the experiments measure it, at the chains' URLs when given;
     ``lab run`` starts it with server-side profiling on (it profiles); ``lab up`` when asked to."""
-    if command in COMMANDS and COMMANDS[command] is cmd_experiment:
+    if _handler(command) is cmd_experiment:
         return build_stack().at_urls({chain: getattr(args, f"{chain}_url", None) for chain in CHAINS})
     if command == "run" or (command == "up" and args.profiling):
         return build_stack(_profiling(lab))
@@ -278,7 +278,10 @@ def _profiling(lab: LabSettings) -> dict[str, dict]:
     return {n: {"profiling": True, "profile_dir": str(lab.state_dir / "profiles" / n)} for n in SERVICES}
 
 
-COMMANDS |= {exp.name: cmd_experiment for exp in experiments.all_experiments()}
+def _handler(command: str):
+    """A command's function; every other command the parser knows is an experiment of the registry (read when
+    the parser is built: an experiment of ``LAB_EXPERIMENT_PATH`` too)."""
+    return COMMANDS.get(command, cmd_experiment)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, "profile", None):
             _profile(args)  # refuse options that would measure nothing before anything starts
         lab = LabSettings()
-        return COMMANDS[args.command](stack_for(args.command, lab, args), lab, args)
+        return _handler(args.command)(stack_for(args.command, lab, args), lab, args)
     except (PortInUse, control.StartupError, RedisBinaryNotFound, ProfileError, BadTargetUrl) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -3,17 +3,18 @@
 An experiment module defines ``EXPERIMENT``, an :class:`Experiment`: its name (the ``lab`` command),
 the profile options it reads (the command's flags), how it runs against a running stack, what it
 prints when it ends, and its sections and plots in the report. The CLI, the suite (``make run``)
-and the report all read this registry: adding an experiment is adding one module here.
+and the report all read this registry: adding an experiment is adding one module here, or in a folder named by
+``LAB_EXPERIMENT_PATH`` (an experiment of the user's own).
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from api_common.registry import Registry
 
 if TYPE_CHECKING:
     from benchmark.profiles import Profile
@@ -45,17 +46,17 @@ class Experiment:
     sections: Callable[[dict[str, Any]], list[Section]] = lambda summary: []
     plots: Callable[[dict[str, Any]], dict[str, bytes]] = lambda summary: {}
     console: Callable[[dict[str, Any]], list[str]] = lambda summary: []  # printed when the command ends
+    # (run folder, manifest) -> what it reads of its own files, merged into the report's summary.
+    summarise: Callable[[Path, dict[str, Any]], dict[str, Any]] = lambda run, manifest: {}
     main_job: bool = True  # whether ``make run`` runs it
 
 
-def _names() -> list[str]:
-    return [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+REGISTRY: Registry[Experiment] = Registry(__name__, __path__, "EXPERIMENT", "LAB_EXPERIMENT_PATH", "experiment")
 
 
 def all_experiments() -> list[Experiment]:
     """Every registered experiment, in order."""
-    found = [importlib.import_module(f"{__name__}.{name}").EXPERIMENT for name in _names()]
-    return sorted(found, key=lambda e: e.order)
+    return sorted(REGISTRY.all(), key=lambda e: e.order)
 
 
 def get(name: str) -> Experiment:

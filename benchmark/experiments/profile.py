@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import httpx
 
 from api_common.contract import CHAINS, SAMPLE
 from benchmark.experiments import Context, Experiment
 from benchmark.profiling import experiment as profiling
+from benchmark.profiling.breakdown import breakdown
 from benchmark.report.tables import Section, num
 from lab.stack import Stack
 
@@ -59,6 +64,20 @@ def sections(summary: dict) -> list[Section]:
     return out
 
 
+def summarise(run: Path, manifest: dict) -> dict[str, Any]:
+    """The profiling index, with each chain's breakdown recomputed from its saved pyinstrument session."""
+    folder = run / "profiling"
+    index = folder / "index.json"
+    if not index.exists():
+        return {"profiling": {}}
+    data = json.loads(index.read_text())
+    for chain in CHAINS:
+        sessions = sorted(folder.glob(f"{chain}-scoring-{chain}-pyinstrument-*.pyisession"))
+        if sessions:
+            data.setdefault("breakdown", {})[chain] = breakdown(sessions[-1])
+    return {"profiling": data}
+
+
 def make_plots(summary: dict) -> dict[str, bytes]:
     from benchmark.report import plots  # matplotlib: only when a report is built
 
@@ -69,4 +88,5 @@ def make_plots(summary: dict) -> dict[str, bytes]:
 EXPERIMENT = Experiment(
     "profile", 1, "profiling one request per chain",
     "experiment 1: profile one prediction per chain (pyinstrument, yappi)", (), run, sections, make_plots,
+    summarise=summarise,
 )  # fmt: skip

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+from typing import Any
+
 from benchmark import timeit_exp
 from benchmark.experiments import Context, Experiment
 from benchmark.report.tables import Section
@@ -31,6 +35,15 @@ def sections(summary: dict) -> list[Section]:
     ]
 
 
+def summarise(run: Path, manifest: dict) -> dict[str, Any]:
+    path = run / "timeit.csv"
+    if not path.exists():
+        return {"timeit": {}}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {"timeit": {"rows": rows, "async_faster_pct": timeit_exp.async_faster_percent(rows)}}
+
+
 def make_plots(summary: dict) -> dict[str, bytes]:
     from benchmark.report import plots  # matplotlib: only when a report is built
 
@@ -39,5 +52,6 @@ def make_plots(summary: dict) -> dict[str, bytes]:
 
 
 EXPERIMENT = Experiment(
-    "timeit", 2, "timeit", "experiment 2: time n sequential calls per chain", OPTIONS, run, sections, make_plots
+    "timeit", 2, "timeit", "experiment 2: time n sequential calls per chain", OPTIONS, run, sections, make_plots,
+    summarise=summarise,
 )

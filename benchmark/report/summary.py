@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from api_common.contract import CHAINS
+from benchmark.experiments import all_experiments
 from benchmark.loadgen import capacity, history
 from benchmark.locust.scenarios import HOLDS, STEP_DOWN, over_bound
-from benchmark.profiling.breakdown import breakdown
 from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
-from benchmark.timeit_exp import async_faster_percent
 
 SCENARIOS = ("response_time", "load_ramp", "max_performance", "stress")
 
@@ -120,8 +117,8 @@ def summarise_run(run: Path) -> dict[str, Any]:
     p50 = out["chains"].get("sync", {}).get("single_p50_ms")
     out["littles_bound_sync"] = concurrency / (p50 / 1000) if concurrency and p50 else None
     out["littles_inputs"] = {"concurrency": concurrency, "single_p50_ms": p50}
-    out["profiling"] = _profiling(run)
-    out["timeit"] = _timeit(run)
+    for exp in all_experiments():  # what each experiment reads of its own files
+        out |= exp.summarise(run, m)
     out["latency_bound_ms"] = bound
     out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
     out["capacity_ratio"] = _ratio(caps)
@@ -143,26 +140,3 @@ def _ratio(caps: dict[str, capacity.Capacity]) -> dict[str, float | None] | None
     if set(caps) != set(CHAINS):
         return None
     return caps["async"].ratio_to(caps["sync"])
-
-
-def _profiling(run: Path) -> dict[str, Any]:
-    """The profiling index, with each chain's breakdown recomputed from its saved pyinstrument session."""
-    folder = run / "profiling"
-    index = folder / "index.json"
-    if not index.exists():
-        return {}
-    data = json.loads(index.read_text())
-    for chain in CHAINS:
-        sessions = sorted(folder.glob(f"{chain}-scoring-{chain}-pyinstrument-*.pyisession"))
-        if sessions:
-            data.setdefault("breakdown", {})[chain] = breakdown(sessions[-1])
-    return data
-
-
-def _timeit(run: Path) -> dict[str, Any]:
-    path = run / "timeit.csv"
-    if not path.exists():
-        return {}
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    return {"rows": rows, "async_faster_pct": async_faster_percent(rows)}

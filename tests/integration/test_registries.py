@@ -1,0 +1,123 @@
+"""A model backend and an experiment of the user's own are each one module in a folder the lab is told of.
+
+Each is written here as a throwaway module, found through its registry's environment variable (which the
+services inherit), and run on a real stack: the backend's scores come back through both tiers of a chain,
+the experiment's step lands in a run's manifest and its section in the rebuilt report.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import httpx
+import pytest
+
+from api_common.contract import SAMPLE
+from api_model import backends
+from benchmark import experiments, suite
+from benchmark.profiles import QUICK
+from benchmark.report.build import build
+from lab import control
+from lab.cli import parser
+from lab.smoke import expected_prediction
+from tests.conftest import lab_settings, make_stack, start
+
+pytestmark = pytest.mark.integration
+
+BACKEND = textwrap.dedent('''
+    """``length``: a model whose score is the share of a 100-feature input the request filled."""
+
+    from api_model.backends import Backend
+
+
+    def _scores(settings, name, items):
+        return [min(1.0, len(features) / 100) for features in items]
+
+
+    BACKEND = Backend("length", _scores, cost_ms=lambda settings, n, single: 5.0)
+''')
+
+EXPERIMENT = textwrap.dedent('''
+    """``echo``: twenty predictions per chain, counted by status."""
+
+    import httpx
+
+    from api_common.contract import CHAINS, SAMPLE
+    from benchmark.experiments import Experiment
+    from benchmark.report.tables import Section
+
+
+    def run(ctx):
+        answered = {}
+        with httpx.Client(timeout=5) as client:
+            for chain in CHAINS:
+                statuses = [client.post(ctx.stack.scoring(chain).predict_url, json=SAMPLE).status_code
+                            for _ in range(20)]
+                answered[chain] = statuses.count(200)
+        return {"answered": answered}
+
+
+    def summarise(run, manifest):
+        return {"echo": manifest.get("steps", {}).get("echo", {})}
+
+
+    def sections(summary):
+        step = summary.get("echo")
+        return [Section("echo", f"answered: {step['answered']}")] if step else []
+
+
+    EXPERIMENT = Experiment("echo", 90, "echo (a throwaway experiment)", "twenty predictions per chain", (), run,
+                            sections, main_job=False, summarise=summarise)
+''')
+
+
+def test_a_model_backend_of_the_users_own_is_one_module(tmp_path, monkeypatch):
+    folder = tmp_path / "backends"
+    folder.mkdir()
+    (folder / "length.py").write_text(BACKEND)
+    monkeypatch.setenv("LAB_BACKEND_PATH", str(folder))
+    assert "length" in backends.names()
+    stack = make_stack(model_async={"kind": "length"})
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        model, scoring = stack.model("async"), stack.scoring("async")
+        answer = httpx.post(model.predict_url, json=SAMPLE, timeout=5).json()
+        assert answer["detail"] == pytest.approx(len(SAMPLE) / 100)
+        assert answer["latency_ms"] == 5.0  # its own cost, simulated by the service layer
+        scored = httpx.post(scoring.predict_url, json=SAMPLE, timeout=5)
+        assert scored.status_code == 200
+        # The scoring handler joins the entity's features to the request's: the backend sees the longer input.
+        assert scored.json()["detail"] == pytest.approx(expected_prediction(stack, "async"))
+        assert scored.json()["detail"] > len(SAMPLE) / 100
+        sync = httpx.post(stack.model("sync").predict_url, json=SAMPLE, timeout=5).json()
+        assert sync["detail"] != answer["detail"]  # the other chain keeps the simulated model
+    finally:
+        control.down(lab, log=lambda *_: None)
+
+
+def test_an_unknown_model_backend_is_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match="unknown model backend 'nope'; known: cpu, io, real"):
+        make_stack(model_sync={"kind": "nope"})
+
+
+def test_an_experiment_of_the_users_own_is_one_module(tmp_path, monkeypatch):
+    folder = tmp_path / "experiments"
+    folder.mkdir()
+    (folder / "echo.py").write_text(EXPERIMENT)
+    monkeypatch.setenv("LAB_EXPERIMENT_PATH", str(folder))
+    assert parser().parse_args(["echo"]).command == "echo"  # a command of its own
+    assert "echo" not in experiments.main_job()
+    stack = make_stack()
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        path = suite.run(stack, lab, QUICK, ("echo",), progress=lambda *_: None, label="echo")
+    finally:
+        control.down(lab, log=lambda *_: None)
+    step = json.loads((path / "manifest.json").read_text())["steps"]["echo"]
+    assert step["answered"] == {"sync": 20, "async": 20}
+    (path / "report.html").unlink()
+    build(path)  # rebuilt from the folder: the experiment's section is found through the registry again
+    assert "answered: {&#x27;sync&#x27;: 20, &#x27;async&#x27;: 20}" in (path / "report.html").read_text()
