@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 
 import psutil
@@ -106,7 +107,7 @@ def run(
     options = profile.as_dict() | {
         "profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare",
         # What each variant was, as the report will describe it (the registry may change after the run).
-        "described": {v.name: {"chain": v.chain, "change": v.change, "baseline": v.baseline} for v in chosen},
+        "described": {v.name: asdict(v.describe()) for v in chosen},
         "sweep": {"variant": sweep, "axes": {a: list(v) for a, v in grid.items()}, "points": [p.name for p in points]}
         if sweep else None,
     }  # fmt: skip

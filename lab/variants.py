@@ -22,6 +22,23 @@ UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
 
 
 @dataclass(frozen=True)
+class Described:
+    """What the report needs to know of a variant, as the run's manifest records it (never read from a name)."""
+
+    name: str
+    chain: str
+    change: str
+    role: str  # "default" (its chain's), "original" (the original lab's code paths) or ""
+    default: str  # the variant of its chain it is measured against
+    baseline: str  # the variant one factor apart it is measured against ("" for none): a batching one's unbatched twin
+    model_kind: str  # the model backend (api_model/backends)
+    floor: bool  # no framework: a bare app (api_common/frameworks/bare.py)
+    batching: bool  # its model tier answers several predictions per model call
+    point: dict[str, float] = field(default_factory=dict)  # a sweep's point: axis name to value (see AXES)
+    swept: str = ""  # the variant a sweep's point is a point of
+
+
+@dataclass(frozen=True)
 class Variant:
     name: str
     chain: str  # "sync" or "async"
@@ -29,8 +46,21 @@ class Variant:
     model: dict = field(default_factory=dict)
     scoring: dict = field(default_factory=dict)
     requires: tuple[str, ...] = ()  # importable modules it needs
-    # A batching variant's unbatched twin, when its name without "batch"/"queue" is not it (one factor apart).
+    # The variant one factor apart it is measured against: a batching variant's unbatched twin.
     baseline: str = ""
+    role: str = ""  # "default": its chain's default; "original": the original lab's code paths
+    point: dict = field(default_factory=dict)  # a sweep's point: axis name to value
+    swept: str = ""
+
+    def describe(self) -> Described:
+        """What the report needs, from the declaration and the settings it makes (its framework, backend, server)."""
+        stack = stack_for(self)
+        model = stack.model(self.chain).settings
+        return Described(
+            self.name, self.chain, self.change, self.role, default_of(self.chain), self.baseline, model.kind,
+            stack.scoring(self.chain).settings.app == "bare",
+            model.max_wait_ms is not None or not model.runner().runs_app, dict(self.point), self.swept,
+        )  # fmt: skip
 
     def missing(self) -> list[str]:
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
@@ -70,12 +100,13 @@ VARIANTS = {
     v.name: v
     for v in [
         # sync chain: Flask
-        Variant("sync", "sync", "gunicorn sync workers (2 x cores + 1) instead of meinheld: the default chain"),
+        Variant("sync", "sync", "gunicorn sync workers (2 x cores + 1) instead of meinheld: the default chain",
+                role="default"),
         Variant(
             "sync-seed", "sync", "the original: meinheld workers (2 per core), requests.post and a Redis "
             "connection per request, sequential calls",
             model=_gunicorn(MEINHELD, 2 * CORES), scoring=_gunicorn(MEINHELD, 2 * CORES) | SEED_CLIENTS,
-            requires=("meinheld",),
+            requires=("meinheld",), role="original",
         ),
         Variant("sync-concurrent", "sync", "model calls concurrent, from a thread pool",
                 scoring={"fanout": "concurrent"}),
@@ -101,7 +132,7 @@ VARIANTS = {
                 model=BATCH_SYNC_MODEL, scoring=GTHREAD | {"fanout": "concurrent"}, baseline="sync-gthread"),
         Variant("sync-queue", "sync", "the job-queue architecture: jobs on a Redis stream, answered in batches "
                 "(at most 32) by a pool of model worker processes, one per core", model=QUEUE_WORKERS,
-                scoring={"model_transport": "queue"}),
+                scoring={"model_transport": "queue"}, baseline="sync"),
         Variant("sync-waitress", "sync", "waitress instead of gunicorn: one process, 16 threads (model API too), "
                 "model calls concurrent", model=WAITRESS, scoring=WAITRESS | {"fanout": "concurrent"},
                 requires=("waitress",), baseline="sync-gthread"),
@@ -110,13 +141,13 @@ VARIANTS = {
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
         # async chain: FastAPI
         Variant("async", "async", "httpx's API over aiohttp's transport (httpx-aiohttp) instead of httpx's own "
-                "pool, and admission by queueing delay: the default chain"),
+                "pool, and admission by queueing delay: the default chain", role="default"),
         Variant(
             "async-seed", "async", "the original: gunicorn + uvicorn workers, a new httpx client per request, "
             "a blocking Redis client with a new connection per request inside the handler",
             model=SEED_ASYNC_SERVER,
             scoring=SEED_ASYNC_SERVER | SEED_CLIENTS | {"redis_blocking": True},
-            requires=("uvicorn_worker",),
+            requires=("uvicorn_worker",), role="original",
         ),
         Variant(
             "async-seed-shared", "async", "one httpx.AsyncClient and one Redis pool per worker (still blocking)",
@@ -147,16 +178,17 @@ VARIANTS = {
         Variant("async-real", "async", "a real model: scikit-learn's MLP on the 8x8 digits, its own compute time",
                 model={"kind": "real"}, requires=("sklearn",)),
         Variant("async-batch", "async", "the model API batches concurrent predictions dynamically (at most 32, "
-                "waiting at most 5 ms)", model=BATCHING),
+                "waiting at most 5 ms)", model=BATCHING, baseline="async"),
         Variant("async-batch-cpu", "async", "CPU-bound model, batched: one 40-50 ms burn per batch plus 0.5 ms per "
-                "item", model=BATCHING | {"kind": "cpu"}),
+                "item", model=BATCHING | {"kind": "cpu"}, baseline="async-cpu"),
         Variant("async-batch-real", "async", "the real model, batched: one predict_proba per batch",
-                model=BATCHING | {"kind": "real"}, requires=("sklearn",)),
+                model=BATCHING | {"kind": "real"}, requires=("sklearn",), baseline="async-real"),
         Variant("async-queue", "async", "the job-queue architecture: jobs on a Redis stream, answered in batches "
                 "(at most 32) by a pool of model worker processes, one per core", model=QUEUE_WORKERS,
-                scoring={"model_transport": "queue"}),
+                scoring={"model_transport": "queue"}, baseline="async"),
         Variant("async-queue-real", "async", "the job queue with the real model: one predict_proba per batch",
-                model=QUEUE_WORKERS | {"kind": "real"}, scoring={"model_transport": "queue"}, requires=("sklearn",)),
+                model=QUEUE_WORKERS | {"kind": "real"}, scoring={"model_transport": "queue"}, requires=("sklearn",),
+                baseline="async-real"),
         Variant("async-quart", "async", "Quart (Flask's API on ASGI) instead of FastAPI, both tiers, on the same "
                 "uvicorn workers", model={"app": "quart"}, scoring={"app": "quart"}, requires=("quart",)),
         Variant("async-starlette", "async", "Starlette, the toolkit under FastAPI, without FastAPI's validation and "
@@ -188,6 +220,11 @@ PRESETS = {
     # Frameworks and a server beside the defaults and the floor: FastAPI's own cost between Starlette and the floor.
     "frameworks": ["async-floor", "async-starlette", "async", "async-quart", "sync", "sync-gthread", "sync-waitress"],
 }  # fmt: skip
+
+
+def default_of(chain: str) -> str:
+    """The name of ``chain``'s default variant (the one whose role says so)."""
+    return next(v.name for v in VARIANTS.values() if v.chain == chain and v.role == "default")
 
 
 def get(name: str) -> Variant:
@@ -237,7 +274,8 @@ def sweep(name: str, grid: dict[str, tuple]) -> list[Variant]:
         tag = "-".join(f"{AXES[a].tag}{x:g}" for a, x in zip(grid, values, strict=True))
         said = ", ".join(f"{AXES[a].label} {x:g}" for a, x in zip(grid, values, strict=True))
         points.append(Variant(f"{v.name}-{tag}", v.chain, f"{v.name} with {said}", model=tiers["model"],
-                              scoring=tiers["scoring"], requires=v.requires, baseline=v.baseline))  # fmt: skip
+                              scoring=tiers["scoring"], requires=v.requires, baseline=v.baseline,
+                              point=dict(zip(grid, values, strict=True)), swept=v.name))  # fmt: skip
     return points
 
 

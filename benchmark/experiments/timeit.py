@@ -52,6 +52,13 @@ def make_plots(summary: dict) -> dict[str, bytes]:
 
 
 EXPERIMENT = Experiment(
-    "timeit", 2, "timeit", "experiment 2: time n sequential calls per chain", OPTIONS, run, sections, make_plots,
+    "timeit",
+    2,
+    "timeit",
+    "experiment 2: time n sequential calls per chain",
+    OPTIONS,
+    run,
+    sections,
+    make_plots,
     summarise=summarise,
 )

@@ -1,66 +1,69 @@
-"""The capacity search against a fake chain (no processes): it finds the known capacity, inside its budget."""
+"""The capacity search's policy against a simulated chain (no processes, no monkeypatching): it is given a
+``measure`` and a clock, finds the known capacity, inside its budget."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
 import pytest
 
-from benchmark.loadgen import capacity
+from benchmark.loadgen import capacity, records, search, stats
 from benchmark.report import plots
 
 
-def fake_chain(monkeypatch, knee_qps: float, bracket_optimism: float = 1.0, stalls: tuple[int, ...] = ()):
+class FakeChain:
     """A chain whose p99 is 80 ms under ``knee_qps`` and overloaded past it; its short bracket probes
     see a knee ``bracket_optimism`` times higher (a queue needs time to build); the probes numbered in
-    ``stalls`` (from 1) fail whatever their load, as a stall of a shared machine makes them."""
-    rng = random.Random(5)
-    budget_clock = {"t": 0.0}
-    calls = []
+    ``stalls`` (from 1) fail whatever their load, as a stall of a shared machine makes them. Its clock
+    advances by each probe's duration and a second."""
 
-    def probe(url, qps, duration_s, bound_ms, entities, folder, phase="bracket", cpus=None):
-        budget_clock["t"] += duration_s + 1
-        calls.append(qps)
-        knee = knee_qps * (bracket_optimism if phase == "bracket" else 1.0)
-        over = qps > knee * rng.uniform(0.98, 1.02) or len(calls) in stalls
+    def __init__(self, knee_qps: float, bracket_optimism: float = 1.0, stalls: tuple[int, ...] = ()):
+        self.knee_qps, self.optimism, self.stalls = knee_qps, bracket_optimism, stalls
+        self.rng, self.now, self.calls = random.Random(5), 0.0, []
+
+    def clock(self) -> float:
+        return self.now
+
+    def measure(self, qps: float, duration_s: float, phase: str) -> capacity.Probe:
+        self.now += duration_s + 1
+        self.calls.append(qps)
+        folder = f"probe-{len(self.calls):02d}"
+        knee = self.knee_qps * (self.optimism if phase == "bracket" else 1.0)
+        over = qps > knee * self.rng.uniform(0.98, 1.02) or len(self.calls) in self.stalls
         p99 = 3000.0 if over else 80.0 + 150.0 * qps / knee
         n = int(qps * duration_s)
         return capacity.Probe(qps, not over, p99, 60.0, qps, 0, None, None, str(folder), duration_s, n,
                               n // 10 if over else 0, queue_building=over, verdict="fail" if over else "unsure",
                               phase=phase, tail_ms=[p99] * max(1, n // 33))  # fmt: skip
 
-    monkeypatch.setattr(capacity, "probe", probe)
-    monkeypatch.setattr(capacity, "settle", lambda url, bound_ms: 0.0)
-    monkeypatch.setattr(capacity.time, "monotonic", lambda: budget_clock["t"])
-    return calls
+    def find(self, budget_s: float = 300) -> capacity.Capacity:
+        return search.run(search.Search(250, 4, self.measure, budget_s, progress=lambda *_: None, clock=self.clock))
 
 
 @pytest.mark.parametrize("optimism", [1.0, 1.4])
-def test_the_search_finds_the_knee_even_when_short_probes_overestimate_it(monkeypatch, tmp_path, optimism):
-    fake_chain(monkeypatch, knee_qps=100, bracket_optimism=optimism)
-    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+def test_the_search_finds_the_knee_even_when_short_probes_overestimate_it(optimism):
+    cap = FakeChain(knee_qps=100, bracket_optimism=optimism).find()
     assert cap.qps and 90 <= cap.qps <= 110
     assert cap.seconds <= 300 + 3 * 8 + 60  # its budget, and at most one probe begun inside it
-    assert (tmp_path / "capacity.json").exists()
 
 
-def test_a_stalled_bracket_probe_runs_again_instead_of_closing_the_bracket_under_the_knee(monkeypatch, tmp_path):
+def test_a_stalled_bracket_probe_runs_again_instead_of_closing_the_bracket_under_the_knee():
     """The async chain of a full run: its bracket probe at 90 QPS stalled (seconds of late answers, then
     recovery), the bracket closed there, and eight refinement probes at 60-97 QPS all passed; the capacity
     came out at 90. Here the third probe (90 QPS, knee 150) stalls: it runs again, and the search goes on."""
-    calls = fake_chain(monkeypatch, knee_qps=150, stalls=(3,))
-    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+    chain = FakeChain(knee_qps=150, stalls=(3,))
+    cap, calls = chain.find(), chain.calls
     assert calls[:4] == [40, 60, 90, 90]
     assert cap.qps and 135 <= cap.qps <= 165
 
 
-def test_a_stall_in_the_first_round_does_not_hold_the_search_under_the_knee(monkeypatch, tmp_path):
+def test_a_stall_in_the_first_round_does_not_hold_the_search_under_the_knee():
     """A stall in the first refinement round under the knee (its second probe, at 132 QPS, knee 150). The fit
     before the logistic one counted that collapse at 10x the bound, crossed the bound there, and refined around
     131 QPS until the budget was spent; a probe that passes half the time is not moved by one stall."""
-    fake_chain(monkeypatch, knee_qps=150, stalls=(8,))  # 40, 60, 90, 135, 202 (over), 202, then a round
-    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+    cap = FakeChain(knee_qps=150, stalls=(8,)).find()  # 40, 60, 90, 135, 202 (over), 202, then a round
     assert cap.qps == pytest.approx(150, rel=0.1)
     assert cap.low <= 150 <= cap.high
 
@@ -88,7 +91,7 @@ def test_one_stalled_probe_at_the_windows_low_end_does_not_erase_the_capacity():
     assert est.qps is not None and 162 < est.qps < 200 and est.low <= est.qps <= est.high
     # A window whose probes are all over the bound takes in the nearest pass under it (183 QPS here).
     inside = [p.point for p in probes if 0.7 * 280 <= p.target_qps <= 1.4 * 280]
-    assert capacity.stats.crossing(inside, 250) is None
+    assert stats.crossing(inside, 250) is None
     est = capacity.fit(probes, 250, around=280)
     assert est.qps is not None and 183 <= est.qps < 200
 
@@ -103,33 +106,49 @@ ROUNDS_THEN_PASS_WHOLE = [
 ]  # fmt: skip
 
 
-def test_the_final_fit_is_centred_where_the_last_round_ran(tmp_path):
+def test_the_final_fit_is_centred_where_the_last_round_ran():
     """Replayed: the second round (120-162 QPS) passed whole, which moved the next round's load up, to 227;
     the budget ended there, and a fit centred on 227 left out the failures at 146 and 161: 163 QPS, above
     both. Centred where that round ran (141), the fit keeps them."""
-    search = capacity.Search("http://x", 250, 4, tmp_path, progress=lambda *_: None)
+    s = search.Search(250, 4, measure=None, progress=lambda *_: None)
     for load, phase, p99, errors, queue in ROUNDS_THEN_PASS_WHOLE:
         n = int(load * (4 if phase == "bracket" else 8))
         passed = p99 <= 250 and not errors and not queue
-        search.probes.append(capacity.Probe(load, passed, p99, 60.0, load, errors, None, None, "x", 8.0, n,
+        s.probes.append(capacity.Probe(load, passed, p99, 60.0, load, errors, None, None, "x", 8.0, n,
                                             0 if passed else n // 50, queue_building=queue, phase=phase,
                                             tail_ms=[float(p99)] * max(1, n // 33)))  # fmt: skip
-    search.centre, search.guess = 141.0, 227.0
-    cap = search.result()
+    s.centre, s.guess = 141.0, 227.0
+    cap = s.result()
     assert cap.around == 141.0
     assert cap.qps and cap.qps < 160.8 and cap.low <= 145.5
 
 
-def test_after_a_round_that_passes_whole_the_next_starts_where_it_ended(monkeypatch, tmp_path):
+def test_after_a_round_that_passes_whole_the_next_starts_where_it_ended():
     # A step of 1.6x put a real run's next round at 232-254 QPS, above failures it had seen at 159-179: a round
     # spent where every probe collapsed. The next round now begins at the last one's highest load. Short probes
     # that see the knee at 0.7x its load close the bracket low, so the first round passes whole.
-    fake_chain(monkeypatch, knee_qps=150, bracket_optimism=0.7)
-    cap = capacity.find("http://x", 250, 4, tmp_path, budget_s=300, progress=lambda *_: None)
+    cap = FakeChain(knee_qps=150, bracket_optimism=0.7).find()
     refine = [p for p in cap.probes if p.phase == "refine"]
-    rounds = [refine[i : i + len(capacity.GRID)] for i in range(0, len(refine), len(capacity.GRID))]
+    rounds = [refine[i : i + len(search.GRID)] for i in range(0, len(refine), len(search.GRID))]
     steps = [(r, n) for r, n in zip(rounds, rounds[1:], strict=False) if all(p.passed for p in r)]
     assert steps
     for done, after in steps:
         top, bottom = max(p.target_qps for p in done), min(p.target_qps for p in after)
         assert bottom == pytest.approx(top, rel=0.01)
+
+
+def test_a_saved_search_says_its_format_and_reads_back_in_every_format(tmp_path):
+    cap = FakeChain(knee_qps=100).find()
+    capacity.save(tmp_path / "capacity.json", cap)
+    data = json.loads((tmp_path / "capacity.json").read_text())
+    assert data["format"] == records.FORMAT
+    again = capacity.load(tmp_path)
+    assert (again.qps, again.low, again.high, len(again.probes)) == (cap.qps, cap.low, cap.high, len(cap.probes))
+    # Format 1: no version, and a field the lab has since dropped.
+    del data["format"]
+    data["probes"][0]["dropped_field"] = 1
+    (tmp_path / "capacity.json").write_text(json.dumps(data))
+    assert capacity.load(tmp_path).qps == cap.qps
+    (tmp_path / "capacity.json").write_text(json.dumps(data | {"format": records.FORMAT + 1}))
+    with pytest.raises(ValueError, match="this lab reads up to"):
+        capacity.load(tmp_path)

@@ -1,0 +1,151 @@
+"""The capacity search's records: a probe, and a search's estimate with its interval, as saved and read back.
+
+A saved search (``capacity.json``) says its format's version; :func:`load` reads every version written
+since the lab began (the first had none) and makes the estimate again from the saved probes, as the ratios'
+bootstraps do, so a report rebuilt after a change of the fit is consistent in itself.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from benchmark.loadgen import stats
+from benchmark.rundir import write_json
+
+FORMAT = 2  # 2: the version is written; 1 (none written): the same fields, some of them older or fewer
+WINDOW = (0.7, 1.4)  # probes the fit uses: within these factors of the estimate
+FAILED_MS = 1e9  # a failed query's latency in a probe's tail: never answered within any bound (JSON has no inf)
+
+
+@dataclass
+class Probe:
+    target_qps: float
+    passed: bool  # the point verdict: p99 under the bound, no failed query, no queue building
+    p99_ms: float | None
+    p50_ms: float | None
+    completed_qps: float | None
+    errors: int
+    loadgen_valid: str | None
+    client_cpu_pct: float | None
+    folder: str
+    duration_s: float = 0.0
+    queries: int = 0
+    over: int = 0  # queries over the bound or failed
+    p99_low_ms: float | None = None  # 95% order-statistic interval of the p99
+    p99_high_ms: float | None = None
+    queue_building: bool = False
+    early_stopping: str | None = None  # LoadGen: "Yes" when 99% confident the p99 is under the bound
+    verdict: str = "unsure"  # "pass" / "fail" with 99% confidence, else "unsure"
+    phase: str = "bracket"  # "bracket" or "refine"
+    tail_ms: list[float] = field(default_factory=list)  # slowest latencies, sorted (FAILED_MS for a failure)
+    # The whole machine during the probe (resources.machine_shares, resources.SpeedSampler): a chain bound by
+    # CPU loses capacity to what other tenants of a shared machine take, which no repeat of ours controls.
+    machine_busy_pct: float | None = None
+    machine_steal_pct: float | None = None
+    speed_ms: float | None = None  # resources.speed_unit_ms, median over the probe: higher is a slower machine
+    started_at: float | None = None  # Unix time: when it ran, to read the probes of interleaved searches in order
+
+    @property
+    def point(self) -> stats.Point:
+        if self.errors > 0 or self.queue_building or self.p99_ms is None:
+            return stats.Point(self.target_qps, math.inf, self.queries)
+        return stats.Point(self.target_qps, self.p99_ms, self.queries, tuple(self.tail_ms))
+
+
+@dataclass
+class Capacity:
+    qps: float  # the estimate; 0 when the probes never bracketed the bound
+    bound_ms: float
+    probes: list[Probe]
+    client_saturated: bool  # some probe's client passed 90% of a core: it may have measured the client
+    low: float | None = None  # 95% interval
+    high: float | None = None
+    budget_s: float | None = None
+    seconds: float | None = None
+    around: float | None = None  # the fit used the probes within WINDOW of this load
+
+    def resamples(self, seed: int = 0) -> list[float | None]:
+        """The bootstrap behind the interval, recomputed from the saved probes (for ratios: give the two
+        sides different seeds, or two searches with as many probes would draw the same indices)."""
+        return stats.bootstrap(_window(self.probes, self.around, self.bound_ms), self.bound_ms, seed)
+
+    def ratio_to(self, other: Capacity | None) -> dict[str, float | None] | None:
+        """``{"ratio", "low", "high"}``: this capacity over ``other``'s, with the 95% interval of the two
+        bootstraps paired draw by draw (independent seeds); None unless both have a capacity."""
+        if not (self.qps and other is not None and other.qps):
+            return None
+        low, high = stats.ratio(self.resamples(seed=1), other.resamples(seed=2)) or (None, None)
+        return {"ratio": self.qps / other.qps, "low": low, "high": high}
+
+    def machine(self, name: str) -> float | None:
+        """The median over the probes of one of their machine readings (``machine_steal_pct``, ``speed_ms``)."""
+        values = [getattr(p, name) for p in self.probes if getattr(p, name) is not None]
+        return statistics.median(values) if values else None
+
+    def text(self) -> str:
+        """``95 QPS (88-101)``: the estimate and its interval."""
+        if not self.qps:
+            return "-"
+        span = f" ({self.low:.0f}-{self.high:.0f})" if self.low is not None else " (no interval)"
+        return f"{self.qps:.0f} QPS{span}"
+
+
+def _window(probes: list[Probe], around: float | None, bound_ms: float) -> list[stats.Point]:
+    """The probes the fit uses: those within ``WINDOW`` of ``around`` (all when it is None), so that probes
+    far from the boundary do not pull it. When those do not bracket the bound but the probes do (every probe
+    in the window on one side of it, as when the window sits above the knee), the window takes in the nearest
+    probe under the bound below it and the nearest over it above."""
+    points = [p.point for p in probes]
+    if around is None:
+        return points
+    lo, hi = WINDOW[0] * around, WINDOW[1] * around
+    inside = [q for q in points if lo <= q.qps <= hi]
+    if stats.crossing(inside, bound_ms) is not None:
+        return inside
+    under = [q for q in points if q.qps < lo and q.p99_ms <= bound_ms]
+    over = [q for q in points if q.qps > hi and q.p99_ms > bound_ms]
+    return (
+        ([max(under, key=lambda q: q.qps)] if under else [])
+        + inside
+        + ([min(over, key=lambda q: q.qps)] if over else [])
+    )
+
+
+def fit(probes: list[Probe], bound_ms: float, around: float | None) -> stats.Estimate:
+    """The estimate from the probes of the window around ``around`` (see ``_window``)."""
+    return stats.estimate(_window(probes, around, bound_ms), bound_ms)
+
+
+def save(path: Path, cap: Capacity) -> None:
+    write_json(path, {"format": FORMAT, **asdict(cap)})
+
+
+def _from_format_1(data: dict) -> dict:
+    """Format 1 had no version, and its earliest files hold fields the lab has since dropped: they are left out."""
+    known = {f.name for f in fields(Probe)}
+    probes = [{k: v for k, v in p.items() if k in known} for p in data["probes"]]
+    return {k: v for k, v in data.items() if k in {f.name for f in fields(Capacity)}} | {"probes": probes}
+
+
+def load(out: Path) -> Capacity | None:
+    """A search's result from its folder, the estimate made again from its saved probes (as the ratios'
+    bootstraps are), so that a report rebuilt after a change of the fit is consistent in itself."""
+    try:
+        data = json.loads((out / "capacity.json").read_text())
+    except (OSError, ValueError):
+        return None
+    version = data.pop("format", 1)
+    if version > FORMAT:
+        raise ValueError(f"{out / 'capacity.json'} is of format {version}; this lab reads up to {FORMAT}")
+    if version == 1:
+        data = _from_format_1(data)
+    data["probes"] = [Probe(**p) for p in data["probes"]]
+    cap = Capacity(**data)
+    if cap.around is not None:
+        est = fit(cap.probes, cap.bound_ms, cap.around)
+        cap.qps, cap.low, cap.high = est.qps or 0.0, est.low, est.high
+    return cap
