@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.experiments import all_experiments
-from benchmark.report import compare, plots
+from benchmark.report import compare, compare_rows, plots
 from benchmark.report.summary import summarise_run
 from benchmark.report.tables import Section, run_section, sections
 from benchmark.rundir import load_manifest, write_atomic, write_json
@@ -136,7 +136,7 @@ def build(run: Path) -> Path:
     manifest = load_manifest(run)
     kind = manifest.get("options", {}).get("kind")
     if kind == "compare":
-        summary = compare.summarise_compare(run)
+        summary = compare_rows.summarise_compare(run)
         parts = [*compare.sections(summary), run_section(manifest)]
     elif kind == "goodput":
         from benchmark import goodput
