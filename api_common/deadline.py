@@ -5,7 +5,7 @@ The scoring handler starts each request with a budget (its setting, or less if t
 model API that receives it drops the work whose caller has given up: before starting it (counting the
 time the request waited to be started, read from the kernel where the server gives the socket) and in
 the batching queue (an item whose caller stopped waiting is left out of its batch). The job queue's
-jobs carry their own deadline already (``api_model/jobqueue.py``).
+jobs carry their own deadline already (``api_common/jobqueue.py``).
 
 The header is the one Envoy sets on the requests it forwards for the same purpose
 (``x-envoy-expected-rq-timeout-ms``, milliseconds, relative), so a chain behind Envoy reads its budget

@@ -39,7 +39,7 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     metrics = Metrics("model-async")
-    runner = AsyncModel(settings, metrics.observe_batch)
+    predictor = AsyncModel(settings, metrics.observe_batch)
     metrics_route(app, metrics)
     app.add_middleware(
         ProfilingMiddleware,
@@ -68,12 +68,12 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     @app.post(PREDICT_PATH, response_model=Prediction, responses=errors, openapi_extra=json_body_doc(FEATURES))
     async def predict(request: Request, model: ModelName = None, profile: Profiler = None) -> dict:
         features = await read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
-        return await runner.predict(features, model, request_deadline(request))
+        return await predictor.predict(features, model, request_deadline(request))
 
     @app.post(BATCH_PATH, response_model=list[Prediction], responses=errors, openapi_extra=json_body_doc(items))
     async def predict_batch(request: Request, model: ModelName = None) -> list[dict]:
         body = await read_json_body(request, items, settings.max_body_bytes, settings.json_library)
-        return await runner.predict_batch(body, model, request_deadline(request))
+        return await predictor.predict_batch(body, model, request_deadline(request))
 
     app.add_middleware(AdmissionMiddleware, settings=settings)
 

@@ -30,7 +30,7 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
     metrics = Metrics("model-sync")
     install_metrics(app, metrics)
-    runner = BlockingModel(settings, metrics.observe_batch)
+    predictor = BlockingModel(settings, metrics.observe_batch)
     items = batch(settings.max_batch_size)
     install_admission(app, settings)
 
@@ -45,11 +45,11 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     @app.post(PREDICT_PATH)
     def predict():
         features = read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
-        return jsonify(runner.predict(features, request.args.get("model"), request_deadline(request)))
+        return jsonify(predictor.predict(features, request.args.get("model"), request_deadline(request)))
 
     @app.post(BATCH_PATH)
     def predict_batch():
         body = read_json_body(request, items, settings.max_body_bytes, settings.json_library)
-        return jsonify(runner.predict_batch(body, request.args.get("model"), request_deadline(request)))
+        return jsonify(predictor.predict_batch(body, request.args.get("model"), request_deadline(request)))
 
     return app

@@ -24,12 +24,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import redis
 from pydantic import ValidationError
 
-from api_common import bare, deadline
+from api_common import bare, deadline, jobqueue
 from api_common.contract import HEALTH_PATH, METRICS_PATH, predict_path
 from api_common.errors import ApiError
 from api_common.metrics import Metrics
 from api_common.validation import parse_body
-from api_model import jobqueue
 from api_model.schemas import FEATURES
 from api_model.service import model_name, plan_batch, run_blocking, warm
 from api_model.settings import ModelApiSettings

@@ -27,7 +27,7 @@ class ModelApiSettings(ServiceSettings):
     # max_batch_size items or its first has waited this long (api_model/batching.py).
     max_wait_ms: float | None = None
     model_dir: Path = Path(".lab/models")  # where the real model is cached once trained
-    # The job-queue architecture (api_model/jobqueue.py): the Redis holding the tier's job stream (wired
+    # The job-queue architecture (api_common/jobqueue.py): the Redis holding the tier's job stream (wired
     # to the feature store's by the lab), and how long a job waits, unacknowledged, before another worker
     # claims it from a worker that died (under the scoring handler's 1 s model timeout).
     queue_url: str = "redis://127.0.0.1:6379/0"

@@ -16,9 +16,9 @@ import httpx
 import redis
 import redis.asyncio as aredis
 
+from api_common import jobqueue
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
-from api_model import jobqueue
 from api_scoring import service
 from api_scoring.settings import ScoringSettings
 

@@ -14,9 +14,9 @@ import redis
 import requests
 from requests.adapters import HTTPAdapter
 
+from api_common import jobqueue
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
-from api_model import jobqueue
 from api_scoring import service
 from api_scoring.settings import ScoringSettings
 

@@ -6,11 +6,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from api_common import deadline
+from api_common import deadline, jobqueue
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_common.overload import overloaded
-from api_model import jobqueue
 from api_model.schemas import MAX_FEATURES
 from api_scoring.schemas import EntityRequest
 from api_scoring.settings import ScoringSettings

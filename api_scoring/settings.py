@@ -48,7 +48,7 @@ class ScoringSettings(ServiceSettings):
     redis_blocking: bool = False
     endpoint: Endpoint
     # How the models are called: over HTTP, or as jobs on the model tier's Redis stream (the job-queue
-    # architecture, api_model/jobqueue.py), in the feature store's Redis.
+    # architecture, api_common/jobqueue.py), in the feature store's Redis.
     model_transport: Literal["http", "queue"] = "http"
 
 

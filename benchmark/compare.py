@@ -14,9 +14,6 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-import psutil
-
-from api_common.contract import SERVICES
 from benchmark.loadgen import capacity
 from benchmark.locust import scenarios
 from benchmark.profiles import Profile
@@ -25,24 +22,14 @@ from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, scrape_metrics, settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, processes, variants
-from lab.ports import free_port, free_ports
+from lab.ports import free_port, service_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
 
 
-def ports(redis_port: int) -> dict[str, dict]:
-    """Overrides that put every service on a free port of its own beside the shared Redis on ``redis_port``."""
-    base: dict[str, dict] = {"redis": {"port": redis_port}}
-    # Distinct, and not Redis's: the first variant's ports are picked before Redis listens on its own.
-    free = [p for p in free_ports(len(SERVICES) + 1) if p != redis_port][: len(SERVICES)]
-    for name, port in zip(SERVICES, free, strict=True):
-        base[name] = {"port": port}
-    return base
-
-
 def _stack(variant: Variant, redis_port: int) -> Stack:
-    return variants.stack_for(variant, ports(redis_port))
+    return variants.stack_for(variant, service_ports(redis_port))
 
 
 def measure(
@@ -55,34 +42,6 @@ def measure(
         stack, variant.chain, profile, out / "locust", records, locust_processes(), progress
     )
     return {"breaking_users": bp.users, "breaking_rps": bp.rps}
-
-
-def memory(records: list, service: str) -> dict:
-    """RSS of the scoring handler's processes, after the load: in total and per worker process.
-
-    Its recorded process is the server's master (gunicorn's arbiter, uvicorn's and granian's supervisor)
-    when it has workers; the others of its group are the workers, but for multiprocessing's resource
-    tracker (uvicorn starts one). A server with no separate master counts its one process as the worker.
-    USS is the memory a process holds alone (shared copy-on-write pages left out): what one more worker costs.
-    """
-    rec = next(r for r in records if r.name == service)
-    rss, uss = {}, {}
-    for pid in processes.members(rec):
-        try:
-            proc = psutil.Process(pid)
-            if "multiprocessing.resource_tracker" in " ".join(proc.cmdline()):
-                continue
-            mem = proc.memory_full_info()
-        except psutil.Error:
-            continue
-        rss[pid], uss[pid] = mem.rss / 2**20, mem.uss / 2**20
-    workers = [pid for pid in rss if pid != rec.pid] or list(rss)
-    return {
-        "scoring_rss_mb": sum(rss.values()),
-        "scoring_processes": len(rss),
-        "rss_per_worker_mb": sum(rss[p] for p in workers) / len(workers) if workers else None,
-        "uss_per_worker_mb": sum(uss[p] for p in workers) / len(workers) if workers else None,
-    }
 
 
 def search(variant: Variant, stack: Stack, profile: Profile, out: Path, breaking_rps: float | None, progress):
@@ -163,7 +122,8 @@ def _one(
         verify(stack, chains=(v.chain,))
         warm_up(stack, chains=(v.chain,))
         redis = [r for r in control.state_file(vlab).read() if r.name == "redis"]
-        result = measure(v, stack, redis + records, profile, out, progress) | memory(records, f"scoring-{v.chain}")
+        result = measure(v, stack, redis + records, profile, out, progress)
+        result |= processes.memory(records, f"scoring-{v.chain}")
     except BaseException:
         control.stop(vlab, records)
         raise

@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmark import compare
 from benchmark.loadgen import capacity
 from benchmark.profiles import Profile
 from benchmark.report.build import build
@@ -34,7 +33,7 @@ from benchmark.rundir import Run, load_manifest, manifest, new_run_dir, write_js
 from benchmark.suite import settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, variants
-from lab.ports import free_port
+from lab.ports import free_port, service_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
@@ -93,7 +92,7 @@ def _queries(folder: Path) -> tuple[list[float], list[float], list[int]]:
 def _stack(variant: Variant, redis_port: int, policy: str | None) -> Stack:
     """``variant``'s stack on free ports beside the shared Redis, its scoring handler with ``policy`` (a variant
     that sets a policy itself keeps it: the bare floor, which has none)."""
-    base = compare.ports(redis_port)
+    base = service_ports(redis_port)
     if policy is not None:
         base[f"scoring-{variant.chain}"]["admission"] = policy
     return variants.stack_for(variant, base)

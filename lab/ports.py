@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 
+from api_common.contract import SERVICES
+
 
 class PortInUse(RuntimeError):
     pass
@@ -37,3 +39,13 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
     finally:
         for sock in socks:
             sock.close()
+
+
+def service_ports(redis_port: int) -> dict[str, dict]:
+    """Overrides that put every service on a free port of its own beside the shared Redis on ``redis_port``."""
+    base: dict[str, dict] = {"redis": {"port": redis_port}}
+    # Distinct, and not Redis's: the first variant's ports are picked before Redis listens on its own.
+    free = [p for p in free_ports(len(SERVICES) + 1) if p != redis_port][: len(SERVICES)]
+    for name, port in zip(SERVICES, free, strict=True):
+        base[name] = {"port": port}
+    return base

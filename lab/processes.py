@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
+
 OWNER_VAR = "LAB_OWNER"
 
 
@@ -194,3 +196,31 @@ class StateFile:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+def memory(records: list, service: str) -> dict:
+    """RSS of the scoring handler's processes, after the load: in total and per worker process.
+
+    Its recorded process is the server's master (gunicorn's arbiter, uvicorn's and granian's supervisor)
+    when it has workers; the others of its group are the workers, but for multiprocessing's resource
+    tracker (uvicorn starts one). A server with no separate master counts its one process as the worker.
+    USS is the memory a process holds alone (shared copy-on-write pages left out): what one more worker costs.
+    """
+    rec = next(r for r in records if r.name == service)
+    rss, uss = {}, {}
+    for pid in members(rec):
+        try:
+            proc = psutil.Process(pid)
+            if "multiprocessing.resource_tracker" in " ".join(proc.cmdline()):
+                continue
+            mem = proc.memory_full_info()
+        except psutil.Error:
+            continue
+        rss[pid], uss[pid] = mem.rss / 2**20, mem.uss / 2**20
+    workers = [pid for pid in rss if pid != rec.pid] or list(rss)
+    return {
+        "scoring_rss_mb": sum(rss.values()),
+        "scoring_processes": len(rss),
+        "rss_per_worker_mb": sum(rss[p] for p in workers) / len(workers) if workers else None,
+        "uss_per_worker_mb": sum(uss[p] for p in workers) / len(workers) if workers else None,
+    }

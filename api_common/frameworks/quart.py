@@ -114,17 +114,17 @@ def create_model_app(settings: ModelAsyncSettings | None = None) -> Quart:
     settings = settings or ModelAsyncSettings()
     metrics = Metrics("model-async")
     app = _app("model-async", settings, metrics)
-    runner, items = AsyncModel(settings, metrics.observe_batch), batch(settings.max_batch_size)
+    predictor, items = AsyncModel(settings, metrics.observe_batch), batch(settings.max_batch_size)
 
     @app.post(predict_path("async"))
     async def predict():
         features = await read_json_body(FEATURES, settings.max_body_bytes, settings.json_library)
-        return await runner.predict(features, request.args.get("model"), request_deadline())
+        return await predictor.predict(features, request.args.get("model"), request_deadline())
 
     @app.post(batch_path("async"))
     async def predict_batch():
         body = await read_json_body(items, settings.max_body_bytes, settings.json_library)
-        return await runner.predict_batch(body, request.args.get("model"), request_deadline())
+        return await predictor.predict_batch(body, request.args.get("model"), request_deadline())
 
     return app
 

@@ -70,17 +70,17 @@ def _app(name: str, settings, routes: list[Route], metrics: Metrics, lifespan=No
 def create_model_app(settings: ModelAsyncSettings | None = None) -> Starlette:
     settings = settings or ModelAsyncSettings()
     metrics = Metrics("model-async")
-    runner = AsyncModel(settings, metrics.observe_batch)
+    predictor = AsyncModel(settings, metrics.observe_batch)
     render, items = response_class(settings.json_library), batch(settings.max_batch_size)
 
     async def predict(request: Request) -> Response:
         features = await read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
-        return render(await runner.predict(features, request.query_params.get("model"), request_deadline(request)))
+        return render(await predictor.predict(features, request.query_params.get("model"), request_deadline(request)))
 
     async def predict_batch(request: Request) -> Response:
         body = await read_json_body(request, items, settings.max_body_bytes, settings.json_library)
         model = request.query_params.get("model")
-        return render(await runner.predict_batch(body, model, request_deadline(request)))
+        return render(await predictor.predict_batch(body, model, request_deadline(request)))
 
     routes = [Route(predict_path("async"), predict, methods=["POST"]),
               Route(batch_path("async"), predict_batch, methods=["POST"])]  # fmt: skip

@@ -43,7 +43,7 @@ def _command(launch: Launch) -> list[str]:
         "--log-level", s.log_level,
         "--graceful-timeout", "5",
         "--timeout", "30",
-        "--config", "python:lab.gunicorn_hooks",
+        "--config", "python:api_common.servers._gunicorn_hooks",
     ]  # fmt: skip
     if s.worker_class in ("gevent", "asgi"):
         cmd += ["--worker-connections", str(s.worker_connections)]

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.experiments import all_experiments
-from benchmark.report import compare, compare_rows, plots
+from benchmark.report import compare_rows, compare_sections, plots
 from benchmark.report.summary import summarise_run
 from benchmark.report.tables import Section, run_section, sections
 from benchmark.rundir import load_manifest, write_atomic, write_json
@@ -49,7 +49,7 @@ def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
             images["split.png"] = plots.split(measured)
         if summary.get("sweep"):
             name = summary["options"]["sweep"]["variant"]
-            if compare.sweep_axes(summary) == ["workers"]:
+            if compare_rows.sweep_axes(summary) == ["workers"]:
                 images["sweep.png"] = plots.sweep(summary["sweep"], name)
             else:
                 twin = next((r["vs_unbatched"]["name"] for r in summary["sweep"] if r.get("vs_unbatched")), None)
@@ -137,7 +137,7 @@ def build(run: Path) -> Path:
     kind = manifest.get("options", {}).get("kind")
     if kind == "compare":
         summary = compare_rows.summarise_compare(run)
-        parts = [*compare.sections(summary), run_section(manifest)]
+        parts = [*compare_sections.sections(summary), run_section(manifest)]
     elif kind == "goodput":
         from benchmark import goodput
 

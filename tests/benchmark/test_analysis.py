@@ -4,8 +4,8 @@ import math
 
 import pytest
 
+from benchmark.experiments.timeit import async_faster_percent
 from benchmark.report import analysis as an
-from benchmark.timeit_exp import async_faster_percent
 
 
 def test_percentile_nearest_rank():

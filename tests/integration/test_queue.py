@@ -12,8 +12,8 @@ import psutil
 import pytest
 import redis
 
+from api_common import jobqueue
 from api_common.contract import SAMPLE
-from api_model import jobqueue
 from api_model.model import score
 from lab import control, processes, variants
 from lab.smoke import expected_prediction

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from api_model.jobqueue import stream
+from api_common.jobqueue import stream
 from lab import cli, variants
 
 

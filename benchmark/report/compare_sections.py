@@ -12,7 +12,7 @@ from benchmark.report.compare_rows import sweep_axes
 from benchmark.report.tables import Section, num, ratio_text
 from lab.variants import AXES
 
-__all__ = ["sections", "sweep_axes"]
+__all__ = ["sections"]
 
 
 def _ratio(cur: float | None, prev: float | None) -> str:

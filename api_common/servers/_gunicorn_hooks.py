@@ -1,4 +1,4 @@
-"""gunicorn server hooks, loaded by every gunicorn service with ``--config python:lab.gunicorn_hooks``.
+"""gunicorn server hooks, loaded by every gunicorn service with ``--config python:api_common.servers._gunicorn_hooks``.
 
 A worker that dies (crash, timeout, ``--max-requests``) leaves its Prometheus multiprocess files
 behind; its live gauges (requests in flight) would be summed forever. Its files are retired here.
