@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
 
 MAX_PERF_SPAWN_S = 2.0  # max performance spawns its users within this time; the report leaves it out
 MIN_MEASURED_HOLD_S = 3.0  # what is left of the hold after the spawn must be at least this long
@@ -34,6 +35,8 @@ class Profile:
     # LoadGen on the last core, the chain under test on the others (os.sched_setaffinity). Off by default:
     # measured on 2 cores in doc/FINDINGS.md.
     capacity_pin: bool = False
+    # The options experiments own (benchmark.experiments.Option), by name: not fields of every profile.
+    own: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
         if self.max_performance_s < MAX_PERF_SPAWN_S + MIN_MEASURED_HOLD_S:
@@ -56,10 +59,18 @@ class Profile:
         return self.ramp_max_users / self.ramp_rate
 
     def with_options(self, **options) -> Profile:
-        return replace(self, **{k: v for k, v in options.items() if v is not None})
+        given = {k: v for k, v in options.items() if v is not None}
+        shared = {f.name for f in fields(self)} - {"own"}
+        own = self.own | {k: v for k, v in given.items() if k not in shared}
+        return replace(self, own=own, **{k: v for k, v in given.items() if k in shared})
+
+    def option(self, name: str) -> Any:
+        """An experiment's own option (``benchmark.experiments.Option``)."""
+        return self.own[name]
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"ramp_duration_s": self.ramp_duration_s}
+        data = asdict(self)
+        return data | data.pop("own") | {"ramp_duration_s": self.ramp_duration_s}
 
 
 FULL = Profile("full")

@@ -15,7 +15,7 @@ import redis
 
 from api_common.contract import CHAINS, SERVICES
 from benchmark import experiments
-from benchmark.profiles import PROFILES, Profile, ProfileError
+from benchmark.profiles import Profile, ProfileError
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
 from lab import control, processes, variants
@@ -67,8 +67,8 @@ def cmd_smoke(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace):
-    options = {k: getattr(args, k, None) for k in PROFILE_OPTIONS}
-    return PROFILES[args.profile].with_options(**options)
+    names = [o if isinstance(o, str) else o.name for o in experiments.options()]
+    return experiments.resolve_profile(args.profile, {k: getattr(args, k, None) for k in names})
 
 
 def _experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace, names: tuple[str, ...], label: str) -> int:
@@ -221,7 +221,7 @@ def parser() -> argparse.ArgumentParser:
             )  # fmt: skip
         _add_profile_options(exp_p, exp.options)
     for p_ in (run_p, compare_p):
-        _add_profile_options(p_, PROFILE_OPTIONS)
+        _add_profile_options(p_, experiments.options())
     report_p = sub.add_parser("report", help="rebuild a run's report from its folder, without re-running")
     report_p.add_argument("run_dir")
     serve_p = sub.add_parser("serve", help="run one service in the foreground (container entry point)")
@@ -229,11 +229,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-PROFILE_OPTIONS = experiments.options()
 OPTION_TYPES = typing.get_type_hints(Profile)
 
 
-def _add_profile_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+def _add_profile_options(p: argparse.ArgumentParser, names: tuple[str | experiments.Option, ...]) -> None:
     p.add_argument("--profile", choices=("quick", "full"), default="quick", help="durations preset (default quick)")
     p.add_argument("--full", dest="profile", action="store_const", const="full", help="same as --profile full")
     p.add_argument("--quick", dest="profile", action="store_const", const="quick", help="same as --profile quick")
@@ -241,6 +240,9 @@ def _add_profile_options(p: argparse.ArgumentParser, names: tuple[str, ...]) -> 
         p.add_argument("--capacity-pin", dest="capacity_pin", action="store_const", const=True, default=None,
                        help="LoadGen on the last core, the chain under test on the others")  # fmt: skip
     for name in names:
+        if isinstance(name, experiments.Option):  # an experiment's own, typed by its declaration
+            p.add_argument("--" + name.name.replace("_", "-"), dest=name.name, type=name.type, help=name.help)
+            continue
         if name == "capacity_pin":
             continue
         kind = OPTION_TYPES[name]  # the profile's own field type, not a guess from the option's name

@@ -19,7 +19,7 @@ __all__ = ["CHAINS", "Service", "Stack", "build_stack"]
 class Service:
     name: str  # e.g. "model-sync"
     role: str  # "model" or "scoring"
-    chain: str  # "sync" or "async"
+    chain: str  # one of the contract's CHAINS
     settings: ServiceSettings
     external_url: str | None = None  # a service the lab measures but did not start (``--sync-url``)
 
@@ -115,20 +115,20 @@ def _wire_queue(model: ModelApiSettings, redis: RedisSettings) -> ModelApiSettin
     return model.model_copy(update={"queue_url": redis.effective_url})
 
 
+MODEL_SETTINGS = {cls.chain: cls for cls in (ModelSyncSettings, ModelAsyncSettings)}
+SCORING_SETTINGS = {cls.chain: cls for cls in (ScoringSyncSettings, ScoringAsyncSettings)}
+
+
 def build_stack(overrides: dict[str, dict[str, Any]] | None = None) -> Stack:
     """The stack from environment variables, with ``overrides`` (per service name) on top."""
     o = overrides or {}
     redis = RedisSettings(**o.get("redis", {}))
-    model_sync = _wire_queue(ModelSyncSettings(**o.get("model-sync", {})), redis)
-    model_async = _wire_queue(ModelAsyncSettings(**o.get("model-async", {})), redis)
-    scoring_sync = _wire(ScoringSyncSettings(**o.get("scoring-sync", {})), model_sync, redis)
-    scoring_async = _wire(ScoringAsyncSettings(**o.get("scoring-async", {})), model_async, redis)
-    return Stack(
-        redis=redis,
-        services=(
-            Service("model-sync", "model", "sync", model_sync),
-            Service("scoring-sync", "scoring", "sync", scoring_sync),
-            Service("model-async", "model", "async", model_async),
-            Service("scoring-async", "scoring", "async", scoring_async),
-        ),
-    )
+    services = []
+    for chain in CHAINS:  # each chain's settings classes say which chain they are (their env prefix)
+        model = _wire_queue(MODEL_SETTINGS[chain](**o.get(f"model-{chain}", {})), redis)
+        scoring = _wire(SCORING_SETTINGS[chain](**o.get(f"scoring-{chain}", {})), model, redis)
+        services += [
+            Service(f"model-{chain}", "model", chain, model),
+            Service(f"scoring-{chain}", "scoring", chain, scoring),
+        ]
+    return Stack(redis=redis, services=tuple(services))

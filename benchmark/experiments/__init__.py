@@ -36,12 +36,25 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Option:
+    """An option of an experiment's own (the shared ones are the profile's fields): its command's flag
+    ``--name-with-dashes``, of ``type``, with a value for each profile; the run reads it as
+    ``ctx.profile.option(name)``, and the manifest records it with the profile's."""
+
+    name: str
+    type: type
+    quick: Any
+    full: Any
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class Experiment:
     name: str
     order: int  # the order experiments run in, and appear in the report
     title: str  # a phrase: "capacity at a latency bound (LoadGen, open loop)"
     help: str  # the ``lab NAME`` command's help
-    options: tuple[str, ...]  # the profile fields it reads (the command's flags)
+    options: tuple[str | Option, ...]  # the profile fields it reads, and options of its own (the command's flags)
     run: Callable[[Context], dict[str, Any]]  # measures; returns what the manifest records of the step
     sections: Callable[[dict[str, Any]], list[Section]] = lambda summary: []
     plots: Callable[[dict[str, Any]], dict[str, bytes]] = lambda summary: {}
@@ -71,6 +84,15 @@ def main_job() -> tuple[str, ...]:
     return tuple(e.name for e in all_experiments() if e.main_job)
 
 
-def options() -> tuple[str, ...]:
-    """Every profile option some experiment reads."""
+def options() -> tuple[str | Option, ...]:
+    """Every profile option some experiment reads, and every experiment's own."""
     return tuple(dict.fromkeys(o for e in all_experiments() for o in e.options))
+
+
+def resolve_profile(name: str, given: dict[str, Any]) -> Profile:
+    """Profile ``name`` with the experiments' own options at that profile's values, and what was ``given`` on top
+    (None: not given)."""
+    from benchmark.profiles import PROFILES
+
+    own = {o.name: getattr(o, "full" if name == "full" else "quick") for o in options() if isinstance(o, Option)}
+    return PROFILES[name].with_options(**(own | {k: v for k, v in given.items() if v is not None}))

@@ -16,7 +16,6 @@ import pytest
 from api_common.contract import SAMPLE
 from api_model import backends
 from benchmark import experiments, suite
-from benchmark.profiles import QUICK
 from benchmark.report.build import build
 from lab import control
 from lab.cli import parser
@@ -39,12 +38,12 @@ BACKEND = textwrap.dedent('''
 ''')
 
 EXPERIMENT = textwrap.dedent('''
-    """``echo``: twenty predictions per chain, counted by status."""
+    """``echo``: a number of predictions per chain (an option of its own), counted by status."""
 
     import httpx
 
     from api_common.contract import CHAINS, SAMPLE
-    from benchmark.experiments import Experiment
+    from benchmark.experiments import Experiment, Option
     from benchmark.report.tables import Section
 
 
@@ -53,7 +52,7 @@ EXPERIMENT = textwrap.dedent('''
         with httpx.Client(timeout=5) as client:
             for chain in CHAINS:
                 statuses = [client.post(ctx.stack.scoring(chain).predict_url, json=SAMPLE).status_code
-                            for _ in range(20)]
+                            for _ in range(ctx.profile.option("echo_calls"))]
                 answered[chain] = statuses.count(200)
         return {"answered": answered}
 
@@ -67,7 +66,8 @@ EXPERIMENT = textwrap.dedent('''
         return [Section("echo", f"answered: {step['answered']}")] if step else []
 
 
-    EXPERIMENT = Experiment("echo", 90, "echo (a throwaway experiment)", "twenty predictions per chain", (), run,
+    CALLS = Option("echo_calls", int, quick=20, full=100, help="predictions per chain")
+    EXPERIMENT = Experiment("echo", 90, "echo (a throwaway experiment)", "predictions per chain", (CALLS,), run,
                             sections, main_job=False, summarise=summarise)
 ''')
 
@@ -107,17 +107,21 @@ def test_an_experiment_of_the_users_own_is_one_module(tmp_path, monkeypatch):
     folder.mkdir()
     (folder / "echo.py").write_text(EXPERIMENT)
     monkeypatch.setenv("LAB_EXPERIMENT_PATH", str(folder))
-    assert parser().parse_args(["echo"]).command == "echo"  # a command of its own
+    args = parser().parse_args(["echo", "--echo-calls", "7"])  # a command of its own, with its own typed flag
+    assert (args.command, args.echo_calls) == ("echo", 7)
     assert "echo" not in experiments.main_job()
+    assert experiments.resolve_profile("full", {}).option("echo_calls") == 100
     stack = make_stack()
     lab = lab_settings(tmp_path)
     start(stack, lab)
     try:
-        path = suite.run(stack, lab, QUICK, ("echo",), progress=lambda *_: None, label="echo")
+        profile = experiments.resolve_profile("quick", {"echo_calls": args.echo_calls})
+        path = suite.run(stack, lab, profile, ("echo",), progress=lambda *_: None, label="echo")
     finally:
         control.down(lab, log=lambda *_: None)
-    step = json.loads((path / "manifest.json").read_text())["steps"]["echo"]
-    assert step["answered"] == {"sync": 20, "async": 20}
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["options"]["echo_calls"] == 7  # recorded with the profile's options
+    assert manifest["steps"]["echo"]["answered"] == {"sync": 7, "async": 7}
     (path / "report.html").unlink()
     build(path)  # rebuilt from the folder: the experiment's section is found through the registry again
-    assert "answered: {&#x27;sync&#x27;: 20, &#x27;async&#x27;: 20}" in (path / "report.html").read_text()
+    assert "answered: {&#x27;sync&#x27;: 7, &#x27;async&#x27;: 7}" in (path / "report.html").read_text()
