@@ -25,10 +25,10 @@ def command(stack: Stack, name: str, workdir: Path) -> list[str]:
     s = svc.settings
     server = s.runner()
     if not server.runs_app:
-        return server.command(Launch(s, "", ""))  # its own program: no app of the service's framework
+        return server.command(Launch(s))  # its own program: no app of the service's framework
     if s.app_kind not in server.serves(s):
         raise ValueError(f"{name}: server {s.server} (worker class {s.worker_class}) does not serve {s.app_kind} apps")
-    return server.command(Launch(s, *svc.app_factory))
+    return server.command(Launch(s, svc.app_module))
 
 
 def environment(

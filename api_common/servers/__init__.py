@@ -28,17 +28,20 @@ def cpu_count() -> int:
 
 @dataclass(frozen=True)
 class Launch:
-    """What a server needs to start one service: its settings (``settings.app_kind`` says WSGI or ASGI)
-    and the module whose ``create_app()`` builds the app."""
+    """What a server needs to start one service: its settings (``settings.app_kind`` says WSGI or ASGI) and
+    ``target``, the ``module:function`` that builds its app (the form every server takes a factory in); empty
+    for a server that runs a program of its own."""
 
     settings: ServiceSettings
-    app_module: str  # e.g. "api_scoring.flask_app"
-    factory: str = "create_app"  # the module's function that builds the app
+    target: str = ""  # e.g. "api_scoring.flask_app:create_app"
 
     @property
-    def target(self) -> str:
-        """``module:function``, the form every server takes an app factory in."""
-        return f"{self.app_module}:{self.factory}"
+    def app_module(self) -> str:
+        return self.target.partition(":")[0]
+
+    @property
+    def factory(self) -> str:
+        return self.target.partition(":")[2]
 
 
 @dataclass(frozen=True)
