@@ -23,6 +23,10 @@ class UnknownPart(ValueError):
     pass
 
 
+class MissingDependency(ValueError):
+    """A part whose module imports a library that is not installed."""
+
+
 class Registry(Generic[T]):
     def __init__(self, package: str, path: list[str], attribute: str, env_var: str, kind: str):
         self.package, self.path, self.attribute = package, list(path), attribute
@@ -38,6 +42,14 @@ class Registry(Generic[T]):
         return sorted({m.name for m in found if not m.name.startswith("_")})
 
     def _load(self, name: str) -> T | None:
+        try:
+            return self._import(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{self.package}.{name}":
+                return None
+            raise MissingDependency(f"{self.kind} {name} needs {exc.name}, which is not installed") from exc
+
+    def _import(self, name: str) -> T:
         for folder in self._extra():
             path = os.path.join(folder, f"{name}.py")
             if os.path.exists(path):
@@ -46,12 +58,7 @@ class Registry(Generic[T]):
                 sys.modules[spec.name] = module
                 spec.loader.exec_module(module)
                 return getattr(module, self.attribute)
-        try:
-            return getattr(importlib.import_module(f"{self.package}.{name}"), self.attribute)
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{self.package}.{name}":
-                return None
-            raise
+        return getattr(importlib.import_module(f"{self.package}.{name}"), self.attribute)
 
     def get(self, name: str) -> T:
         key = (name, os.environ.get(self.env_var, ""))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings
 
 from api_common import frameworks, servers
@@ -21,6 +21,7 @@ class ServiceSettings(BaseSettings):
     # The kind of application this service is ("wsgi" for the Flask twin, "asgi" for the FastAPI one).
     app_kind: ClassVar[str]
     chain: ClassVar[str]  # "sync" or "async"
+    tier: ClassVar[str]  # "model" or "scoring": which app of its framework it runs
     host: str = "127.0.0.1"
     port: int
     server: str  # a module of api_common/servers
@@ -63,6 +64,12 @@ class ServiceSettings(BaseSettings):
         name = cls.model_fields["app"].default if name == "framework" else name
         frameworks.get(name)  # raises with the known names
         return name
+
+    @model_validator(mode="after")
+    def _builds_an_app(self) -> ServiceSettings:
+        if self.runner().runs_app:
+            self.framework().factory(self.tier, self.app_kind)  # raises if it builds no app of this kind
+        return self
 
     def framework(self) -> frameworks.Framework:
         return frameworks.get(self.app)

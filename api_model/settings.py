@@ -12,6 +12,7 @@ from api_model import backends
 
 
 class ModelApiSettings(ServiceSettings):
+    tier = "model"
     default_model: str = "default"
     latency_min_ms: float = 40.0
     latency_max_ms: float = 50.0

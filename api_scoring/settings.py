@@ -22,6 +22,7 @@ Endpoint = Literal["async", "def"]
 
 
 class ScoringSettings(ServiceSettings):
+    tier = "scoring"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "features:"
     default_entity_id: str = "0"

@@ -10,7 +10,7 @@ module (``frameworks/quart.py``) or beside the services (``api_model/flask_app.p
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from api_common.registry import Registry
 
@@ -22,9 +22,6 @@ class Framework:
     name: str
     # (tier, app kind) -> "module:function" returning the app; a function takes the tier's settings or none.
     apps: dict[tuple[str, str], str]
-    requires: tuple[str, ...] = field(default=())  # importable modules it needs
-    # Whether its apps publish an OpenAPI document at /openapi.json (the schema fuzz tests read it).
-    openapi: bool = False
 
     def kinds(self, tier: str) -> tuple[str, ...]:
         return tuple(kind for t, kind in self.apps if t == tier)

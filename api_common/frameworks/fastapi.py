@@ -5,5 +5,4 @@ from api_common.frameworks import Framework
 FRAMEWORK = Framework(
     "fastapi",
     {("model", "asgi"): "api_model.fastapi_app:create_app", ("scoring", "asgi"): "api_scoring.fastapi_app:create_app"},
-    openapi=True,
 )

@@ -31,7 +31,6 @@ from api_scoring.settings import ScoringAsyncSettings
 FRAMEWORK = Framework(
     "quart",
     {("model", "asgi"): f"{__name__}:create_model_app", ("scoring", "asgi"): f"{__name__}:create_scoring_app"},
-    requires=("quart",),
 )
 log = logging.getLogger(__name__)
 

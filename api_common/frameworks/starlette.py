@@ -39,7 +39,6 @@ from api_scoring.settings import ScoringAsyncSettings
 FRAMEWORK = Framework(
     "starlette",
     {("model", "asgi"): f"{__name__}:create_model_app", ("scoring", "asgi"): f"{__name__}:create_scoring_app"},
-    requires=("starlette",),
 )
 
 

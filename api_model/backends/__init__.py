@@ -11,7 +11,7 @@ fetched at run time) and should do so in ``warm``, when a worker starts, not on 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from api_common.registry import Registry
@@ -39,7 +39,6 @@ class Backend:
     # Whether the simulated time is CPU burnt (it blocks an event loop) rather than waited.
     burns: bool = False
     warm: Callable[[ModelApiSettings], None] = lambda s: None  # load the model when a worker starts
-    requires: tuple[str, ...] = field(default=())  # importable modules it needs
     # What the report says the model is ("simulated, waits", "scikit-learn MLP").
     describes: str = ""
 

@@ -79,6 +79,6 @@ def _scores(settings, name: str, items: list[list[float]]) -> list[float]:
 
 
 BACKEND = Backend(
-    "real", _scores, warm=lambda settings: load(str(settings.model_dir)), requires=("sklearn",),
+    "real", _scores, warm=lambda settings: load(str(settings.model_dir)),
     describes="scikit-learn MLP on the 8x8 digits, its own compute time",
 )  # fmt: skip
