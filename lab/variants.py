@@ -215,8 +215,8 @@ PRESETS = {
                 "sync-gthread", "sync-granian", "sync-gevent", "sync-meinheld", "sync-async-views"],
     # What users would pick instead, each from its chain's default, with the floor under them.
     "alternatives": ["async-floor", "async", "async-granian", "async-httpx", "async-aiohttp", "async-orjson",
-                     "async-lean", "sync-floor", "sync", "sync-gthread", "sync-granian", "sync-orjson",
-                     "sync-async-views"],
+                     "async-lean", "async-starlette", "async-quart", "sync-floor", "sync", "sync-gthread",
+                     "sync-granian", "sync-orjson", "sync-async-views", "sync-waitress"],
     # Frameworks and a server beside the defaults and the floor: FastAPI's own cost between Starlette and the floor.
     "frameworks": ["async-floor", "async-starlette", "async", "async-quart", "sync", "sync-gthread", "sync-waitress"],
 }  # fmt: skip
