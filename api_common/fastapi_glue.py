@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_common import deadline, overload
 from api_common.errors import ApiError, http_error, internal_error
-from api_common.validation import check_content_type, check_declared_size, parse_body, too_large
+from api_common.validation import read_json_stream
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -65,17 +65,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
 async def read_json_body(request: Request, adapter: TypeAdapter[T], max_bytes: int, json_library: str = "stdlib") -> T:
     """Check type and size before reading, stop reading past the cap, then parse and validate."""
-    check_content_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
-    check_declared_size(int(declared) if declared and declared.isdigit() else None, max_bytes)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large(max_bytes)
-        chunks.append(chunk)
-    return parse_body(b"".join(chunks), adapter, max_bytes, json_library)
+    length = int(declared) if declared and declared.isdigit() else None
+    return await read_json_stream(request.headers.get("content-type"), length, request.stream(), adapter, max_bytes,
+                                  json_library)  # fmt: skip
 
 
 class ErrorBody(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterable
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
@@ -30,6 +31,24 @@ def check_declared_size(content_length: int | None, max_bytes: int) -> None:
 
 def too_large(max_bytes: int) -> ApiError:
     return closing(ApiError(413, "payload_too_large", f"request body exceeds {max_bytes} bytes"))
+
+
+async def read_json_stream(
+    content_type: str | None, content_length: int | None, chunks: AsyncIterable[bytes], adapter: TypeAdapter[T],
+    max_bytes: int, json_library: str = "stdlib",
+) -> T:  # fmt: skip
+    """An ASGI framework's body: type and size checked before reading, reading stopped past the cap, then parsed
+    and validated as every other body is."""
+    check_content_type(content_type)
+    check_declared_size(content_length, max_bytes)
+    received: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise too_large(max_bytes)
+        received.append(chunk)
+    return parse_body(b"".join(received), adapter, max_bytes, json_library)
 
 
 def _reject_constant(name: str) -> Any:

@@ -26,7 +26,6 @@ from api_model.settings import ModelApiSettings
 class Job:
     """One model call: model ``model`` on ``items``, taking ``latency_ms`` (waited or burnt) first."""
 
-    kind: str
     model: str
     items: list[list[float]]
     latency_ms: float
@@ -55,12 +54,12 @@ def latency_ms(settings: ModelApiSettings, n: int, single: bool = False) -> floa
 
 def plan(settings: ModelApiSettings, features: list[float], model: str | None) -> Job:
     """Validate the model name and draw the latency the model will simulate, for one prediction."""
-    return Job(settings.kind, model_name(settings, model), [features], latency_ms(settings, 1, single=True))
+    return Job(model_name(settings, model), [features], latency_ms(settings, 1, single=True))
 
 
 def plan_batch(settings: ModelApiSettings, items: list[list[float]], model: str | None) -> Job:
     """The same for a batch (already validated and capped by its schema)."""
-    return Job(settings.kind, model_name(settings, model), items, latency_ms(settings, len(items)))
+    return Job(model_name(settings, model), items, latency_ms(settings, len(items)))
 
 
 def warm(settings: ModelApiSettings) -> None:

@@ -41,6 +41,8 @@ class ModelApiSettings(ServiceSettings):
         return name
 
     def backend(self) -> backends.Backend:
+        # The registry keeps each backend once per process: a dict lookup per call. Not cached on the settings:
+        # model_copy would carry a cached backend into a copy of another kind.
         return backends.get(self.kind)
 
     @model_validator(mode="after")

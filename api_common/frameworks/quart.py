@@ -20,7 +20,7 @@ from api_common.errors import ApiError, http_error, internal_error
 from api_common.fastapi_glue import AdmissionMiddleware, MetricsMiddleware
 from api_common.frameworks import Framework
 from api_common.metrics import CONTENT_TYPE, Metrics
-from api_common.validation import check_content_type, check_declared_size, parse_body, too_large
+from api_common.validation import read_json_stream
 from api_model.schemas import FEATURES, batch
 from api_model.service import AsyncModel
 from api_model.settings import ModelAsyncSettings
@@ -36,21 +36,14 @@ log = logging.getLogger(__name__)
 
 
 async def read_json_body(adapter, max_bytes: int, json_library: str):
-    """The shared rules on Quart's request: type and size checked before reading, reading stopped past the cap."""
-    check_content_type(request.content_type)
-    check_declared_size(request.content_length, max_bytes)
-    chunks, size = [], 0
-    async for chunk in request.body:
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large(max_bytes)
-        chunks.append(chunk)
-    return parse_body(b"".join(chunks), adapter, max_bytes, json_library)
+    """The shared rules (``api_common.validation``) on Quart's request body."""
+    return await read_json_stream(request.content_type, request.content_length, request.body, adapter, max_bytes,
+                                  json_library)  # fmt: skip
 
 
 def request_deadline() -> deadline.Deadline | None:
-    budget = deadline.budget_s(request.headers.get(deadline.HEADER))
-    return None if budget is None else deadline.Deadline.after(budget)
+    """The deadline the caller sent, if any (Quart does not give the app its socket: no wait to count)."""
+    return deadline.of(request.headers.get(deadline.HEADER), None)
 
 
 def _app(name: str, settings, metrics: Metrics) -> Quart:

@@ -17,6 +17,7 @@ from typing import Any
 
 from benchmark.loadgen import capacity
 from benchmark.report import analysis as an
+from benchmark.report import compare_targets as targets
 from benchmark.rundir import load_manifest
 from lab.variants import Described
 
@@ -121,8 +122,6 @@ Joined = dict[str, tuple[dict, capacity.Capacity | None]]  # a row and its capac
 
 
 def summarise_compare(run: Path) -> dict[str, Any]:
-    from benchmark.report import compare_targets as targets  # its checks read the rows joined here
-
     m = load_manifest(run)
     opts = m.get("options", {})
     names = opts.get("variants", [])
