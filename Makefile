@@ -13,8 +13,10 @@ run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profil
 bench: $(STAMP)  ## the same with the full-length experiments (about 70 minutes on 2 cores, estimated)
 	$(BIN)/lab run --full
 
-test: $(STAMP)  ## install everything from scratch and run the whole test suite
+test: $(STAMP)  ## install everything from scratch and run the whole test suite (a Docker engine included)
 	$(BIN)/ruff check .
+	@# The container tier (tests/containers) needs an engine: install and start one, else that tier says why it skips.
+	-docker/engine.sh
 	$(BIN)/python -m pytest
 
 up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name)
@@ -37,11 +39,13 @@ smoke: $(STAMP)  ## one prediction through each chain
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Exactly the lock's versions, checked against its hashes (requirements/dev.txt, exported from uv.lock).
+$(STAMP): pyproject.toml requirements/dev.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@# meinheld (the original lab's sync server) pins an old greenlet that does not build on 3.11; it builds
 	@# against the current one. Optional: without it the meinheld variants are skipped and say why.
 	-$(BIN)/python -m pip install --quiet wheel && $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation meinheld
@@ -50,39 +54,82 @@ $(STAMP): pyproject.toml
 clean:  ## remove the virtualenv and the lab's state (not the results)
 	rm -rf $(VENV) .lab
 
-# ---- Containers: the original lab's interface (needs a Docker engine; not run where this lab is developed) ----
-IMAGE   ?= ml-serving-lab
-NETWORK ?= ml-serving-lab
-SERVICES := model-sync scoring-sync model-async scoring-async
-.PHONY: docker-build docker-network docker-run-model-sync docker-run-scoring-sync docker-run-model-async \
-	docker-run-scoring-async docker-run-redis docker-stop
+# ---- Containers: the original lab's interface, on a Docker engine (docker/engine.sh starts one) ----
+# One Dockerfile builds every image (docker/lab.Dockerfile). Its base is the official python:3.11-slim where a
+# registry is reachable, else the lab's own built from Debian's packages (docker/base.sh); the Python
+# dependencies come from a wheelhouse built here from the lock, so the build itself reaches no network.
+IMAGE      ?= ml-serving-lab
+NETWORK    ?= ml-serving-lab
+BASE       ?=
+LOCAL_BASE ?= $(IMAGE)-base:bookworm
+WHEELS     := docker/wheelhouse
+SERVICES   := model-sync scoring-sync model-async scoring-async redis
+PORT_model-sync := 5000
+PORT_scoring-sync := 5001
+PORT_model-async := 8000
+PORT_scoring-async := 8001
+PORT_redis := 6379
+# Compose v2 (docker compose) where it is installed, else v1 (docker-compose: Debian 12's).
+COMPOSE    ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p $(IMAGE)
+.PHONY: lock docker-engine docker-base docker-wheels docker-build docker-network docker-stop compose-up compose-down \
+	compose-locust \
+	$(addprefix docker-run-,$(SERVICES))
 
-docker-build:  ## build the four service images (their unit tests run in the build)
-	for s in $(SERVICES); do docker build -f docker/$$s.Dockerfile -t $(IMAGE)-$$s . || exit 1; done
-	docker build -f docker/lab.Dockerfile -t $(IMAGE)-lab .
+lock: $(STAMP)  ## resolve uv.lock again from pyproject.toml and export it to requirements/ (what every install uses)
+	$(BIN)/uv lock
+	$(BIN)/python -m lab.lockfile export
+
+docker-engine:  ## make sure a Docker engine answers (installs Debian's docker.io and starts dockerd where none does)
+	docker/engine.sh
+
+docker-base: docker-engine  ## the base image built from Debian's packages, for machines that reach no registry
+	docker image inspect $(LOCAL_BASE) >/dev/null 2>&1 || docker/base.sh $(LOCAL_BASE)
+
+$(WHEELS)/.stamp: requirements/dev.txt | $(STAMP)
+	$(BIN)/python docker/wheelhouse.py requirements/dev.txt $(WHEELS)
+	touch $@
+
+docker-wheels: $(WHEELS)/.stamp  ## the images' wheels, from the lock (checked against its hashes)
+
+docker-build: docker-engine docker-wheels  ## build the five service images and the load generator's (unit tests run in the build)
+	docker/build.sh $(IMAGE) $(LOCAL_BASE) $(BASE)
 
 docker-network:
-	docker network inspect $(NETWORK) >/dev/null 2>&1 || docker network create $(NETWORK)
+	@# Another terminal's docker-run may create it at the same moment: then it is there all the same.
+	@docker network inspect $(NETWORK) >/dev/null 2>&1 || docker network create $(NETWORK) >/dev/null 2>&1 \
+		|| docker network inspect $(NETWORK) >/dev/null
 
-docker-run-model-sync: docker-network
-	docker run --rm --name lab-model-sync --network $(NETWORK) -p 5000:5000 $(IMAGE)-model-sync
+# Each in its own terminal, as in the original lab; published on 127.0.0.1 only.
+docker-run-model-sync docker-run-model-async docker-run-redis: docker-run-%: docker-network
+	docker run --rm --name lab-$* --network $(NETWORK) -p 127.0.0.1:$(PORT_$*):$(PORT_$*) $(IMAGE)-$*
 
 docker-run-scoring-sync: docker-network
-	docker run --rm --name lab-scoring-sync --network $(NETWORK) -p 5001:5001 \
+	docker run --rm --name lab-scoring-sync --network $(NETWORK) -p 127.0.0.1:5001:5001 \
 		-e SCORING_SYNC_MODEL_URL=http://lab-model-sync:5000 -e SCORING_SYNC_REDIS_URL=redis://lab-redis:6379/0 \
 		$(IMAGE)-scoring-sync
 
-docker-run-model-async: docker-network
-	docker run --rm --name lab-model-async --network $(NETWORK) -p 8000:8000 $(IMAGE)-model-async
-
 docker-run-scoring-async: docker-network
-	docker run --rm --name lab-scoring-async --network $(NETWORK) -p 8001:8001 \
+	docker run --rm --name lab-scoring-async --network $(NETWORK) -p 127.0.0.1:8001:8001 \
 		-e SCORING_ASYNC_MODEL_URL=http://lab-model-async:8000 -e SCORING_ASYNC_REDIS_URL=redis://lab-redis:6379/0 \
 		$(IMAGE)-scoring-async
 
-docker-run-redis: docker-network
-	docker run --rm --name lab-redis --network $(NETWORK) -p 6379:6379 redis:7-alpine \
-		redis-server --save "" --appendonly no --protected-mode no
+docker-stop:  ## stop and remove the lab's containers and its network
+	-@docker rm -f $(addprefix lab-,$(SERVICES)) >/dev/null 2>&1; true
+	-@docker network rm $(NETWORK) >/dev/null 2>&1; true
 
-docker-stop:  ## stop and remove the lab's containers
-	-docker rm -f lab-model-sync lab-scoring-sync lab-model-async lab-scoring-async lab-redis
+compose-up: docker-build  ## the whole stack under compose, on its own bridge network (COMPOSE_FLAGS=...)
+	$(COMPOSE) up -d --no-build $(COMPOSE_FLAGS)
+
+# Distributed Locust against the compose stack: a master and LOCUST_WORKERS workers, headless, bounded by
+# LOCUST_TIME; its CSV and HTML go to a new folder under results/ (LOCUST_RESULTS).
+LOCUST_WORKERS ?= 2
+LOCUST_RESULTS ?= results/$(shell date -u +%Y%m%dT%H%M%SZ)-compose-locust
+compose-locust:  ## distributed Locust (a master, LOCUST_WORKERS workers) against the compose stack
+	mkdir -p $(LOCUST_RESULTS) && chmod 777 $(LOCUST_RESULTS)
+	LOCUST_RESULTS=$(abspath $(LOCUST_RESULTS)) LOCUST_WORKERS=$(LOCUST_WORKERS) $(COMPOSE) --profile load up \
+		--no-build --scale locust-worker=$(LOCUST_WORKERS) --exit-code-from locust-master locust-master locust-worker
+	$(COMPOSE) --profile load rm -sf locust-master locust-worker >/dev/null
+	@echo "compose-locust: $(LOCUST_RESULTS)"
+
+compose-down:  ## stop and remove compose's containers and network
+	$(COMPOSE) --profile load --profile queue down --remove-orphans

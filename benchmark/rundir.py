@@ -16,6 +16,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from lab.lockfile import lock_hash
+
 # The manifest's format: 2 records what each variant of a compare declared (lab.variants.Described) and says its
 # version; 1 had no version. A capacity search's file has its own (benchmark.loadgen.records.FORMAT).
 FORMAT = 2
@@ -117,6 +119,7 @@ def manifest(settings: dict[str, Any], options: dict[str, Any]) -> dict[str, Any
         "source": source_fingerprint(),
         "python": sys.version.split()[0],
         "packages": _versions(),
+        "lock": lock_hash(),  # sha256 of uv.lock: the exact versions every install of this checkout holds
         "platform": platform.platform(),
         "cpu_count": os.cpu_count(),
         "cpu_model": _cpu_model(),

@@ -18,7 +18,7 @@ from benchmark import experiments
 from benchmark.profiles import Profile, ProfileError
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
-from lab import control, processes, variants
+from lab import control, health, processes, variants
 from lab.launcher import serve
 from lab.ports import PortInUse
 from lab.settings import LabSettings
@@ -157,9 +157,27 @@ def cmd_report(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    if args.service not in stack.names():
+        print(f"error: no service {args.service!r}; one of {', '.join(stack.names())}", file=sys.stderr)
+        return 2
+    if args.host:  # a container listens on every interface of its own network namespace
+        stack = build_stack({args.service: {"host": args.host}})
     lab.state_dir.mkdir(parents=True, exist_ok=True)
     serve(stack, args.service, lab.state_dir)
     return 0  # not reached: serve() replaces this process
+
+
+def cmd_health(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    """Exit 0 when the service answers its own health check on this machine (a container's HEALTHCHECK)."""
+    if args.service == "redis":
+        ok = health.redis_ok(f"redis://127.0.0.1:{stack.redis.port}/0", timeout=args.timeout)
+    elif args.service in stack.names():
+        ok = health.http_ok(stack.service(args.service).health_url, timeout=args.timeout)
+    else:
+        print(f"error: no service {args.service!r}; one of {', '.join(stack.names())}", file=sys.stderr)
+        return 2
+    print(f"{args.service}: {'OK' if ok else 'not healthy'}")
+    return 0 if ok else 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -226,6 +244,10 @@ def parser() -> argparse.ArgumentParser:
     report_p.add_argument("run_dir")
     serve_p = sub.add_parser("serve", help="run one service in the foreground (container entry point)")
     serve_p.add_argument("service")
+    serve_p.add_argument("--host", help="listen on this address instead of the service's own (containers: 0.0.0.0)")
+    health_p = sub.add_parser("health", help="exit 0 when a service answers its health check (container HEALTHCHECK)")
+    health_p.add_argument("service")
+    health_p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer (default 2)")
     return p
 
 
@@ -258,6 +280,7 @@ COMMANDS = {
     "smoke": cmd_smoke,
     "run": cmd_run,
     "serve": cmd_serve,
+    "health": cmd_health,
     "report": cmd_report,
     "compare": cmd_compare,
     "goodput": cmd_goodput,

@@ -1,30 +1,26 @@
-"""Static checks of the container files: no engine runs here, so they must be right by construction.
+"""Quick checks of the container files that need no engine (tests/containers runs them for real).
 
-The compose file and every Dockerfile are parsed and compared with the launcher's own settings:
-ports, commands (``python -m lab serve NAME``), service discovery by name, health checks.
+The compose file, its per-tier CPU override, the one Dockerfile and the Makefile's targets agree with the
+launcher's settings: ports published on 127.0.0.1, services found by name, every image one that
+docker/build.sh builds; and the lock's exports are what uv.lock gives.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 from dockerfile_parse import DockerfileParser
 
-from api_model.settings import ModelAsyncSettings, ModelSyncSettings
-from api_scoring.settings import ScoringAsyncSettings, ScoringSyncSettings
+from lab import lockfile
 from lab.stack import build_stack
 
 ROOT = Path(__file__).resolve().parents[2]
-SETTINGS = {
-    "model-sync": ModelSyncSettings,
-    "scoring-sync": ScoringSyncSettings,
-    "model-async": ModelAsyncSettings,
-    "scoring-async": ScoringAsyncSettings,
-}
-SERVE = lambda name: ["python", "-m", "lab", "serve", name]  # noqa: E731
+STACK = build_stack()
+BUILT = {f"ml-serving-lab-{n}" for n in (*STACK.names(), "lab")}  # docker/build.sh's images
 
 
 @pytest.fixture(scope="module")
@@ -32,73 +28,59 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def _dockerfile(name: str) -> DockerfileParser:
-    parser = DockerfileParser(path=str(ROOT / "docker" / f"{name}.Dockerfile"))
-    return parser
+def test_compose_runs_only_images_the_lab_builds_published_on_loopback(compose):
+    for name, svc in compose["services"].items():
+        assert svc["image"] in BUILT, name
+        for port in svc.get("ports", []):
+            assert port.startswith("127.0.0.1:"), (name, port)
+        for value in svc.get("environment", {}).values():
+            assert "localhost" not in str(value) and "127.0.0.1" not in str(value), (name, value)
+    for name in STACK.names():  # the original lab's five services, at their ports
+        port = STACK.redis.port if name == "redis" else STACK.service(name).settings.port
+        assert compose["services"][name]["ports"] == [f"127.0.0.1:{port}:{port}"]
 
 
-@pytest.mark.parametrize("name", list(SETTINGS))
-def test_dockerfile_parses_and_starts_through_the_launcher(name):
-    df = _dockerfile(name)
-    instructions = [i["instruction"] for i in df.structure]
-    port = SETTINGS[name]().port
-    assert df.baseimage.startswith("python:3.1") and "slim" in df.baseimage
-    assert "USER" in instructions and df.structure[-1]["instruction"] == "CMD"
-    user = [i["value"] for i in df.structure if i["instruction"] == "USER"][-1]
-    assert user not in ("root", "0")
-    assert [i["value"] for i in df.structure if i["instruction"] == "EXPOSE"] == [str(port)]
-    cmd = [i for i in df.structure if i["instruction"] == "CMD"][-1]["value"]
-    assert yaml.safe_load(cmd) == SERVE(name)
-    health = [i["value"] for i in df.structure if i["instruction"] == "HEALTHCHECK"][0]
-    assert f"127.0.0.1:{port}/api/v1/healthcheck" in health
-    prefix = SETTINGS[name].model_config["env_prefix"]
-    assert df.envs[f"{prefix}HOST"] == "0.0.0.0" and df.envs[f"{prefix}PORT"] == str(port)
-    # Dependencies are installed before the sources are copied: a cached layer.
-    copies = [i for i, ins in enumerate(df.structure) if ins["instruction"] == "COPY"]
-    pip = next(
-        i for i, ins in enumerate(df.structure) if ins["instruction"] == "RUN" and "requirements" in ins["value"]
-    )
-    assert df.structure[copies[0]]["value"].startswith("pyproject.toml") and copies[0] < pip < copies[1]
-    assert any("pytest" in ins["value"] for ins in df.structure if ins["instruction"] == "RUN")
-
-
-@pytest.mark.parametrize("name", list(SETTINGS))
-def test_compose_service_matches_the_launcher(compose, name):
-    svc = compose["services"][name]
-    settings = SETTINGS[name]()
-    prefix = settings.model_config["env_prefix"]
-    assert svc["command"] == SERVE(name)
-    assert svc["build"]["dockerfile"] == f"docker/{name}.Dockerfile"
-    assert svc["ports"] == [f"127.0.0.1:{settings.port}:{settings.port}"]
-    env = svc["environment"]
-    assert env[f"{prefix}HOST"] == "0.0.0.0" and env[f"{prefix}PORT"] == str(settings.port)
-    if name.startswith("scoring"):
-        chain = name.split("-")[1]
-        model = SETTINGS[f"model-{chain}"]()
-        assert env[f"{prefix}MODEL_URL"] == f"http://model-{chain}:{model.port}"
-        assert env[f"{prefix}REDIS_URL"] == "redis://redis:6379/0"
+def test_compose_scoring_handlers_wait_for_their_model_and_redis(compose):
+    for chain in ("sync", "async"):
+        svc = compose["services"][f"scoring-{chain}"]
+        model = STACK.model(chain).settings
+        prefix = type(STACK.scoring(chain).settings).model_config["env_prefix"]
+        assert svc["environment"][f"{prefix}MODEL_URL"] == f"http://model-{chain}:{model.port}"
         assert svc["depends_on"] == {f"model-{chain}": {"condition": "service_healthy"},
                                      "redis": {"condition": "service_healthy"}}  # fmt: skip
-    for value in env.values():
-        assert "localhost" not in str(value) and "127.0.0.1" not in str(value)
 
 
-def test_compose_has_redis_and_distributed_locust(compose):
-    services = compose["services"]
-    assert set(SETTINGS) | {"redis", "locust-master", "locust-worker"} <= set(services)
-    assert services["redis"]["ports"] == [f"127.0.0.1:{build_stack().redis.port}:6379"]
-    assert "--master" in services["locust-master"]["command"]
-    worker = services["locust-worker"]["command"]
-    assert "--worker" in worker and worker[worker.index("--master-host") + 1] == "locust-master"
+def test_the_cpu_override_pins_only_services_of_the_compose_file(compose):
+    override = yaml.safe_load((ROOT / "docker" / "compose.cpus.yml").read_text())["services"]
+    assert set(override) <= set(compose["services"])
+    assert {v["cpuset"] for v in override.values()} == {"0", "1"}
 
 
-def test_makefile_has_every_target():
+def test_one_dockerfile_builds_every_image_through_the_launcher():
+    df = DockerfileParser(path=str(ROOT / "docker" / "lab.Dockerfile"))
+    text = df.content
+    assert "ARG BASE=python:3.11-slim" in text  # the official base where a registry is reachable
+    assert re.search(r"^FROM \$\{BASE\} AS service$", text, re.M)
+    assert 'exec python -m lab serve \\"$LAB_SERVICE\\" --host 0.0.0.0' in text  # the same launcher as make up
+    assert "python -m lab health" in text and "--require-hashes" in text and "PIP_NO_INDEX=1" in text
+    users = [i["value"] for i in df.structure if i["instruction"] == "USER"]
+    assert users and all(u not in ("root", "0") for u in users)
+
+
+def test_the_makefile_has_the_original_interface_on_loopback():
     makefile = (ROOT / "Makefile").read_text()
-    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", makefile, re.M))
-    wanted = {"run", "test", "up", "down", "status", "bench", "compare", "docker-build", "docker-run-model-async",
-              "docker-run-model-sync", "docker-run-scoring-async", "docker-run-scoring-sync", "docker-run-redis",
-              "docker-stop"}  # fmt: skip
-    assert wanted <= targets, wanted - targets
-    for name, port in (("model-sync", 5000), ("scoring-sync", 5001), ("model-async", 8000), ("scoring-async", 8001)):
-        rule = makefile.split(f"docker-run-{name}:", 1)[1].split("\n\n", 1)[0]
-        assert f"-p {port}:{port}" in rule
+    targets = set(re.findall(r"^([a-z][a-z0-9 %-]*):", makefile, re.M))
+    names = {t for line in targets for t in line.split()}
+    wanted = {"docker-build", "docker-stop", "docker-run-scoring-async", "docker-run-scoring-sync", "compose-up",
+              "compose-down", "compose-locust", "lock"}  # fmt: skip
+    assert wanted <= names, wanted - names
+    assert "docker-run-model-sync docker-run-model-async docker-run-redis: docker-run-%" in makefile
+    for rule in re.findall(r"^\s+docker run .*$", makefile, re.M):
+        assert re.search(r"-p 127\.0\.0\.1:", rule), rule
+
+
+@pytest.mark.skipif(not shutil.which("uv") and not (Path(lockfile.sys.executable).with_name("uv")).exists(),
+                    reason="uv is not installed (make installs it with the dev extra)")  # fmt: skip
+def test_the_exports_under_requirements_are_what_the_lock_gives():
+    assert lockfile.stale() == []
+    assert len(lockfile.lock_hash()) == 64
