@@ -95,9 +95,9 @@ docker-build: docker-engine docker-wheels  ## build the five service images and 
 	docker/build.sh $(IMAGE) $(LOCAL_BASE) $(BASE)
 
 docker-network:
-	@# Another terminal's docker-run may create it at the same moment: then it is there all the same.
-	@docker network inspect $(NETWORK) >/dev/null 2>&1 || docker network create $(NETWORK) >/dev/null 2>&1 \
-		|| docker network inspect $(NETWORK) >/dev/null
+	@# Five terminals may start at once, and the engine lets two networks share a name: one creates it, under a lock.
+	@mkdir -p .lab && flock .lab/docker-network.lock sh -c \
+		'docker network inspect $(NETWORK) >/dev/null 2>&1 || docker network create $(NETWORK) >/dev/null'
 
 # Each in its own terminal, as in the original lab; published on 127.0.0.1 only.
 docker-run-model-sync docker-run-model-async docker-run-redis: docker-run-%: docker-network
@@ -115,10 +115,11 @@ docker-run-scoring-async: docker-network
 
 docker-stop:  ## stop and remove the lab's containers and its network
 	-@docker rm -f $(addprefix lab-,$(SERVICES)) >/dev/null 2>&1; true
-	-@docker network rm $(NETWORK) >/dev/null 2>&1; true
+	-@docker network ls -q --filter name=^$(NETWORK)$$ | xargs -r docker network rm >/dev/null 2>&1; true
 
-compose-up: docker-build  ## the whole stack under compose, on its own bridge network (COMPOSE_FLAGS=...)
-	$(COMPOSE) up -d --no-build $(COMPOSE_FLAGS)
+# COMPOSE_PROFILES=queue adds the job-queue chain; COMPOSE_FILES=docker/compose.cpus.yml adds an override file.
+compose-up: docker-build  ## the whole stack under compose, on its own bridge network (COMPOSE_PROFILES, COMPOSE_FILES)
+	COMPOSE_PROFILES=$(COMPOSE_PROFILES) $(COMPOSE) -f docker-compose.yml $(addprefix -f ,$(COMPOSE_FILES)) up -d --no-build
 
 # Distributed Locust against the compose stack: a master and LOCUST_WORKERS workers, headless, bounded by
 # LOCUST_TIME; its CSV and HTML go to a new folder under results/ (LOCUST_RESULTS).

@@ -106,9 +106,10 @@ def test_the_original_interface_answers_as_make_up_does_and_docker_stop_leaves_n
 
 @pytest.fixture(scope="module")
 def compose(images):
-    out = make("compose-up", "COMPOSE_FLAGS=--profile queue", timeout=COMPOSE_UP_S + 60, check=False)
+    out = make("compose-up", "COMPOSE_PROFILES=queue", timeout=COMPOSE_UP_S + 60, check=False)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     project = [c for c in tier.ours() if c.startswith(f"{IMAGE}_")]
+    assert len(project) == 7, project  # redis, both chains' two tiers, the job queue's two
     wait_healthy(project)
     yield project
     assert make("compose-down", timeout=180).returncode == 0
