@@ -150,7 +150,9 @@ def test_fuzzed_bodies_get_their_4xx_json_from_the_containers(compose, client, p
     assert sum(statuses.values()) >= FUZZ_EXAMPLES and any(400 <= s < 500 for s in statuses)
 
 
-CAPACITY_BUDGET_S = 20  # per chain: a short search, enough for an estimate with its interval
+# Per chain: a short search that still brackets the async chain's knee in compose (about 240 QPS, reached from
+# 40 QPS in six 4 s brackets) and refines it; 20 s did not always reach it.
+CAPACITY_BUDGET_S = 60
 
 
 def test_lab_capacity_measures_both_chains_in_compose(compose, tmp_path):
