@@ -117,9 +117,11 @@ docker-stop:  ## stop and remove the lab's containers and its network
 	-@docker rm -f $(addprefix lab-,$(SERVICES)) >/dev/null 2>&1; true
 	-@docker network ls -q --filter name=^$(NETWORK)$$ | xargs -r docker network rm >/dev/null 2>&1; true
 
-# COMPOSE_PROFILES=queue adds the job-queue chain; COMPOSE_FILES=docker/compose.cpus.yml adds an override file.
+# COMPOSE_PROFILES=queue adds the job-queue chain, =scale the scaled-out model tier (COMPOSE_SCALE replicas);
+# COMPOSE_FILES=docker/compose.cpus.yml adds an override file.
 compose-up: docker-build  ## the whole stack under compose, on its own bridge network (COMPOSE_PROFILES, COMPOSE_FILES)
-	COMPOSE_PROFILES=$(COMPOSE_PROFILES) $(COMPOSE) -f docker-compose.yml $(addprefix -f ,$(COMPOSE_FILES)) up -d --no-build
+	COMPOSE_PROFILES=$(COMPOSE_PROFILES) $(COMPOSE) -f docker-compose.yml $(addprefix -f ,$(COMPOSE_FILES)) up -d --no-build \
+		$(if $(COMPOSE_SCALE),--scale model-pool=$(COMPOSE_SCALE))
 
 # Distributed Locust against the compose stack: a master and LOCUST_WORKERS workers, headless, bounded by
 # LOCUST_TIME; its CSV and HTML go to a new folder under results/ (LOCUST_RESULTS).
@@ -133,4 +135,4 @@ compose-locust:  ## distributed Locust (a master, LOCUST_WORKERS workers) agains
 	@echo "compose-locust: $(LOCUST_RESULTS)"
 
 compose-down:  ## stop and remove compose's containers and network
-	$(COMPOSE) --profile load --profile queue down --remove-orphans
+	$(COMPOSE) --profile load --profile queue --profile scale down --remove-orphans
