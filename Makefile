@@ -92,7 +92,7 @@ $(WHEELS)/.stamp: requirements/dev.txt | $(STAMP)
 docker-wheels: $(WHEELS)/.stamp  ## the images' wheels, from the lock (checked against its hashes)
 
 docker-build: docker-engine docker-wheels  ## build the five service images and the load generator's (unit tests run in the build)
-	docker/build.sh $(IMAGE) $(LOCAL_BASE) $(BASE)
+	docker/build.sh $(IMAGE) $(LOCAL_BASE) "$(BASE)" $(foreach s,$(SERVICES),$(s)=$(PORT_$(s)))
 
 docker-network:
 	@# Five terminals may start at once, and the engine lets two networks share a name: one creates it, under a lock.

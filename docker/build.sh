@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Build every image of the lab from docker/lab.Dockerfile: the five services (model-sync, scoring-sync,
 # model-async, scoring-async, redis) and the load generator. Called by `make docker-build`.
-#   docker/build.sh IMAGE LOCAL_BASE [BASE]
+#   docker/build.sh IMAGE LOCAL_BASE BASE SERVICE=PORT...   (BASE may be "": then it is chosen)
 # Without BASE: the official python:3.11-slim when it is here or can be pulled, else LOCAL_BASE (built by
 # docker/base.sh from Debian's packages when missing), and it says so. Each build's output: .lab/docker-build/.
 set -euo pipefail
-image=${1:?usage: docker/build.sh IMAGE LOCAL_BASE [BASE]}; local_base=${2:?}; base=${3:-}
+image=${1:?usage: docker/build.sh IMAGE LOCAL_BASE BASE SERVICE=PORT...}; local_base=${2:?}; base=${3:-}; shift 3
 logs=.lab/docker-build; mkdir -p "$logs"
 say() { echo "docker-build: $*"; }
 if [ -z "$base" ]; then
@@ -26,9 +26,8 @@ build() {  # NAME TARGET [BUILD ARGS...]
     fi
     say "$image-$name built in $((SECONDS - start)) s ($(docker image inspect -f '{{.Size}}' "$image-$name" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
-declare -A port=([model-sync]=5000 [scoring-sync]=5001 [model-async]=8000 [scoring-async]=8001 [redis]=6379)
 say "base $base"
-for s in model-sync scoring-sync model-async scoring-async redis; do
-    build "$s" service --build-arg "SERVICE=$s" --build-arg "PORT=${port[$s]}"
+for pair in "$@"; do  # the Makefile's SERVICES and their PORT_ values
+    build "${pair%=*}" service --build-arg "SERVICE=${pair%=*}" --build-arg "PORT=${pair#*=}"
 done
 build lab lab

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import subprocess
 import threading
 import time
@@ -23,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from api_common.contract import SAMPLE, predict_path
-from api_model.model import score
 from benchmark.loadgen import records
 from lab.smoke import expected_prediction
 from lab.stack import build_stack
 from tests.containers import conftest as tier
 from tests.containers.conftest import IMAGE, PORTS, QUEUE_PORT, ROOT, docker, make, wait_healthy
+from tests.integration import test_readme as readme
 from tests.reliability.test_fuzz import content_types, methods, raw_bodies
 
 pytestmark = [pytest.mark.integration, pytest.mark.containers]
@@ -39,30 +38,17 @@ DEFAULTS = build_stack()  # the stack `make up` starts, whose answers the contai
 COMPOSE_UP_S = 240  # compose up waits for each tier's health in turn (scoring after model and Redis): 3 x 90 s
 
 
-def check_answer(port: int, role: str, answer: dict) -> None:
-    """``make up``'s answer: the scoring handlers' prediction for the default entity, the model's score."""
-    if role == "scoring":
-        assert answer["detail"] == pytest.approx(expected_prediction(DEFAULTS, CHAIN_OF[port]), abs=1e-12)
-        assert answer["entity_id"] == DEFAULTS.redis.default_entity_id
-    else:
-        assert answer["detail"] == pytest.approx(score(answer["model"], SAMPLE), abs=1e-12)
-
-
 def curl_the_readme() -> int:
     """Run the README's five curl commands as written (localhost); return how many answered as ``make up``."""
-    commands = [line for line in README.splitlines() if line.startswith("curl ")]
+    commands = readme.curl_commands()
     assert len(commands) == 5
     for cmd in commands:
-        port = int(re.search(r"localhost:(\d+)", cmd).group(1))
-        argv = shlex.split(cmd) + ["--silent", "--show-error", "--max-time", "10", "--write-out", "\n%{http_code}"]
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=True)
-        body, status = out.stdout.rsplit("\n", 1)
-        assert status == "200", (cmd, body)
-        answer = json.loads(body)
-        if "healthcheck" in cmd:
-            assert answer == {"status": "OK"}
-        else:
-            check_answer(port, "scoring" if port in (5001, 8001) else "model", answer)
+        port = readme.readme_port(cmd)
+        role = "scoring" if port in (5001, 8001) else "model"
+        answer = readme.run_curl(cmd)
+        readme.check_answer(DEFAULTS, role, CHAIN_OF[port], cmd, answer)
+        if role == "scoring" and "predict" in cmd:
+            assert answer["entity_id"] == DEFAULTS.redis.default_entity_id
     return len(commands)
 
 

@@ -35,6 +35,31 @@ def inline_commands(tool: str) -> list[str]:
     return found
 
 
+def readme_port(cmd: str) -> int:
+    return int(re.search(r"localhost:(\d+)", cmd).group(1))
+
+
+def run_curl(cmd: str, port: int | None = None) -> dict:
+    """One of the README's curl commands as written, at ``port`` instead of its own when given: its 200 answer."""
+    if port is not None:
+        cmd = cmd.replace(f"localhost:{readme_port(cmd)}", f"127.0.0.1:{port}")
+    argv = shlex.split(cmd) + ["--silent", "--show-error", "--max-time", "10", "--write-out", "\n%{http_code}"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=True)
+    body, status = out.stdout.rsplit("\n", 1)
+    assert status == "200", (cmd, body)
+    return json.loads(body)
+
+
+def check_answer(stack, role: str, chain: str, cmd: str, answer: dict) -> None:
+    """``make up``'s answer: OK for the health check, the prediction computed locally, the model's own score."""
+    if "healthcheck" in cmd:
+        assert answer == {"status": "OK"}
+    elif role == "scoring":
+        assert answer["detail"] == pytest.approx(expected_prediction(stack, chain), abs=1e-12)
+    else:
+        assert answer["detail"] == pytest.approx(score(answer["model"], SAMPLE), abs=1e-12)
+
+
 def test_the_readme_has_the_five_curl_commands_of_the_original_lab():
     commands = curl_commands()
     assert len(commands) == 5
@@ -85,19 +110,7 @@ def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant
             environ = Path(f"/proc/{model.pid}/environ").read_bytes().replace(b"\0", b" ").decode()
             assert SHOWS[variant] in " ".join(model.cmd) + " " + environ
         for cmd in curl_commands():
-            port = int(re.search(r"localhost:(\d+)", cmd).group(1))
-            svc = stack.service(DEFAULT_PORTS[port])
-            argv = shlex.split(cmd.replace(f"localhost:{port}", f"127.0.0.1:{svc.settings.port}"))
-            argv += ["--silent", "--show-error", "--max-time", "10", "--write-out", "\n%{http_code}"]
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=True)
-            body, status = out.stdout.rsplit("\n", 1)
-            assert status == "200", (cmd, body)
-            answer = json.loads(body)
-            if "healthcheck" in cmd:
-                assert answer == {"status": "OK"}
-            elif svc.role == "scoring":
-                assert answer["detail"] == pytest.approx(expected_prediction(stack, svc.chain), abs=1e-12)
-            else:
-                assert answer["detail"] == pytest.approx(score(answer["model"], SAMPLE), abs=1e-12)
+            svc = stack.service(DEFAULT_PORTS[readme_port(cmd)])
+            check_answer(stack, svc.role, svc.chain, cmd, run_curl(cmd, svc.settings.port))
     finally:
         control.down(lab, log=lambda *_: None)
