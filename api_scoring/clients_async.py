@@ -16,7 +16,7 @@ import httpx
 import redis
 import redis.asyncio as aredis
 
-from api_common import jobqueue
+from api_common import jobqueue, protocols
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_scoring import service
@@ -47,6 +47,7 @@ class ModelFanout:
     def __init__(self, settings: ScoringSettings):
         self.settings = settings
         self.url = settings.model_url.rstrip("/") + settings.model_path
+        self.protocol = protocols.get(settings.model_protocol)
         self.names = service.model_names(settings)
         self.client: Any = None
         self.slots = asyncio.Semaphore(self.max_connections())
@@ -73,10 +74,10 @@ class ModelFanout:
         if self.client is not None:
             await self.client.aclose()
 
-    async def _post(self, client: Any, params: dict, features: list[float], headers: dict) -> tuple[int, Any]:
+    async def _post(self, client: Any, params: dict, body: Any, headers: dict) -> tuple[int, Any]:
         try:
             async with self.slots:
-                resp = await client.post(self.url, params=params, json=features, headers=headers)
+                resp = await client.post(self.url, params=params, json=body, headers=headers)
         except httpx.TimeoutException as exc:
             # httpx-aiohttp 0.2 reports a refused connection as a ConnectTimeout; its cause says which.
             if isinstance(exc.__cause__, OSError) and not isinstance(exc.__cause__, TimeoutError):
@@ -91,10 +92,10 @@ class ModelFanout:
 
     async def _call(self, client: Any, name: str, features: list[float], profile: str | None,
                     deadline: Deadline | None) -> float:  # fmt: skip
-        # A profiled request is profiled down the chain: the model API is asked to profile too.
-        params = {"model": name, "profile": profile} if profile else {"model": name}
+        params, body = service.model_request(self.protocol, name, features, profile)
         headers = deadline.headers() if deadline is not None else {}  # what is left, for the model API
-        return service.model_score(*await self._post(client, params, features, headers))
+        status, answer = await self._post(client, params, body, headers)
+        return service.model_score(status, self.protocol.answer(answer))
 
     async def _fan_out(self, client: Any, features: list[float], profile: str | None,
                        deadline: Deadline | None) -> list[float]:  # fmt: skip
@@ -157,10 +158,10 @@ class AiohttpModelFanout(ModelFanout):
         if self.client is not None:
             await self.client.close()
 
-    async def _post(self, client: Any, params: dict, features: list[float], headers: dict) -> tuple[int, Any]:
+    async def _post(self, client: Any, params: dict, body: Any, headers: dict) -> tuple[int, Any]:
         aiohttp = self._aiohttp
         try:
-            async with client.post(self.url, params=params, json=features, headers=headers) as resp:
+            async with client.post(self.url, params=params, json=body, headers=headers) as resp:
                 try:
                     return resp.status, await resp.json(content_type=None)
                 except ValueError:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 import requests
 from requests.adapters import HTTPAdapter
 
-from api_common import jobqueue
+from api_common import jobqueue, protocols
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_scoring import service
@@ -29,6 +30,7 @@ class ModelCaller:
     def __init__(self, settings: ScoringSettings):
         self.settings = settings
         self.url = settings.model_url.rstrip("/") + settings.model_path
+        self.protocol = protocols.get(settings.model_protocol)
         self.timeout = (settings.model_connect_timeout_s, settings.model_timeout_s)
         self.session = self._session() if self.shared else None
 
@@ -38,18 +40,17 @@ class ModelCaller:
         session.mount("http://", HTTPAdapter(pool_connections=1, pool_maxsize=size))
         return session
 
-    def _post(self, params: dict, features: list[float], timeout: tuple, headers: dict) -> requests.Response:
-        return self.session.post(self.url, params=params, json=features, timeout=timeout, headers=headers)
+    def _post(self, params: dict, body: Any, timeout: tuple, headers: dict) -> requests.Response:
+        return self.session.post(self.url, params=params, json=body, timeout=timeout, headers=headers)
 
     def call(self, name: str, features: list[float], profile: str | None, deadline: Deadline | None = None) -> float:
-        # A profiled request is profiled down the chain: the model API is asked to profile too.
-        params = {"model": name, "profile": profile} if profile else {"model": name}
+        params, payload = service.model_request(self.protocol, name, features, profile)
         timeout_s = service.call_timeout(self.settings, deadline)
         if timeout_s <= 0:  # the budget is spent: the caller has given up, so no call is made
             raise service.model_timeout(timeout_s)
         headers = deadline.headers() if deadline is not None else {}  # what is left, for the model API
         try:
-            resp = self._post(params, features, (min(self.timeout[0], timeout_s), timeout_s), headers)
+            resp = self._post(params, payload, (min(self.timeout[0], timeout_s), timeout_s), headers)
         except requests.Timeout:
             raise service.model_timeout(timeout_s) from None
         except requests.RequestException as exc:
@@ -58,7 +59,7 @@ class ModelCaller:
             body = resp.json()
         except ValueError:
             body = None
-        return service.model_score(resp.status_code, body)
+        return service.model_score(resp.status_code, self.protocol.answer(body))
 
     def close(self) -> None:
         if self.session is not None:
@@ -70,8 +71,8 @@ class PerRequestModelCaller(ModelCaller):
 
     shared = False
 
-    def _post(self, params: dict, features: list[float], timeout: tuple, headers: dict) -> requests.Response:
-        return requests.post(self.url, params=params, json=features, timeout=timeout, headers=headers)
+    def _post(self, params: dict, body: Any, timeout: tuple, headers: dict) -> requests.Response:
+        return requests.post(self.url, params=params, json=body, timeout=timeout, headers=headers)
 
 
 class FeatureReader:

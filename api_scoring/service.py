@@ -10,6 +10,7 @@ from api_common import deadline, jobqueue
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
 from api_common.overload import overloaded
+from api_common.protocols import Protocol
 from api_model.schemas import MAX_FEATURES
 from api_scoring.schemas import EntityRequest
 from api_scoring.settings import ScoringSettings
@@ -51,6 +52,13 @@ def queued_score(got: dict[str, float], raw: bytes | str) -> None:
     job may answer twice, and its first answer stands."""
     model, status, body = jobqueue.read_answer(raw)
     got.setdefault(model, model_score(status, body))
+
+
+def model_request(protocol: Protocol, name: str, features: list[float], profile: str | None) -> tuple[dict, Any]:
+    """The query parameters and JSON body of one model call in the model tier's protocol. A profiled
+    request is profiled down the chain: the lab's model API is asked to profile too."""
+    params, body = protocol.request(features, name)
+    return (params | {"profile": profile} if profile and protocol.name == "lab" else params), body
 
 
 def model_score(status: int, body: Any) -> float:

@@ -32,6 +32,9 @@ class ScoringSettings(ServiceSettings):
     redis_timeout_s: float = 0.5
     model_url: str
     model_path: str
+    # How it asks the model tier (api_common/protocols.py): the lab's contract, or a model server's, as the
+    # model tier's server says (wired by lab/stack.py).
+    model_protocol: str = "lab"
     n_models: int = 2
     model_timeout_s: float = 1.0
     # A request's budget (deadlines end to end, api_common/deadline.py): its model calls are bounded by what

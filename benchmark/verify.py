@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from api_common import protocols
 from api_common.contract import CHAINS, SAMPLE
 from api_model.service import predictions
 from lab.smoke import expected_prediction
@@ -23,13 +24,15 @@ def verify(stack: Stack, timeout: float = 5.0, chains: tuple[str, ...] = CHAINS)
     services = [s for s in stack.services if s.chain in chains and (s.external_url or not stack.remote(s.chain))]
     with httpx.Client(timeout=timeout) as client:
         for svc in services:
+            protocol = protocols.get(svc.protocol)  # a model server's own, or the lab's contract
+            params, body = protocol.request(SAMPLE, svc.settings.default_model if svc.role == "model" else "")
             try:
                 health = client.get(svc.health_url)
-                predict = client.post(svc.predict_url, json=SAMPLE)
+                predict = client.post(svc.predict_url, params=params if svc.role == "model" else {}, json=body)
                 bad = client.post(svc.predict_url, content=b"[", headers={"Content-Type": "application/json"})
             except httpx.HTTPError as exc:
                 raise VerificationError(f"{svc.name} at {svc.url} did not answer: {exc!r}") from None
-            if health.status_code != 200 or health.json() != {"status": "OK"}:
+            if health.status_code != 200 or (svc.health_json and health.json() != {"status": "OK"}):
                 raise VerificationError(f"{svc.name}: healthcheck answered {health.status_code} {health.text[:100]}")
             if predict.status_code != 200:
                 raise VerificationError(f"{svc.name}: predict answered {predict.status_code} {predict.text[:200]}")
@@ -37,11 +40,13 @@ def verify(stack: Stack, timeout: float = 5.0, chains: tuple[str, ...] = CHAINS)
                 want = expected_prediction(stack, svc.chain)
             else:
                 want = predictions(svc.settings, svc.settings.default_model, [SAMPLE])[0]
-            got = predict.json().get("detail")
+            got = protocol.answer(predict.json()).get("detail")
             if not isinstance(got, (int, float)) or abs(got - want) > 1e-9:
                 raise VerificationError(f"{svc.name}: predicted {got!r}, expected {want!r}")
-            if bad.status_code != 400 or "error" not in bad.json():
+            if svc.protocol == "lab" and (bad.status_code != 400 or "error" not in bad.json()):
                 raise VerificationError(f"{svc.name}: malformed JSON answered {bad.status_code}, expected 400")
+            if not 400 <= bad.status_code < 500:  # a model server's own error shape, but a client error
+                raise VerificationError(f"{svc.name}: malformed JSON answered {bad.status_code}, expected a 4xx")
             checks.append(f"{svc.name}: health, prediction {got:.6f} and error shape ok")
     return checks
 

@@ -172,7 +172,8 @@ def cmd_health(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     if args.service == "redis":
         ok = health.redis_ok(f"redis://127.0.0.1:{stack.redis.port}/0", timeout=args.timeout)
     elif args.service in stack.names():
-        ok = health.http_ok(stack.service(args.service).health_url, timeout=args.timeout)
+        svc = stack.service(args.service)
+        ok = health.http_ok(svc.health_url, timeout=args.timeout, lab_json=svc.health_json)
     else:
         print(f"error: no service {args.service!r}; one of {', '.join(stack.names())}", file=sys.stderr)
         return 2

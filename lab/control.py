@@ -41,7 +41,7 @@ def state_file(lab: LabSettings) -> StateFile:
 def is_healthy(stack: Stack, name: str) -> bool:
     if name == "redis":
         return health.redis_ok(stack.redis.effective_url)
-    return health.http_ok(stack.service(name).health_url)
+    return health.http_ok(stack.service(name).health_url, lab_json=stack.service(name).health_json)
 
 
 def address(stack: Stack, name: str) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from api_common.metrics import prepare_dir
 from api_common.servers import Launch
+from api_model.model_servers import SETTINGS_ENV, settings_class_path
 from feature_store import server as redis_server
 from lab.stack import Stack
 
@@ -41,7 +42,10 @@ def environment(
     env = dict(os.environ if base is None else base)
     env["PYTHONUNBUFFERED"] = "1"
     if name != "redis":
-        env.update(stack.service(name).settings.to_env())
+        settings = stack.service(name).settings
+        env.update(settings.to_env())
+        if not settings.runner().runs_app:  # its own program rebuilds its settings from their class
+            env[SETTINGS_ENV] = settings_class_path(settings)
         if metrics_dir is not None:
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     return env

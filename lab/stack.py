@@ -39,11 +39,25 @@ class Service:
 
     @property
     def health_url(self) -> str:
+        if self.role == "model" and not self.external_url:
+            return f"{self.url}{self.settings.runner().health_path}"  # a model server's own
         return f"{self.url}{HEALTH_PATH}"
 
     @property
+    def health_json(self) -> bool:
+        """Whether its health check answers the lab's ``{"status": "OK"}`` (a model server's may not)."""
+        return self.role != "model" or bool(self.external_url) or self.settings.runner().health_json
+
+    @property
     def predict_url(self) -> str:
+        if self.role == "model" and not self.external_url:
+            return f"{self.url}{self.settings.runner().path(self.settings)}"
         return f"{self.url}{predict_path(self.chain)}"
+
+    @property
+    def protocol(self) -> str:
+        """How its predict path is asked (api_common/protocols.py): a model server's may not be the lab's."""
+        return self.settings.runner().protocol if self.role == "model" and not self.external_url else "lab"
 
 
 @dataclass(frozen=True)
@@ -97,8 +111,11 @@ def target_url(url: str) -> str:
 
 def _wire(scoring: ScoringSettings, model: ServiceSettings, redis: RedisSettings) -> ScoringSettings:
     """Point a scoring handler at its model API and at the feature store, unless set explicitly."""
+    runner = model.runner()
     wiring = {
         "model_url": model.base_url,
+        "model_path": runner.path(model),
+        "model_protocol": runner.protocol,
         "redis_url": redis.effective_url,
         "key_prefix": redis.key_prefix,
         "default_entity_id": redis.default_entity_id,

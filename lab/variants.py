@@ -96,6 +96,40 @@ WAITRESS = {"server": "waitress", "threads": 16}
 # The floor: no framework and no overload policy (a bare app has no middleware).
 BARE = {"app": "bare", "admission": "off"}
 
+REAL_MODELS = {
+    "xgboost": ("XGBoost trees on the 8x8 digits", ("xgboost",)),
+    "torch": ("a PyTorch MLP on the 8x8 digits", ("torch",)),
+    "text": ("a MiniLM sentence encoder with a linear head (a BERT-family text model)", ("sentence_transformers",)),
+}
+MODEL_SERVERS = {
+    "bentoml": ("BentoML, its adaptive batching", ("bentoml",)),
+    "litserve": ("LitServe, its batching", ("litserve",)),
+    "rayserve": ("Ray Serve, @serve.batch", ("ray",)),
+    "torchserve": ("TorchServe (Java), its batching", ("ts", "model_archiver")),
+    "triton": ("Triton through PyTriton, its dynamic batcher", ("pytriton",)),
+}
+
+
+def real_model_variants() -> list[Variant]:
+    out = []
+    for model, (said, needs) in REAL_MODELS.items():
+        kind = {"kind": model}
+        out += [
+            Variant(f"async-{model}", "async", f"{said}, on the FastAPI model API, unbatched", model=kind,
+                    requires=needs),
+            Variant(f"async-batch-{model}", "async", f"{said}, the FastAPI model API batching dynamically (at most "
+                    "32, waiting at most 5 ms)", model=BATCHING | kind, requires=needs, baseline=f"async-{model}"),
+            Variant(f"async-queue-{model}", "async", f"{said}, on the job queue (batches of at most 32)",
+                    model=QUEUE_WORKERS | kind, scoring={"model_transport": "queue"}, requires=needs,
+                    baseline=f"async-{model}"),
+        ]  # fmt: skip
+        for server, (server_said, server_needs) in MODEL_SERVERS.items():
+            out.append(Variant(f"async-{server}-{model}", "async", f"{said}, served by {server_said} (at most 32, "
+                               "waiting at most 5 ms)", model={"server": server} | BATCHING | kind,
+                               requires=needs + server_needs, baseline=f"async-{model}"))  # fmt: skip
+    return out
+
+
 VARIANTS = {
     v.name: v
     for v in [
@@ -189,6 +223,10 @@ VARIANTS = {
         Variant("async-queue-real", "async", "the job queue with the real model: one predict_proba per batch",
                 model=QUEUE_WORKERS | {"kind": "real"}, scoring={"model_transport": "queue"}, requires=("sklearn",),
                 baseline="async-real"),
+        # Real models (api_model/backends), on FastAPI unbatched, with the lab's batching, and on the model servers
+        # users pick instead (api_common/servers: bentoml, litserve, rayserve, torchserve, triton), each with its
+        # own batching at the same cap and wait.
+        *real_model_variants(),
         Variant("async-quart", "async", "Quart (Flask's API on ASGI) instead of FastAPI, both tiers, on the same "
                 "uvicorn workers", model={"app": "quart"}, scoring={"app": "quart"}, requires=("quart",)),
         Variant("async-starlette", "async", "Starlette, the toolkit under FastAPI, without FastAPI's validation and "
@@ -218,6 +256,11 @@ PRESETS = {
                      "async-lean", "async-starlette", "async-quart", "sync-floor", "sync", "sync-gthread",
                      "sync-granian", "sync-orjson", "sync-async-views", "sync-waitress"],
     # Frameworks and a server beside the defaults and the floor: FastAPI's own cost between Starlette and the floor.
+    # The model servers against FastAPI on the same real model: unbatched, with the lab's batching, on the queue.
+    "model-servers": ["async-text", "async-batch-text", "async-queue-text"]
+    + [f"async-{server}-text" for server in MODEL_SERVERS]
+    + ["async-xgboost", "async-bentoml-xgboost", "async-rayserve-xgboost", "async-torch", "async-torchserve-torch",
+       "async-triton-torch"],
     "frameworks": ["async-floor", "async-starlette", "async", "async-quart", "sync", "sync-gthread", "sync-waitress"],
 }  # fmt: skip
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from api_common.contract import HEALTH_PATH, predict_path
 from api_common.registry import Registry, UnknownPart
 
 if TYPE_CHECKING:
@@ -59,6 +60,13 @@ class Server:
     # False: it runs a program of its own (a pool of job-queue workers, a model server) in place of the
     # service's app, so it serves no app kind and the service's framework is not used.
     runs_app: bool = True
+    # A model server's own contract (api_common/protocols.py): how the scoring handler asks it (its protocol,
+    # on its predict path), and where it says it is up (its health path; ``health_json``: answered with the
+    # lab's {"status": "OK"}, else any 200 will do).
+    protocol: str = "lab"
+    path: Callable[[ServiceSettings], str] = lambda s: predict_path(s.chain)
+    health_path: str = HEALTH_PATH
+    health_json: bool = True
 
     def workers(self, s: ServiceSettings) -> int:
         return s.workers or self.default_workers(s)
