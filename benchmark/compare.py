@@ -97,7 +97,12 @@ def run(
                     statuses[name] |= {"capacity_qps": cap.qps, "capacity_seconds": cap.seconds}
                     write_json(path / "variants" / name / "status.json", statuses[name])
             for name, (v, stack) in stacks.items():  # batch sizes formed, requests served: after all the load
-                scrape_metrics(stack, path / "variants" / name / "metrics", chains=(v.chain,))
+                scrape_metrics(
+                    stack,
+                    path / "variants" / name / "metrics",
+                    chains=(v.chain,),
+                    folders=lambda svc, name=name: control.metrics_folder(vlab, svc, name),
+                )
     finally:
         control.down(vlab, log=lambda *_: None)
         build(path)

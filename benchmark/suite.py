@@ -19,7 +19,7 @@ from benchmark.experiments import Context, get, main_job
 from benchmark.profiles import Profile
 from benchmark.rundir import Run, manifest, new_run_dir, write_atomic
 from benchmark.verify import verify, warm_up
-from lab.control import state_file
+from lab.control import metrics_folder, state_file
 from lab.settings import LabSettings
 from lab.stack import Stack
 
@@ -49,9 +49,12 @@ def chain_processes(stack: Stack, chain: str) -> tuple[str, ...]:
     return () if stack.remote(chain) else ("redis", f"model-{chain}", f"scoring-{chain}")
 
 
-def scrape_metrics(stack: Stack, out: Path, chains: tuple[str, ...] = CHAINS) -> None:
+def scrape_metrics(
+    stack: Stack, out: Path, chains: tuple[str, ...] = CHAINS, folders: Callable[[str], Path] | None = None
+) -> None:
     """The Prometheus metrics of each service of ``chains``, as they stand after the experiments, into the
-    run folder."""
+    run folder. A model server answers its own metrics, or none, not the lab's: its processes' multiprocess
+    files, in ``folders(service name)``, are read instead (the batch sizes it formed)."""
     with httpx.Client(timeout=5.0) as client:
         for svc in stack.services:
             if svc.chain not in chains:
@@ -60,10 +63,44 @@ def scrape_metrics(stack: Stack, out: Path, chains: tuple[str, ...] = CHAINS) ->
                 continue  # a remote chain's model API: the lab does not know where it is
             try:
                 resp = client.get(f"{svc.url}/metrics")
+                text = resp.text if resp.status_code == 200 else None
             except httpx.HTTPError:
-                continue
-            if resp.status_code == 200:
-                write_atomic(out / f"{svc.name}.prom", resp.text)
+                text = None
+            own = folders(svc.name) if folders is not None and not svc.external_url else None
+            lab_own = text is not None and ("lab_http_requests_total" in text or "model_batch_size" in text)
+            if not lab_own and own is not None and own.is_dir():
+                text = collect(own, svc.name)  # not the lab's metrics: a model server's, or none
+            if text is not None:
+                write_atomic(out / f"{svc.name}.prom", text)
+
+
+def collect(folder: Path, service: str = "") -> str:
+    """The metrics that the processes writing to ``folder`` kept, in Prometheus' text: their multiprocess files,
+    and a model server's batch counts (api_model/model_servers) as the lab's ``model_batch_size`` histogram."""
+    from prometheus_client import CollectorRegistry, generate_latest, multiprocess
+    from prometheus_client.core import HistogramMetricFamily
+
+    from api_common.metrics import BATCH_BUCKETS
+    from api_model.model_servers import read_counts
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=str(folder))
+    counts = read_counts(folder)
+    text = generate_latest(registry).decode()
+    if not counts:
+        return text
+    family = HistogramMetricFamily("model_batch_size", "Items per model call (the server's own batching)",
+                                   labels=["service"])  # fmt: skip
+    buckets = [(str(float(b)), sum(n for size, n in counts.items() if size <= b)) for b in BATCH_BUCKETS]
+    family.add_metric([service], buckets + [("+Inf", sum(counts.values()))], sum(k * n for k, n in counts.items()))
+
+    class _Counts:
+        def collect(self):
+            yield family
+
+    extra = CollectorRegistry()
+    extra.register(_Counts())
+    return text + generate_latest(extra).decode()
 
 
 def run(
@@ -101,7 +138,7 @@ def run(
                 t = time.monotonic()
                 progress(f"experiment {i}/{len(chosen)}: {exp.title}")
                 run_.step_done(exp.name, time.monotonic() - t, **exp.run(ctx))
-            scrape_metrics(stack, path / "metrics")
+            scrape_metrics(stack, path / "metrics", folders=lambda name: metrics_folder(lab, name))
     finally:
         from benchmark.report.build import build  # matplotlib: loaded when the report is built
 

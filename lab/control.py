@@ -129,6 +129,15 @@ def load_features(stack: Stack, only_missing: bool = False) -> int:
         client.close()
 
 
+def _startup_s(stack: Stack, name: str) -> float:
+    return 0.0 if name == "redis" else stack.service(name).settings.runner().startup_s
+
+
+def metrics_folder(lab: LabSettings, name: str, instance: str = "") -> Path:
+    """Where service ``name``'s processes keep their Prometheus multiprocess files."""
+    return lab.state_dir / "metrics" / instance / name
+
+
 def start(stack: Stack, lab: LabSettings, names: list[str], log=print, instance: str = "") -> list[Record]:
     """Start services ``names`` beside whatever the state file already records (appended to it).
 
@@ -151,12 +160,12 @@ def start(stack: Stack, lab: LabSettings, names: list[str], log=print, instance:
             for name in names:
                 cmd = launcher.command(stack, name, workdir)
                 log_path = lab.state_dir / "logs" / instance / f"{name}.log"
-                metrics_dir = lab.state_dir / "metrics" / instance / name
+                metrics_dir = metrics_folder(lab, name, instance)
                 prepare_dir(metrics_dir)
                 env = launcher.environment(stack, name, metrics_dir=metrics_dir)
                 rec = processes.spawn(name, cmd, env, log_path, owner, into=records)
                 state.write(before + records)  # recorded before waiting, so a crash here still leaves a trace
-                _wait_healthy(stack, name, rec, lab.startup_timeout_s)
+                _wait_healthy(stack, name, rec, max(lab.startup_timeout_s, _startup_s(stack, name)))
                 extra = ""
                 if name == "redis":  # a Redis the lab starts is empty: it is usable once it holds the entities
                     extra = f"  {load_features(stack)} entities loaded"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from api_common.metrics import prepare_dir
 from api_common.servers import Launch
-from api_model.model_servers import SETTINGS_ENV, settings_class_path
+from api_model.model_servers import BATCH_DIR_ENV, SETTINGS_ENV, settings_class_path
 from feature_store import server as redis_server
 from lab.stack import Stack
 
@@ -48,6 +48,7 @@ def environment(
             env[SETTINGS_ENV] = settings_class_path(settings)
         if metrics_dir is not None:
             env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+            env[BATCH_DIR_ENV] = str(Path(metrics_dir).resolve())  # a model server's batch sizes (model_servers)
     return env
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psutil
 
 OWNER_VAR = "LAB_OWNER"
+MAX_DEPTH = 8  # how far up the parents of an escaped process its group may be
 
 
 @dataclass
@@ -105,13 +106,32 @@ def _is_ours(rec: Record, pid: int) -> bool:
     return _owner_of(pid) == rec.owner
 
 
-def members(rec: Record) -> list[int]:
-    """Live processes of ``rec``'s group that carry its ownership tag."""
+def _escaped(rec: Record, pid: int) -> bool:
+    """A live process outside ``rec``'s group, started by one of the group (its parent's parent... is in it),
+    that carries its ownership tag (a fresh uuid per start: it proves the process is ours): one a server moved
+    into a session of its own (Ray's workers are, children of its raylet)."""
+    fields = _stat(pid)
+    if not fields or fields[0] == "Z" or int(fields[2]) == rec.pgid or _owner_of(pid) != rec.owner:
+        return False
+    parent = int(fields[1])
+    for _ in range(MAX_DEPTH):
+        up = _stat(parent)
+        if not up or parent <= 1:
+            return False
+        if int(up[2]) == rec.pgid:
+            return True
+        parent = int(up[1])
+    return False
+
+
+def members(rec: Record, escaped: bool = True) -> list[int]:
+    """Live processes of ``rec``'s group that carry its ownership tag, and (``escaped``) those of its tag that
+    left the group."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             pid = int(entry.name)
-            if _is_ours(rec, pid):
+            if _is_ours(rec, pid) or (escaped and _escaped(rec, pid)):
                 pids.append(pid)
     return pids
 
@@ -142,24 +162,35 @@ def leader_alive(rec: Record) -> bool:
 
 
 def stop(rec: Record, timeout: float = 10.0) -> bool:
-    """SIGTERM the group, wait, then SIGKILL what is left. True if something of ours was running."""
+    """SIGTERM the group, wait, then SIGKILL what is left. True if something of ours was running.
+
+    Processes that left the group (``_escaped``) are known by PID and start time before the group is signalled:
+    once their parents are gone they can no longer be told apart by ancestry, so they are waited for, then
+    killed, by that record."""
     if not members(rec):
         return False
+    escaped = {pid: _start_ticks(pid) for pid in members(rec) if _pgid_of(pid) != rec.pgid}
+    still = lambda: [p for p, t in escaped.items() if _start_ticks(p) == t and _pgid_of(p) is not None]  # noqa: E731
     _signal_group(rec, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not members(rec):
+        if not members(rec) and not still():
             return True
         time.sleep(0.05)
     _signal_group(rec, signal.SIGKILL)
+    for pid in set(members(rec)) | set(still()):  # what left the group, by PID: each carries this start's tag
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     deadline = time.monotonic() + 5
-    while members(rec) and time.monotonic() < deadline:
+    while (members(rec) or still()) and time.monotonic() < deadline:
         time.sleep(0.05)
     return True
 
 
 def _signal_group(rec: Record, sig: signal.Signals) -> None:
-    if not members(rec):
+    if not members(rec, escaped=False):
         return
     try:
         os.killpg(rec.pgid, sig)

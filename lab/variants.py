@@ -63,7 +63,13 @@ class Variant:
         )  # fmt: skip
 
     def missing(self) -> list[str]:
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+        """What it needs that is not installed: its modules, and its model tier's server's own needs."""
+        own = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        try:
+            server = stack_for(self).model(self.chain).settings.runner()
+        except ValueError as exc:  # a server whose module imports something absent
+            return [*own, str(exc)]
+        return own + [m for m in server.absent() if m not in own]
 
     def overrides(self) -> dict[str, dict]:
         return {f"model-{self.chain}": dict(self.model), f"scoring-{self.chain}": dict(self.scoring)}
@@ -106,26 +112,38 @@ MODEL_SERVERS = {
     "litserve": ("LitServe, its batching", ("litserve",)),
     "rayserve": ("Ray Serve, @serve.batch", ("ray",)),
     "torchserve": ("TorchServe (Java), its batching", ("ts", "model_archiver")),
-    "triton": ("Triton through PyTriton, its dynamic batcher", ("pytriton",)),
+    "triton": ("Triton through PyTriton, its dynamic batcher", ()),  # in a virtualenv of its own
 }
+
+
+# Which model each server serves as a variant: the text model, where batching can pay on a CPU, on every server;
+# the sub-millisecond ones on the servers users pair them with (BentoML with XGBoost, TorchServe and Triton with
+# torch). The lab's own batching and queue on the text model only.
+SERVER_MODELS = {"bentoml": ("text", "xgboost"), "litserve": ("text",), "rayserve": ("text",),
+                 "torchserve": ("text", "torch"), "triton": ("text", "torch")}  # fmt: skip
 
 
 def real_model_variants() -> list[Variant]:
     out = []
     for model, (said, needs) in REAL_MODELS.items():
         kind = {"kind": model}
-        out += [
-            Variant(f"async-{model}", "async", f"{said}, on the FastAPI model API, unbatched", model=kind,
-                    requires=needs),
-            Variant(f"async-batch-{model}", "async", f"{said}, the FastAPI model API batching dynamically (at most "
-                    "32, waiting at most 5 ms)", model=BATCHING | kind, requires=needs, baseline=f"async-{model}"),
-            Variant(f"async-queue-{model}", "async", f"{said}, on the job queue (batches of at most 32)",
-                    model=QUEUE_WORKERS | kind, scoring={"model_transport": "queue"}, requires=needs,
-                    baseline=f"async-{model}"),
-        ]  # fmt: skip
-        for server, (server_said, server_needs) in MODEL_SERVERS.items():
+        out.append(Variant(f"async-{model}", "async", f"{said}, on the FastAPI model API, unbatched", model=kind,
+                           requires=needs))  # fmt: skip
+        if model == "text":
+            out += [
+                Variant(f"async-batch-{model}", "async", f"{said}, the FastAPI model API batching dynamically (at "
+                        "most 32, waiting at most 5 ms)", model=BATCHING | kind, requires=needs,
+                        baseline=f"async-{model}"),
+                Variant(f"async-queue-{model}", "async", f"{said}, on the job queue (batches of at most 32)",
+                        model=QUEUE_WORKERS | kind, scoring={"model_transport": "queue"}, requires=needs,
+                        baseline=f"async-{model}"),
+            ]  # fmt: skip
+    for server, models in SERVER_MODELS.items():
+        server_said, server_needs = MODEL_SERVERS[server]
+        for model in models:
+            said, needs = REAL_MODELS[model]
             out.append(Variant(f"async-{server}-{model}", "async", f"{said}, served by {server_said} (at most 32, "
-                               "waiting at most 5 ms)", model={"server": server} | BATCHING | kind,
+                               "waiting at most 5 ms)", model={"server": server} | BATCHING | {"kind": model},
                                requires=needs + server_needs, baseline=f"async-{model}"))  # fmt: skip
     return out
 
@@ -259,8 +277,7 @@ PRESETS = {
     # The model servers against FastAPI on the same real model: unbatched, with the lab's batching, on the queue.
     "model-servers": ["async-text", "async-batch-text", "async-queue-text"]
     + [f"async-{server}-text" for server in MODEL_SERVERS]
-    + ["async-xgboost", "async-bentoml-xgboost", "async-rayserve-xgboost", "async-torch", "async-torchserve-torch",
-       "async-triton-torch"],
+    + ["async-xgboost", "async-bentoml-xgboost", "async-torch", "async-torchserve-torch", "async-triton-torch"],
     "frameworks": ["async-floor", "async-starlette", "async", "async-quart", "sync", "sync-gthread", "sync-waitress"],
 }  # fmt: skip
 

@@ -9,6 +9,7 @@ the lab's tree); the settings, the launcher, the variants and the report all ask
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from api_common.settings import ServiceSettings
 
 APP_KINDS = ("wsgi", "asgi")
+# A model server's start, at most: Ray (its GCS, raylet, controller, proxy, replicas), TorchServe (a JVM, then its
+# Python workers), Triton. 8-20 s each on an idle machine here; 4x that for a busy one.
+MODEL_SERVER_STARTUP_S = 90.0
 
 
 def cpu_count() -> int:
@@ -67,6 +71,17 @@ class Server:
     path: Callable[[ServiceSettings], str] = lambda s: predict_path(s.chain)
     health_path: str = HEALTH_PATH
     health_json: bool = True
+    # What it needs that is not installed, said as a user would install it (default: its ``requires`` modules
+    # that do not import here; a server run by another interpreter says so itself).
+    missing: Callable[[], list[str]] | None = None
+    # How long it may take to answer its health check, at least (a model server starts a runtime of its own:
+    # Ray, a JVM, Triton); the lab's startup timeout when longer.
+    startup_s: float = 0.0
+
+    def absent(self) -> list[str]:
+        if self.missing is not None:
+            return self.missing()
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
     def workers(self, s: ServiceSettings) -> int:
         return s.workers or self.default_workers(s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from api_common.servers import Launch, Server
+from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
 
 
 def _command(launch: Launch) -> list[str]:
@@ -19,5 +19,14 @@ def _command(launch: Launch) -> list[str]:
             str(s.port)]  # fmt: skip
 
 
-SERVER = Server("bentoml", _command, serves=lambda s: (), requires=("bentoml",), runs_app=False, protocol="bentoml",
-                health_path="/healthz", health_json=False)  # fmt: skip
+SERVER = Server(
+    "bentoml",
+    _command,
+    serves=lambda s: (),
+    requires=("bentoml",),
+    runs_app=False,
+    startup_s=MODEL_SERVER_STARTUP_S,
+    protocol="bentoml",
+    health_path="/healthz",
+    health_json=False,
+)

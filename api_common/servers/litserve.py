@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import Launch, Server
+from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
 
 
 def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.model_servers.litserve"]
 
 
-SERVER = Server("litserve", _command, serves=lambda s: (), requires=("litserve",), runs_app=False, protocol="json",
-                health_json=False)  # fmt: skip
+SERVER = Server(
+    "litserve",
+    _command,
+    serves=lambda s: (),
+    requires=("litserve",),
+    runs_app=False,
+    startup_s=MODEL_SERVER_STARTUP_S,
+    protocol="json",
+    health_json=False,
+)

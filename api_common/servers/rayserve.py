@@ -9,11 +9,19 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import Launch, Server
+from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
 
 
 def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.model_servers.rayserve"]
 
 
-SERVER = Server("rayserve", _command, serves=lambda s: (), holds=lambda s: None, requires=("ray",), runs_app=False)
+SERVER = Server(
+    "rayserve",
+    _command,
+    serves=lambda s: (),
+    holds=lambda s: None,
+    requires=("ray",),
+    runs_app=False,
+    startup_s=MODEL_SERVER_STARTUP_S,
+)

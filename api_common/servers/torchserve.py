@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import Launch, Server
+from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
 
 
 def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.model_servers.torchserve"]
 
 
-SERVER = Server("torchserve", _command, serves=lambda s: (), requires=("ts", "model_archiver"), runs_app=False,
-                protocol="json", path=lambda s: "/predictions/scorer", health_path="/predictions/scorer")  # fmt: skip
+SERVER = Server(
+    "torchserve",
+    _command,
+    serves=lambda s: (),
+    requires=("ts", "model_archiver"),
+    runs_app=False,
+    startup_s=MODEL_SERVER_STARTUP_S,
+    protocol="json",
+    path=lambda s: "/predictions/scorer",
+    health_path="/predictions/scorer",
+)

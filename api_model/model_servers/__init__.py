@@ -4,28 +4,36 @@ Each serves the lab's model API on its port with the server's own batching: a ba
 feature vector and a model name, answered by the same backend (api_model/backends) as every other model
 API, one backend call per model name in the batch, so an answer equals the lab's own model API's. What
 they share is here: the settings (rebuilt from the environment the launcher set), an item's validation
-(the lab's schema: a 422 in the lab's error shape), the batch's answer, and the batch sizes formed, kept
-in the service's Prometheus multiprocess folder (``PROMETHEUS_MULTIPROC_DIR``), which the lab reads
-after a run (benchmark/suite.py, ``scrape_metrics``): a server's own metrics do not say them all.
+(the lab's schema: a 422 in the lab's error shape), the batch's answer, and the batch sizes formed.
+
+The sizes are counted by each worker process and written, at most every ``FLUSH_S``, to a JSON file of its own
+in the service's metrics folder (``LAB_BATCH_DIR``, set by the launcher); benchmark/suite.py's ``collect``
+adds them up as the lab's ``model_batch_size`` histogram. Not Prometheus' multiprocess files, as the lab's own
+model APIs keep them: BentoML points its workers' ``PROMETHEUS_MULTIPROC_DIR`` at a folder of its own, and
+no server's own metrics say the sizes of the batches it formed.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import os
-from collections import defaultdict
+import threading
+import time
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
 
 from api_common.errors import ApiError
-from api_common.metrics import Metrics
 from api_model.schemas import FEATURES, check_model_name
 from api_model.service import plan_batch, run_blocking, warm
 from api_model.settings import ModelApiSettings
 
 SETTINGS_ENV = "LAB_MODEL_SETTINGS"  # module:class of the model API's settings (its env prefix says the chain)
+BATCH_DIR_ENV = "LAB_BATCH_DIR"
+FLUSH_S = 0.5
 
 
 def settings_class_path(settings: ModelApiSettings) -> str:
@@ -59,13 +67,58 @@ def item(body: Any, default_model: str) -> Item:
     return Item(features, check_model_name(name))
 
 
+class BatchCounts:
+    """The sizes of the batches one process formed, written to ``folder/batches-PID.json`` (atomically)."""
+
+    def __init__(self, folder: str | None):
+        self.folder, self.sizes, self.lock = folder, Counter(), threading.Lock()
+        if folder:
+            threading.Thread(target=self._flusher, daemon=True).start()
+
+    def observe(self, size: int) -> None:
+        with self.lock:
+            self.sizes[size] += 1
+
+    def flush(self) -> None:
+        if not self.folder:
+            return
+        with self.lock:
+            data = json.dumps({str(k): v for k, v in self.sizes.items()})
+        path = os.path.join(self.folder, f"batches-{os.getpid()}.json")
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            f.write(data)
+        os.replace(tmp, path)
+
+    def _flusher(self) -> None:
+        while True:
+            time.sleep(FLUSH_S)
+            try:
+                self.flush()
+            except OSError:  # the folder went away with the run: nothing to keep
+                return
+
+
+def read_counts(folder: str | os.PathLike) -> Counter:
+    """The batch sizes every process of a model server wrote to ``folder``, added up."""
+    total: Counter = Counter()
+    for name in os.listdir(folder):
+        if name.startswith("batches-") and name.endswith(".json"):
+            try:
+                with open(os.path.join(folder, name)) as f:
+                    total.update({int(k): v for k, v in json.load(f).items()})
+            except (OSError, ValueError):
+                continue
+    return total
+
+
 class Batches:
     """Answers batches of items and counts their sizes, in one worker process of a model server."""
 
     def __init__(self, settings: ModelApiSettings | None = None):
         self.settings = settings or load_settings()
         warm(self.settings)
-        self.metrics = Metrics(f"model-{self.settings.chain}")
+        self.counts = BatchCounts(os.environ.get(BATCH_DIR_ENV))
 
     def answer(self, items: list[Item]) -> list[dict]:
         """The prediction of every item, in order: one backend call per model name (its scores alone and in
@@ -74,7 +127,7 @@ class Batches:
         for i, it in enumerate(items):
             by_model[it.model].append(i)
         out: list[dict] = [{}] * len(items)
-        self.metrics.observe_batch(len(items))
+        self.counts.observe(len(items))
         for name, idx in by_model.items():
             results = run_blocking(self.settings, plan_batch(self.settings, [items[i].features for i in idx], name))
             for i, res in zip(idx, results, strict=True):
