@@ -129,6 +129,7 @@ def _one(
         redis = [r for r in control.state_file(vlab).read() if r.name == "redis"]
         result = measure(v, stack, redis + records, profile, out, progress)
         result |= processes.memory(records, f"scoring-{v.chain}")
+        result |= processes.tier_rss(records, f"model-{v.chain}")
     except BaseException:
         control.stop(vlab, records)
         raise

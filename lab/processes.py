@@ -255,3 +255,17 @@ def memory(records: list, service: str) -> dict:
         "rss_per_worker_mb": sum(rss[p] for p in workers) / len(workers) if workers else None,
         "uss_per_worker_mb": sum(uss[p] for p in workers) / len(workers) if workers else None,
     }
+
+
+def tier_rss(records: list, service: str) -> dict:
+    """RSS of every process of ``service`` (a model tier: a model server's runtime and workers included, those
+    that left its group too), after the load, with how many processes that is."""
+    rec = next(r for r in records if r.name == service)
+    total, count = 0.0, 0
+    for pid in members(rec):
+        try:
+            total += psutil.Process(pid).memory_info().rss / 2**20
+            count += 1
+        except psutil.Error:
+            continue
+    return {"model_rss_mb": total, "model_processes": count}

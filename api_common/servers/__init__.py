@@ -77,6 +77,10 @@ class Server:
     # How long it may take to answer its health check, at least (a model server starts a runtime of its own:
     # Ray, a JVM, Triton); the lab's startup timeout when longer.
     startup_s: float = 0.0
+    # Whether its own API answers a body that is not JSON with a 4xx. Triton's answers 500 (its HTTP frontend,
+    # "failed to parse the request JSON buffer"), and so does any error its Python model raises: the lab's
+    # scoring handler sends it only bodies it built, and reports its 5xx as a 502 in the lab's shape.
+    client_errors: bool = True
 
     def absent(self) -> list[str]:
         if self.missing is not None:

@@ -35,7 +35,8 @@ SERVER = Server(
     startup_s=MODEL_SERVER_STARTUP_S,
     protocol="kserve",
     path=lambda s: "/v2/models/scorer/infer",
-    health_path="/v2/health/ready",
+    health_path="/v2/models/scorer/ready",
     health_json=False,
+    client_errors=False,
     missing=_missing,
 )

@@ -7,8 +7,8 @@ batches requests of the same shape (at most ``max_batch_size``, waiting at most 
 the settings leave batching off) and hands each batch to ``workers`` instances of one inference function in
 this process, which answer it with the lab's backend. Its HTTP API is KServe v2: ``POST
 /v2/models/scorer/infer`` with named tensors ``features`` (FP64) and ``model`` (BYTES), answered with
-tensor ``score`` (the ``kserve`` protocol); ``/v2/health/ready`` for health. Its gRPC and metrics ports
-listen on free loopback ports.
+tensor ``score`` (the ``kserve`` protocol); ``/v2/models/scorer/ready`` for health (the server says it is
+ready before its model is). Its gRPC and metrics ports listen on free loopback ports.
 
 Triton's Python backend stub for 3.11 links the system's ``libpython3.11.so.1.0`` (Debian's 3.11.2 here)
 while it runs this interpreter's standard library (3.11.7): 3.11.7's ``multiprocessing`` then calls an

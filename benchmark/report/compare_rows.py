@@ -105,8 +105,16 @@ def variant_figures(folder: Path, name: str, manifest: dict) -> dict[str, Any]:
     model = manifest.get("settings", {}).get(name, {}).get(f"model-{chain}", {})
     out["scoring_workers"] = scoring.get("workers_effective")
     out["max_wait_ms"], out["max_batch_size"] = model.get("max_wait_ms"), model.get("max_batch_size")
+    out["model_server"] = model.get("server")
     out["batches"] = an.batch_sizes(folder / "metrics" / f"model-{chain}.prom")
-    for key in ("rss_per_worker_mb", "uss_per_worker_mb", "scoring_rss_mb", "scoring_processes"):
+    for key in (
+        "rss_per_worker_mb",
+        "uss_per_worker_mb",
+        "scoring_rss_mb",
+        "scoring_processes",
+        "model_rss_mb",
+        "model_processes",
+    ):
         if status.get(key) is not None:
             out[key] = status[key]
     conc = scoring.get("concurrency")

@@ -251,12 +251,14 @@ def _batching(summary: dict[str, Any]) -> Section | None:
         "Each batching variant (dynamic batching in the model API, or the Redis job queue) against the same chain "
         "and model kind answering one request per model call, measured in the same run; a capacity ratio whose 95% "
         "interval holds 1 reads 'no measurable difference'.",
-        ["variant", "model", "against", "capacity QPS (95%)", "capacity vs unbatched (95%)", "single p50 ms",
-         "p50 vs unbatched ms", "CPU ms / request", "CPU vs unbatched", "mean batch"],
-        [[r["name"], r.get("model_kind", "io"), r["vs_unbatched"]["name"], r.get("capacity_text") or "-",
-          ratio_text(r["vs_unbatched"].get("capacity")), num(r.get("single_p50_ms")),
+        ["variant", "model", "model tier", "against", "capacity QPS (95%)", "capacity vs unbatched (95%)",
+         "single p50 ms", "p50 vs unbatched ms", "CPU ms / request", "CPU vs unbatched", "mean batch",
+         "model tier RSS MiB"],
+        [[r["name"], r.get("model_kind", "io"), r.get("model_server") or "-", r["vs_unbatched"]["name"],
+          r.get("capacity_text") or "-", ratio_text(r["vs_unbatched"].get("capacity")), num(r.get("single_p50_ms")),
           num(r["vs_unbatched"].get("p50_diff_ms"), "+.1f"), num(r.get("cpu_ms_per_request"), ".2f"),
-          num(r["vs_unbatched"].get("cpu_ratio"), ".2f") + "x", num((r.get("batches") or {}).get("mean"), ".1f")]
+          num(r["vs_unbatched"].get("cpu_ratio"), ".2f") + "x", num((r.get("batches") or {}).get("mean"), ".1f"),
+          num(r.get("model_rss_mb"), ".0f")]
          for r in rows],
     )  # fmt: skip
 

@@ -48,3 +48,35 @@ def test_the_compare_flags_give_the_sweep_grid(argv, grid):
 def test_two_model_tiers_in_one_redis_have_their_own_job_streams():
     assert stream("http://127.0.0.1:8000") == stream("http://model-async:8000")  # the same tier, seen from two sides
     assert stream("http://127.0.0.1:8000") != stream("http://127.0.0.1:8010")
+
+
+def test_model_server_variants_are_wired_to_their_servers_protocol_paths_and_health():
+    from lab import variants
+
+    preset = [v.name for v in variants.expand(["model-servers"])]
+    assert {"async-text", "async-batch-text", "async-queue-text"} <= set(preset)
+    for server in variants.MODEL_SERVERS:
+        assert f"async-{server}-text" in preset
+    ts = variants.stack_for(variants.get("async-torchserve-torch"))
+    assert ts.scoring("async").settings.model_path == "/predictions/scorer"
+    assert ts.scoring("async").settings.model_protocol == "json"
+    assert ts.model("async").health_url.endswith("/predictions/scorer") and ts.model("async").health_json
+    triton = variants.stack_for(variants.get("async-triton-torch"))
+    assert triton.scoring("async").settings.model_protocol == "kserve"
+    assert (
+        triton.model("async").health_url.endswith("/v2/models/scorer/ready") and not triton.model("async").health_json
+    )
+    ray = variants.stack_for(variants.get("async-rayserve-text"))
+    assert ray.scoring("async").settings.model_protocol == "lab"  # Ray Serve takes the lab's own contract
+    for name in preset:
+        v = variants.get(name)
+        described = v.describe()
+        if "-" in name.removeprefix("async-") and not name.startswith(("async-batch", "async-queue")):
+            assert described.batching and described.baseline == f"async-{described.model_kind}"
+
+
+def test_a_model_server_that_is_not_installed_says_how_to_install_it(monkeypatch, tmp_path):
+    from lab import variants
+
+    monkeypatch.setenv("LAB_TRITON_PYTHON", str(tmp_path / "no-python"))
+    assert any("make servers" in m for m in variants.get("async-triton-torch").missing())

@@ -1,0 +1,47 @@
+"""Each model server runs the async chain in a network namespace with only a loopback interface (lab/offline.py):
+it starts (nothing fetched: no route leaves the namespace), answers the same prediction as the lab's own model
+API on the same backend (benchmark/verify.py checks both tiers), forms batches larger than one under 64
+concurrent clients, and leaves nothing running once stopped, its escaped processes (Ray's workers) included."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from lab import variants
+
+pytestmark = pytest.mark.integration
+
+# One variant per server, its cheapest model to load (the text model is the only one LitServe and Ray Serve have).
+SERVER_VARIANTS = ["async-bentoml-xgboost", "async-litserve-text", "async-rayserve-text", "async-torchserve-torch",
+                   "async-triton-torch"]  # fmt: skip
+LOAD_S = 3.0
+# A model server's start (MODEL_SERVER_STARTUP_S) and stop, the verification and the load, with room for a busy
+# machine: the run is bounded by this, and stops itself well before.
+RUN_BOUND_S = 240
+
+
+@pytest.mark.parametrize("name", SERVER_VARIANTS)
+def test_model_server_serves_offline_batches_and_stops_clean(name, tmp_path):
+    variant = variants.get(name)
+    if variant.missing():
+        pytest.skip(f"{name} needs {', '.join(variant.missing())}")
+    if shutil.which("unshare") is None or shutil.which("ip") is None:
+        pytest.skip("unshare and ip (util-linux, iproute2) are needed for a loopback-only namespace")
+    env = os.environ | {"LAB_STATE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-m", "lab.offline", name, "--clients", "64", "--seconds", str(LOAD_S)],
+                         capture_output=True, text=True, timeout=RUN_BOUND_S, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["interfaces"] == ["lo"]  # the namespace had no way out
+    assert len(out["checks"]) == 2  # both tiers: health, the same prediction as the backend in process, errors
+    assert int(out["statuses"].get("200", 0)) > 0
+    assert not {k for k in out["statuses"] if k.startswith("5") and k not in ("503", "504")}  # shed or late, not broken
+    assert out["batches"] is not None and out["batches"]["items"] > out["batches"]["calls"]  # batches beyond one item
+    assert out["processes_while_up"][f"model-{variant.chain}"] >= 1
+    assert out["left_running"] == []
