@@ -12,6 +12,7 @@ from benchmark import compare
 from benchmark.loadgen import capacity
 from benchmark.profiles import QUICK
 from benchmark.report.build import build
+from lab import variants
 from tests.conftest import lab_settings
 
 pytestmark = pytest.mark.integration
@@ -124,6 +125,7 @@ def test_a_variant_whose_server_is_missing_is_skipped_with_its_reason(tmp_path, 
 
 
 FRONTIER = ("async", "async-queue", "async-batch-wait0-cap8", "async-batch-wait10-cap8")
+SERVER = "async-bentoml-xgboost"  # a model server beside them: its own batching, counted by the lab
 
 
 @pytest.fixture(scope="module")
@@ -131,13 +133,18 @@ def frontier(tmp_path_factory):
     """The default, the job queue, and dynamic batching at two waits: a sweep over batching settings."""
     lab = lab_settings(tmp_path_factory.mktemp("frontier"))
     grid = {"max_wait_ms": (0, 10), "max_batch_size": (8,)}
-    return compare.run(["async", "async-queue"], lab, TINY, progress=lambda *_: None, sweep="async-batch", grid=grid)
+    names = ["async", "async-queue"] + ([] if variants.get(SERVER).missing() else [SERVER])
+    return compare.run(names, lab, TINY, progress=lambda *_: None, sweep="async-batch", grid=grid)
 
 
 def test_batching_frontier_and_batch_sizes_in_the_report(frontier):
     summary = json.loads((frontier / "summary.json").read_text())
     rows = {v["name"]: v for v in summary["variants"]}
-    assert set(rows) == set(FRONTIER)
+    assert set(rows) - {SERVER} == set(FRONTIER)
+    if SERVER in rows:  # its batch counts, read from its workers' files; its runtime's memory
+        server = rows[SERVER]
+        assert server["model_server"] == "bentoml" and server["batching"] and server["model_rss_mb"] > 0
+        assert server["batches"]["calls"] > 10 and server["batches"]["items"] >= server["batches"]["calls"]
     # Each point runs its own settings, read back from the run's manifest.
     points = {(r["max_wait_ms"], r["max_batch_size"]): r for r in summary["sweep"]}
     assert set(points) == {(0, 8), (10, 8)}
