@@ -120,9 +120,14 @@ def _one(
         return {"skipped": reason}, None
     t0 = time.monotonic()
     stack = _stack(v, redis_port)
-    records = control.start(
-        stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None, instance=v.name
-    )
+    try:
+        records = control.start(
+            stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None, instance=v.name
+        )
+    except control.StartupError as exc:  # its row says why; the other variants are still measured
+        reason = "did not start: " + " ".join(str(exc).split())[:400]
+        progress(f"    {reason}")
+        return {"skipped": reason}, None
     try:
         verify(stack, chains=(v.chain,))
         warm_up(stack, chains=(v.chain,))

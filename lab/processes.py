@@ -20,7 +20,6 @@ from pathlib import Path
 import psutil
 
 OWNER_VAR = "LAB_OWNER"
-MAX_DEPTH = 8  # how far up the parents of an escaped process its group may be
 
 
 @dataclass
@@ -106,34 +105,31 @@ def _is_ours(rec: Record, pid: int) -> bool:
     return _owner_of(pid) == rec.owner
 
 
-def _escaped(rec: Record, pid: int) -> bool:
-    """A live process outside ``rec``'s group, started by one of the group (its parent's parent... is in it),
-    that carries its ownership tag (a fresh uuid per start: it proves the process is ours): one a server moved
-    into a session of its own (Ray's workers are, children of its raylet)."""
-    fields = _stat(pid)
-    if not fields or fields[0] == "Z" or int(fields[2]) == rec.pgid or _owner_of(pid) != rec.owner:
-        return False
-    parent = int(fields[1])
-    for _ in range(MAX_DEPTH):
-        up = _stat(parent)
-        if not up or parent <= 1:
-            return False
-        if int(up[2]) == rec.pgid:
-            return True
-        parent = int(up[1])
-    return False
-
-
 def members(rec: Record, escaped: bool = True) -> list[int]:
-    """Live processes of ``rec``'s group that carry its ownership tag, and (``escaped``) those of its tag that
-    left the group."""
-    pids = []
+    """Live processes of ``rec``'s group that carry its ownership tag, and (``escaped``) those that left the group:
+    started by one of it (their parent, or its parent..., is one), carrying its tag (a fresh uuid per start: it
+    proves the process is ours). A server may move its children into sessions of their own: Ray's workers do.
+
+    One read of /proc/PID/stat per process; the environment only of the group's and of its descendants."""
+    stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            pid = int(entry.name)
-            if _is_ours(rec, pid) or (escaped and _escaped(rec, pid)):
-                pids.append(pid)
-    return pids
+            fields = _stat(int(entry.name))
+            if fields and fields[0] != "Z":
+                stats[int(entry.name)] = fields
+    ours = [pid for pid, f in stats.items() if int(f[2]) == rec.pgid and _is_ours(rec, pid)]
+    if not escaped or not ours:
+        return ours
+    children: dict[int, list[int]] = {}
+    for pid, f in stats.items():
+        children.setdefault(int(f[1]), []).append(pid)
+    found, todo = set(ours), list(ours)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found and int(stats[child][2]) != rec.pgid and _owner_of(child) == rec.owner:
+                found.add(child)
+                todo.append(child)
+    return sorted(found)
 
 
 def pin(records: list[Record], cpus: set[int]) -> int:

@@ -61,7 +61,9 @@ def main() -> int:
     )
     metrics = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     env = os.environ | ({"PROMETHEUS_MULTIPROC_DIR": str(Path(metrics).resolve())} if metrics else {})
-    env |= {"LOG_LOCATION": str(home / "logs"), "METRICS_LOCATION": str(home / "logs"),
+    # TorchServe refuses to start while another's PID file is in the temporary folder: one folder per instance.
+    (home / "tmp").mkdir()
+    env |= {"TMPDIR": str(home / "tmp"), "LOG_LOCATION": str(home / "logs"), "METRICS_LOCATION": str(home / "logs"),
                         "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}  # fmt: skip
     cmd = [str(bindir / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth", "--model-store",
            str(store), "--ts-config", str(config), "--models", MODEL]  # fmt: skip
