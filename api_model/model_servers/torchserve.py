@@ -5,7 +5,7 @@ api_model/model_servers/torchserve_handler.py as model ``scorer`` (the weights a
 under the lab's state folder: TorchServe 0.12 with torch 2.6+ loads no pickled model, ``weights_only``),
 then this process becomes ``torchserve --foreground`` (Java 17), serving ``POST /predictions/scorer`` on the
 service's port with ``workers`` Python workers, batches of ``max_batch_size`` within ``max_wait_ms``
-(``batchSize``, ``maxBatchDelay``; 5 ms when the settings leave batching off). Its management and metrics
+(``batchSize``, ``maxBatchDelay``; 5 ms when the settings leave batching off). Its management, metrics and gRPC
 APIs listen on free loopback ports; token authorisation and config snapshots are off; its logs go to the
 lab's state folder, not to the working directory.
 """
@@ -58,6 +58,9 @@ def main() -> int:
         f"default_response_timeout={RESPONSE_TIMEOUT_S}\n"
         # Its workers' sockets are named after a port (/tmp/.ts.sock.PORT): two TorchServes must not share one.
         f"initial_worker_port={free_port()}\n"
+        # Its gRPC APIs listen too (7070, 7071 by default): free ports, or a second TorchServe cannot bind them.
+        f"grpc_inference_address=127.0.0.1\ngrpc_management_address=127.0.0.1\n"
+        f"grpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\n"
     )
     metrics = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     env = os.environ | ({"PROMETHEUS_MULTIPROC_DIR": str(Path(metrics).resolve())} if metrics else {})
