@@ -3,8 +3,9 @@
 ``python -m api_model.queue_worker SETTINGS_CLASS`` (the ``queue_workers`` server of api_common/servers
 starts it): the main process starts ``workers`` worker processes, restarts none (a dead worker's jobs are
 claimed by the others: that is the point of the consumer group), and serves the model API's contract on
-the service's port: the health check (200 while every worker is alive), ``/metrics``, and the predict
-endpoint as a gateway onto the queue (one job, its answer awaited), so the README's commands still work.
+the service's port: the health check (200 once every worker has loaded its model, while every one is
+alive), ``/metrics``, and the predict endpoint as a gateway onto the queue (one job, its answer awaited), so
+the README's commands still work.
 """
 
 from __future__ import annotations
@@ -91,8 +92,9 @@ def answer_batch(settings: ModelApiSettings, r: redis.Redis, stream: str, jobs: 
         pipe.execute()
 
 
-def work(settings_path: str) -> None:
-    """One worker process: claim what a dead worker left, else read new jobs; answer them in batches."""
+def work(settings_path: str, ready=None) -> None:
+    """One worker process: claim what a dead worker left, else read new jobs; answer them in batches. It sets
+    ``ready`` once its model is loaded and its consumer group exists (the health check waits for it)."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = load_settings(settings_path)
     warm(settings)
@@ -100,6 +102,8 @@ def work(settings_path: str) -> None:
     stream = jobqueue.stream(settings.base_url)
     r = redis.Redis.from_url(settings.queue_url, socket_timeout=5, socket_connect_timeout=2)
     ensure_group(r, stream)
+    if ready is not None:
+        ready.set()
     consumer = f"{socket.gethostname()}-{os.getpid()}"
     while True:
         try:
@@ -131,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     settings_path = (argv or sys.argv[1:])[0]
     settings = load_settings(settings_path)
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=work, args=(settings_path,), daemon=True) for _ in range(settings.worker_count())]
+    ready = [ctx.Event() for _ in range(settings.worker_count())]
+    workers = [ctx.Process(target=work, args=(settings_path, e), daemon=True) for e in ready]
     for p in workers:
         p.start()
     metrics = Metrics(f"model-{settings.chain}")
@@ -140,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         alive = sum(p.is_alive() for p in workers)
         if alive < len(workers):
             raise ApiError(503, "workers_down", f"{len(workers) - alive} of {len(workers)} queue workers are down")
+        if not all(e.is_set() for e in ready):  # a worker still loading its model would leave its jobs waiting
+            raise ApiError(503, "workers_starting", "queue workers are still loading their model")
         return bare.ok({"status": "OK"})
 
     def metrics_text(environ, start_response):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,11 +70,15 @@ def cleanup_stale(lab: LabSettings, log=print) -> int:
 
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while starting, so a killed `lab up` still cleans up."""
+    """Treat SIGTERM like Ctrl-C while starting, so a killed `lab up` still cleans up. Only the main thread
+    receives signals (and may set their handlers): a start from another thread (a test's pool) leaves them."""
 
     def raise_interrupt(signum, frame):
         raise KeyboardInterrupt
 
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         yield

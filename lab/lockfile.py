@@ -23,8 +23,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from packaging.markers import Marker
-
 ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "uv.lock"
 # Each export and the extras it holds on top of the base dependencies (the services').
@@ -59,6 +57,8 @@ def _name(requirement: str) -> str:
 
 def pins(text: str) -> dict[str, str]:
     """``name: version`` of each pinned line of a requirements file that applies to this interpreter."""
+    from packaging.markers import Marker  # not a service's dependency: the images run the lab without it
+
     out = {}
     for line in text.splitlines():
         line = line.strip()

@@ -15,22 +15,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from api_model.model_servers import load_settings
+from lab.ports import free_ports
 
 MODEL = "scorer"
 HANDLER = Path(__file__).with_name("torchserve_handler.py")
 RESPONSE_TIMEOUT_S = 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> int:
@@ -48,19 +42,20 @@ def main() -> int:
     models = {MODEL: {"1.0": {"defaultVersion": True, "marName": MODEL, "minWorkers": workers, "maxWorkers": workers,
                               "batchSize": settings.max_batch_size, "maxBatchDelay": max(1, round(wait_ms)),
                               "responseTimeout": RESPONSE_TIMEOUT_S}}}  # fmt: skip
+    management, metrics_port, worker, grpc, grpc_management = free_ports(5)  # distinct ports
     config = home / "config.properties"
     config.write_text(
         f"inference_address=http://{settings.host}:{settings.port}\n"
-        f"management_address=http://127.0.0.1:{free_port()}\n"
-        f"metrics_address=http://127.0.0.1:{free_port()}\n"
+        f"management_address=http://127.0.0.1:{management}\n"
+        f"metrics_address=http://127.0.0.1:{metrics_port}\n"
         f"model_store={store}\nload_models={MODEL}\nmodels={json.dumps(models)}\n"
         "disable_token_authorization=true\nenable_metrics_api=false\ninstall_py_dep_per_model=false\n"
         f"default_response_timeout={RESPONSE_TIMEOUT_S}\n"
         # Its workers' sockets are named after a port (/tmp/.ts.sock.PORT): two TorchServes must not share one.
-        f"initial_worker_port={free_port()}\n"
+        f"initial_worker_port={worker}\n"
         # Its gRPC APIs listen too (7070, 7071 by default): free ports, or a second TorchServe cannot bind them.
         f"grpc_inference_address=127.0.0.1\ngrpc_management_address=127.0.0.1\n"
-        f"grpc_inference_port={free_port()}\ngrpc_management_port={free_port()}\n"
+        f"grpc_inference_port={grpc}\ngrpc_management_port={grpc_management}\n"
     )
     metrics = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     env = os.environ | ({"PROMETHEUS_MULTIPROC_DIR": str(Path(metrics).resolve())} if metrics else {})

@@ -21,21 +21,15 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import sysconfig
 
 import numpy as np
 
 from api_model.model_servers import Batches, Item, load_settings
+from lab.ports import free_ports
 
 MODEL = "scorer"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _own_libpython() -> None:
@@ -60,8 +54,9 @@ def main() -> int:
         scores = [a["detail"] for a in batches.answer(items)]
         return {"score": np.asarray(scores, dtype=np.float64).reshape(-1, 1)}
 
+    grpc_port, metrics_port = free_ports(2)
     config = TritonConfig(http_address=settings.host, http_port=settings.port, grpc_address="127.0.0.1",
-                          grpc_port=free_port(), metrics_port=free_port(), allow_metrics=False)  # fmt: skip
+                          grpc_port=grpc_port, metrics_port=metrics_port, allow_metrics=False)  # fmt: skip
     with Triton(config=config) as triton:
         triton.bind(
             model_name=MODEL, infer_func=[infer] * settings.worker_count(),

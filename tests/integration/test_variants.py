@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 
@@ -15,15 +17,16 @@ pytestmark = pytest.mark.integration
 
 # A model server's variants run in tests/integration/test_model_servers.py (each in a loopback-only namespace).
 CONTRACT = [n for n, v in variants.VARIANTS.items() if v.model.get("server") not in variants.MODEL_SERVERS]
+# Variants checked at once, each on its own free ports with its own state folder: most of a check is waiting for
+# workers to start, so three at a time take about half as long as one after the other on two cores.
+AT_ONCE = 3
 
 
-@pytest.mark.parametrize("name", CONTRACT)
-def test_variant_answers_the_contract(name, tmp_path):
+def _check(name: str, path) -> str | None:
+    """Start ``name``'s chain, check its contract, stop it; None when it passes, else what went wrong."""
     variant = variants.get(name)
-    if variant.missing():
-        pytest.skip(f"variant {name} needs {', '.join(variant.missing())}, which is not installed")
     stack = variants.stack_for(variant, free_stack_ports(entities=50))
-    lab = lab_settings(tmp_path)
+    lab = lab_settings(path)
     chain = variant.chain
     records = control.start(stack, lab, ["redis", f"model-{chain}", f"scoring-{chain}"], log=lambda *_: None)
     try:
@@ -40,6 +43,39 @@ def test_variant_answers_the_contract(name, tmp_path):
         control.stop(lab, records)
     assert not any(processes.alive(r) for r in records)
     assert control.state_file(lab).read() == []
+    return None
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory) -> dict[str, BaseException | str | None]:
+    """Every installed variant's check, run ``AT_ONCE`` at a time: None, its failure, or a skip reason."""
+    out: dict = {}
+    todo = []
+    for name in CONTRACT:
+        missing = variants.get(name).missing()
+        if missing:
+            out[name] = f"variant {name} needs {', '.join(missing)}, which is not installed"
+        else:
+            todo.append(name)
+
+    def run(name):
+        try:
+            return _check(name, tmp_path_factory.mktemp(name))
+        except BaseException as exc:  # reported by the variant's own test
+            return exc
+
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        out |= dict(zip(todo, pool.map(run, todo), strict=True))
+    return out
+
+
+@pytest.mark.parametrize("name", CONTRACT)
+def test_variant_answers_the_contract(name, checked):
+    result = checked[name]
+    if isinstance(result, str):
+        pytest.skip(result)
+    if isinstance(result, BaseException):
+        raise result
 
 
 def test_variants_are_declarative_and_presets_resolve():
