@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -63,9 +64,23 @@ def key_prefix(redis_url: str) -> Iterator[str]:
     client.close()
 
 
+_GIVEN: set[int] = set()  # ports handed to a stack in this session: stacks started at once never share one
+_GIVEN_LOCK = threading.Lock()
+
+
+def _fresh_ports(n: int) -> list[int]:
+    """``n`` free ports that no other stack of this session was given (tests start several from threads)."""
+    with _GIVEN_LOCK:
+        while True:
+            ports = free_ports(n)
+            if not _GIVEN.intersection(ports):
+                _GIVEN.update(ports)
+                return ports
+
+
 def free_stack_ports(entities: int) -> dict[str, dict]:
     """Settings overrides that put Redis and every service on its own free port."""
-    redis_port, *ports = free_ports(1 + len(SERVICES))
+    redis_port, *ports = _fresh_ports(1 + len(SERVICES))
     return {"redis": {"port": redis_port, "entities": entities}} | {
         name: {"port": port} for name, port in zip(SERVICES, ports, strict=True)
     }

@@ -7,6 +7,7 @@ import json
 import re
 import shlex
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -93,19 +94,15 @@ SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "
          "async-bentoml-xgboost": "bentoml_service:Scorer"}  # fmt: skip
 
 
-@pytest.mark.integration
-@pytest.mark.parametrize("variant", [None, *SHOWS])
-def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant):
+def _after_up(variant: str | None, path: Path) -> None:
     """``make up`` (``VARIANT=...`` too) is ``control.up``: once it returns, the curl commands answer 200 with
     ``"detail"``, the value computed locally."""
-    if variant and variants.get(variant).missing():
-        pytest.skip(f"{variant} needs {', '.join(variants.get(variant).missing())}")
     stack = make_stack()
     if variant:
         ports = {name: {"port": stack.service(name).settings.port} for name in DEFAULT_PORTS.values()}
         redis = {"port": stack.redis.port, "entities": stack.redis.entities}
         stack = variants.stack_for(variants.get(variant), ports | {"redis": redis})
-    lab = lab_settings(tmp_path)
+    lab = lab_settings(path)
     control.up(stack, lab, log=lambda *_: None)
     try:
         if variant:  # the variant's model tier really runs what it says
@@ -120,3 +117,38 @@ def test_after_up_the_readme_curl_commands_answer_a_prediction(tmp_path, variant
             check_answer(stack, svc.role, svc.chain, cmd, run_curl(cmd, svc.settings.port))
     finally:
         control.down(lab, log=lambda *_: None)
+
+
+AT_ONCE = 3  # stacks brought up at once, each on its own ports and state folder (start-up is mostly waiting)
+
+
+@pytest.fixture(scope="module")
+def brought_up(tmp_path_factory) -> dict:
+    """Each case's outcome: None, its failure, or a skip reason; ``AT_ONCE`` stacks at a time."""
+    out: dict = {}
+    todo = []
+    for variant in [None, *SHOWS]:
+        if variant and variants.get(variant).missing():
+            out[variant] = f"{variant} needs {', '.join(variants.get(variant).missing())}"
+        else:
+            todo.append(variant)
+
+    def run(variant):
+        try:
+            return _after_up(variant, tmp_path_factory.mktemp(variant or "default"))
+        except BaseException as exc:  # reported by the case's own test
+            return exc
+
+    with ThreadPoolExecutor(AT_ONCE) as pool:
+        out |= dict(zip(todo, pool.map(run, todo), strict=True))
+    return out
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("variant", [None, *SHOWS])
+def test_after_up_the_readme_curl_commands_answer_a_prediction(variant, brought_up):
+    result = brought_up[variant]
+    if isinstance(result, str):
+        pytest.skip(result)
+    if isinstance(result, BaseException):
+        raise result
