@@ -3,8 +3,9 @@
 Each variant gets its own chain (model API, scoring handler) on free ports beside a shared Redis,
 is verified, warmed up and measured by the Locust scenarios (response time, load ramp, max
 performance), one variant after the other, and left running. Then the capacity searches of all of
-them run interleaved, a probe at a time in shuffled rounds, so that the drift of a shared machine
-hits every variant alike and the ratios between them survive it; then every chain is stopped.
+them run interleaved, round by round, each round's probes of every variant in a shuffled order, so that the
+drift of a shared machine hits every variant alike and the ratios between them, paired by round, survive it;
+then every chain is stopped.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 from benchmark.loadgen import capacity
+from benchmark.loadgen import search as loadgen_search
 from benchmark.locust import scenarios
 from benchmark.profiles import Profile
+from benchmark.progress import Progress
 from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, scrape_metrics, settings_snapshot
@@ -26,6 +29,8 @@ from lab.ports import free_port, service_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
+
+START_S = 20.0  # a variant's start, verification and warm-up
 
 
 def _stack(variant: Variant, redis_port: int) -> Stack:
@@ -49,19 +54,22 @@ def search(variant: Variant, stack: Stack, profile: Profile, out: Path, breaking
     return capacity.Search(
         stack.scoring(variant.chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s,
         out / "loadgen", budget_s=profile.capacity_budget_s, start_qps=max(1.0, 0.8 * (breaking_rps or 10)),
-        entities=stack.redis.entities, progress=progress, label=f"{variant.name} ",
+        entities=stack.redis.entities, progress=progress, label=f"{variant.name} ", rounds=profile.capacity_rounds,
     )  # fmt: skip
 
 
 def run(
-    names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print,
+    names: list[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] | Progress = print,
     sweep: str | None = None, grid: dict[str, tuple] | None = None,
 ) -> Path:  # fmt: skip
     """Compare the variants ``names`` (or presets), then ``sweep`` at each point of ``grid`` (default: the
-    scoring worker counts); returns the run folder."""
+    scoring worker counts); returns the run folder. ``progress`` hears one line per step with the time left."""
     grid = grid or {"workers": variants.SWEEP_WORKERS}
     points = variants.sweep(sweep, grid) if sweep else []
     chosen = variants.expand(names) + points
+    progress = Progress.of(progress)
+    progress.plan([(v.name, START_S + scenarios.expected_s(profile, stress_too=False)) for v in chosen]
+                  + [("capacity", len(chosen) * loadgen_search.expected_s(profile))])  # fmt: skip
     path = new_run_dir(lab.results_dir, "compare")
     options = profile.as_dict() | {
         "profile": profile.name, "variants": [v.name for v in chosen], "kind": "compare",
@@ -83,6 +91,7 @@ def run(
             control.start(first, vlab, ["redis"], log=lambda *_: None)  # loads the entities
             statuses, searches, stacks = {}, {}, {}
             for i, v in enumerate(chosen, 1):
+                progress.begin(v.name)
                 progress(f"[{i}/{len(chosen)}] {v.name}: {v.change}")
                 out = path / "variants" / v.name
                 statuses[v.name], stack = _one(v, redis_port, vlab, profile, out, progress)
@@ -91,8 +100,10 @@ def run(
                     searches[v.name] = search(v, stack, profile, out, statuses[v.name].get("breaking_rps"), progress)
                 write_json(out / "status.json", statuses[v.name])
             if searches:
-                progress(f"capacity at p99 <= {profile.capacity_bound_ms:.0f} ms, {len(searches)} variants interleaved")
-                for name, cap in capacity.interleaved(searches).items():
+                progress.begin("capacity", len(searches) * loadgen_search.expected_s(profile))
+                progress(f"capacity at p99 <= {profile.capacity_bound_ms:.0f} ms, {len(searches)} variants interleaved"
+                         f", {profile.capacity_rounds} rounds")  # fmt: skip
+                for name, cap in capacity.interleaved(searches, on_left=progress.left).items():
                     progress(f"    {name}: {cap.text()}")
                     statuses[name] |= {"capacity_qps": cap.qps, "capacity_seconds": cap.seconds}
                     write_json(path / "variants" / name / "status.json", statuses[name])
@@ -104,6 +115,7 @@ def run(
                     folders=lambda svc, name=name: control.metrics_folder(vlab, svc, name),
                 )
     finally:
+        progress.close()
         control.down(vlab, log=lambda *_: None)
         build(path)
     return path

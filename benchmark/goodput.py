@@ -116,6 +116,7 @@ def _capacity(
         return capacity.find(
             stack.scoring(v.chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s, out,
             budget_s=profile.capacity_budget_s, entities=stack.redis.entities, progress=progress,
+            rounds=profile.capacity_rounds,
         )  # fmt: skip
     finally:
         control.stop(glab, records)

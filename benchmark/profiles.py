@@ -30,8 +30,10 @@ class Profile:
     latency_bound_ms: float = 1000.0
     # Experiment 4: LoadGen probes, open loop.
     capacity_bound_ms: float = 250.0  # p99 bound of "capacity at p99 <= bound"
-    capacity_probe_s: float = 30.0  # a bracket probe; refinement probes run twice as long
-    capacity_budget_s: float = 600.0  # per chain: refinement stops when the interval is tight or this is spent
+    capacity_probe_s: float = 30.0  # a bracket probe at least; refinement probes twice as long (longer when
+    # the queries a verdict needs take longer at the probe's load: benchmark.loadgen.search.probe_seconds)
+    capacity_rounds: int = 5  # rounds of refinement, every chain's probes interleaved in each (ratios pair by round)
+    capacity_budget_s: float = 900.0  # per chain, a cap: the search stops when a whole round no longer fits
     # LoadGen on the last core, the chain under test on the others (os.sched_setaffinity). Off by default:
     # measured on 2 cores in doc/FINDINGS.md.
     capacity_pin: bool = False
@@ -47,7 +49,7 @@ class Profile:
             )
         positive = ("response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "stress_users",
                     "stress_rate", "stress_s", "timeit_min_calls", "timeit_repetitions", "latency_bound_ms",
-                    "capacity_bound_ms", "capacity_probe_s", "capacity_budget_s")  # fmt: skip
+                    "capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s")  # fmt: skip
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ProfileError(f"{name.replace('_', ' ')} must be positive (got {getattr(self, name)})")
@@ -91,8 +93,7 @@ QUICK = Profile(
     timeit_max_calls=10,
     timeit_repetitions=3,
     capacity_probe_s=4,
-    # lab capacity: 240 s per chain, about 6 minutes for both, 26 async probes a run against 14 with 120 s
-    # (doc/FINDINGS.md); make run and make compare pass 120 to keep their length (make run: about 9 minutes).
-    capacity_budget_s=240,
+    capacity_rounds=3,  # the fewest a two-level bootstrap can draw rounds from; make run must end within 10 minutes
+    capacity_budget_s=300,
 )
 PROFILES = {"full": FULL, "quick": QUICK}

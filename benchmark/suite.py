@@ -17,11 +17,14 @@ from api_common.contract import CHAINS
 from api_common.settings import cpu_count
 from benchmark.experiments import Context, get, main_job
 from benchmark.profiles import Profile
+from benchmark.progress import Progress
 from benchmark.rundir import Run, manifest, new_run_dir, write_atomic
 from benchmark.verify import verify, warm_up
 from lab.control import metrics_folder, state_file
 from lab.settings import LabSettings
 from lab.stack import Stack
+
+VERIFY_S = 15.0  # verification and the warm-up, both chains
 
 
 def settings_snapshot(stack: Stack) -> dict:
@@ -108,11 +111,15 @@ def run(
     lab: LabSettings,
     profile: Profile,
     experiments: tuple[str, ...] = (),
-    progress: Callable[[str], None] = print,
+    progress: Callable[[str], None] | Progress = print,
     label: str = "run",
 ) -> Path:
-    """Run ``experiments`` (default: the main job's) against the running ``stack``; return the run folder."""
+    """Run ``experiments`` (default: the main job's) against the running ``stack``; return the run folder.
+    ``progress`` hears one line per step, each with the time left as planned (``benchmark.progress``)."""
     experiments = experiments or main_job()
+    chosen = [get(name) for name in experiments]
+    progress = Progress.of(progress)
+    progress.plan([("verify", VERIFY_S)] + [(exp.name, exp.expected_s(profile)) for exp in chosen])
     path = new_run_dir(lab.results_dir, label)
     options = profile.as_dict() | {
         "profile": profile.name,
@@ -129,17 +136,19 @@ def run(
     try:
         with run_.recording():
             t = time.monotonic()
+            progress.begin("verify")
             progress("verifying every endpoint")
             run_.step_done("verify", time.monotonic() - t, checks=verify(stack))
             warm_up(stack)
             ctx = Context(stack, lab, profile, path, progress)
-            chosen = [get(name) for name in experiments]
             for i, exp in enumerate(chosen, 1):
                 t = time.monotonic()
+                progress.begin(exp.name)
                 progress(f"experiment {i}/{len(chosen)}: {exp.title}")
                 run_.step_done(exp.name, time.monotonic() - t, **exp.run(ctx))
             scrape_metrics(stack, path / "metrics", folders=lambda name: metrics_folder(lab, name))
     finally:
+        progress.close()
         from benchmark.report.build import build  # matplotlib: loaded when the report is built
 
         build(path)

@@ -16,6 +16,7 @@ import redis
 from api_common.contract import CHAINS, SERVICES
 from benchmark import experiments
 from benchmark.profiles import Profile, ProfileError
+from benchmark.progress import Progress
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
 from lab import control, health, processes, variants
@@ -74,7 +75,7 @@ def _profile(args: argparse.Namespace):
 def _experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace, names: tuple[str, ...], label: str) -> int:
     from benchmark import suite
 
-    path = suite.run(stack, lab, _profile(args), names, progress=_progress, label=label)
+    path = suite.run(stack, lab, _profile(args), names, progress=_tracker(), label=label)
     summary = json.loads((path / "summary.json").read_text())
     for name in names:
         lines = experiments.get(name).console(summary)
@@ -85,6 +86,11 @@ def _experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace, names:
 
 def _progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def _tracker() -> Progress:
+    """One line per step with the time left; on a terminal, rich's live bar under them."""
+    return Progress(_progress, live=sys.stdout.isatty())
 
 
 def cmd_run(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
@@ -115,7 +121,7 @@ def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int
     from benchmark import compare
 
     names = (args.variants or ("" if args.sweep else "decomposition")).split(",")
-    path = compare.run([n for n in names if n], lab, _profile(args), _progress, args.sweep, _sweep_grid(args))
+    path = compare.run([n for n in names if n], lab, _profile(args), _tracker(), args.sweep, _sweep_grid(args))
     print(f"\nreport: {path / 'report.html'}")
     return 0
 
@@ -223,7 +229,7 @@ def parser() -> argparse.ArgumentParser:
     goodput_p.add_argument("--seed", type=int, default=None, help="the policies' shuffled order")
     goodput_p.add_argument("--capacity-qps", dest="capacity_qps", metavar="VARIANT=QPS,...",
                            help="capacities already measured: their searches are skipped")  # fmt: skip
-    _add_profile_options(goodput_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_budget_s"))
+    _add_profile_options(goodput_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")

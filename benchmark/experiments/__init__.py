@@ -18,6 +18,7 @@ from api_common.registry import Registry
 
 if TYPE_CHECKING:
     from benchmark.profiles import Profile
+    from benchmark.progress import Progress
     from benchmark.report.tables import Section
     from lab.settings import LabSettings
     from lab.stack import Stack
@@ -31,7 +32,7 @@ class Context:
     lab: LabSettings
     profile: Profile
     path: Path  # the run folder
-    progress: Callable[[str], None]
+    progress: Progress  # call it with a message; ``left(seconds)`` when a step knows what it has left
     found: dict[str, Any] = field(default_factory=dict)
 
 
@@ -62,6 +63,8 @@ class Experiment:
     # (run folder, manifest) -> what it reads of its own files, merged into the report's summary.
     summarise: Callable[[Path, dict[str, Any]], dict[str, Any]] = lambda run, manifest: {}
     main_job: bool = True  # whether ``make run`` runs it
+    # Seconds it expects to take for both chains at a profile: the plan a long command's time left is read from.
+    expected_s: Callable[[Profile], float] = lambda profile: 0.0
 
 
 REGISTRY: Registry[Experiment] = Registry(__name__, __path__, "EXPERIMENT", "LAB_EXPERIMENT_PATH", "experiment")

@@ -6,22 +6,22 @@ import os
 
 from api_common.contract import CHAINS
 from benchmark.experiments import Context, Experiment
-from benchmark.loadgen import capacity, history
+from benchmark.loadgen import capacity, history, search
 from benchmark.report.tables import Section, headline, num
 from benchmark.suite import chain_processes
 from lab import processes
 from lab.control import state_file
 
-OPTIONS = ("capacity_bound_ms", "capacity_probe_s", "capacity_budget_s", "capacity_pin")
+OPTIONS = ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s", "capacity_pin")
 
 
 def find(ctx: Context) -> dict[str, capacity.Capacity]:
     """Experiment 4 for both chains at once: the load at which p99 meets the bound, with its interval.
 
-    The two searches run interleaved, a probe at a time in shuffled rounds (``capacity.interleaved``), as
-    ``lab compare`` runs its variants: each chain's probes then spread over the whole run, so a drift of a
-    shared machine over minutes hits both chains alike and each chain's figure rests on more of the
-    machine's states than a search run alone in half the time.
+    The two searches run interleaved, round by round (``capacity.interleaved``), as ``lab compare`` runs its
+    variants: each chain's probes then spread over the whole run, so a drift of a shared machine over minutes
+    hits both chains alike, each chain's figure rests on more of the machine's states than a search run alone in
+    half the time, and the ratio pairs the two chains by round.
     """
     stack, lab, profile, progress = ctx.stack, ctx.lab, ctx.profile, ctx.progress
     cores = sorted(os.sched_getaffinity(0))
@@ -35,7 +35,7 @@ def find(ctx: Context) -> dict[str, capacity.Capacity]:
         threads = processes.pin(mine, chain_cpus)
         progress(f"    pinned: LoadGen on core {cores[-1]}, {threads} threads of the chains on the others")
     try:
-        found = capacity.interleaved(searches)
+        found = capacity.interleaved(searches, on_left=ctx.progress.left)
     finally:
         if chain_cpus:
             processes.pin(mine, set(cores))
@@ -49,7 +49,7 @@ def _search(ctx: Context, chain: str, client_cpus: set[int] | None) -> capacity.
     return capacity.Search(
         ctx.stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s,
         ctx.path / "loadgen" / chain, budget_s=profile.capacity_budget_s, entities=ctx.stack.redis.entities,
-        progress=ctx.progress, label=f"{chain} ", client_cpus=client_cpus,
+        progress=ctx.progress, label=f"{chain} ", client_cpus=client_cpus, rounds=profile.capacity_rounds,
     )  # fmt: skip
 
 
@@ -106,5 +106,5 @@ def make_plots(summary: dict) -> dict[str, bytes]:
 EXPERIMENT = Experiment(
     "capacity", 3, "capacity at a latency bound (LoadGen, open loop)",
     "experiment 4: capacity at the p99 bound per chain (LoadGen, open loop)", OPTIONS, run, sections, make_plots,
-    console=lambda summary: headline(summary),
+    console=lambda summary: headline(summary), expected_s=lambda profile: len(CHAINS) * search.expected_s(profile),
 )  # fmt: skip

@@ -140,5 +140,5 @@ def console(summary: dict) -> list[str]:
 
 EXPERIMENT = Experiment(
     "locust", 4, "the Locust scenarios", "experiment 3: the four Locust scenarios per chain", OPTIONS, run, sections,
-    make_plots, console,
+    make_plots, console, expected_s=lambda profile: len(CHAINS) * scenarios.expected_s(profile),
 )  # fmt: skip

@@ -109,4 +109,6 @@ EXPERIMENT = Experiment(
     sections,
     make_plots,
     summarise=summarise,
+    # n sequential calls per chain, n over the range, each repetition: about 0.17 s a call of both chains here.
+    expected_s=lambda p: 0.17 * p.timeit_repetitions * sum(range(p.timeit_min_calls, p.timeit_max_calls + 1)),
 )

@@ -7,7 +7,6 @@ themselves ``probing``; this joins them to a running chain and saves each search
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from benchmark.loadgen import search as policy
@@ -32,11 +31,11 @@ class Search(policy.Search):
     def __init__(
         self, url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0,
         start_qps: float = 40.0, entities: int = 10000, progress=print, label: str = "",
-        client_cpus: set[int] | None = None,
+        client_cpus: set[int] | None = None, rounds: int = policy.ROUNDS,
     ):  # fmt: skip
         self.out = out
         measure = measurer(url, bound_ms, entities, out, client_cpus)  # LoadGen's cores when the chain is pinned
-        super().__init__(bound_ms, duration_s, measure, budget_s, start_qps, progress, label)
+        super().__init__(bound_ms, duration_s, measure, budget_s, start_qps, progress, label, rounds=rounds)
 
     def result(self) -> Capacity:
         cap = super().result()
@@ -46,22 +45,18 @@ class Search(policy.Search):
 
 def find(
     url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0, start_qps: float = 40.0,
-    entities: int = 10000, progress=print, client_cpus: set[int] | None = None,
+    entities: int = 10000, progress=print, client_cpus: set[int] | None = None, rounds: int = policy.ROUNDS,
 ) -> Capacity:  # fmt: skip
-    """Bracket the bound, then refine around it in shuffled rounds until tight or out of budget."""
-    return policy.run(Search(url, bound_ms, duration_s, out, budget_s, start_qps, entities, progress, "", client_cpus))
+    """Bracket the bound, then refine around it in ``rounds`` shuffled rounds, within the budget."""
+    return policy.run(Search(url, bound_ms, duration_s, out, budget_s, start_qps, entities, progress, "", client_cpus,
+                             rounds))  # fmt: skip
 
 
-def interleaved(searches: dict[str, policy.Search]) -> dict[str, Capacity]:
-    """Run several searches a probe at a time, in rounds of shuffled order, so the drift of the machine
-    hits them all alike; returns each one's result."""
-    rng = random.Random(0)
-    active = list(searches)
-    while active:
-        for name in rng.sample(active, len(active)):
-            if not searches[name].step():
-                active.remove(name)
-    return {name: s.result() for name, s in searches.items()}
+def interleaved(searches: dict[str, policy.Search], on_left=lambda seconds: None) -> dict[str, Capacity]:
+    """Run several searches side by side, round by round (``search.interleave``), so that the drift of the
+    machine hits them all alike and their ratios are paired by round; returns each one's result. ``on_left``
+    hears the seconds they have left, as planned, after each probe."""
+    return policy.interleave(searches, on_left=on_left)
 
 
 def departures(duration_s: float, probes: list[Probe]) -> str:
@@ -73,7 +68,9 @@ def departures(duration_s: float, probes: list[Probe]) -> str:
         f"least {MLPERF_MIN_DURATION_S} s and {MLPERF_MIN_QUERIES} queries per Server run, so no probe is an official "
         "result. A probe passes with 99% confidence when LoadGen's early-stopping estimate says so, fails with 99% "
         "confidence when the mirror test, a failed query or a queue building (latency rising within the probe) says "
-        "so, and is unsure otherwise. The capacity is the load a probe is as likely to pass as to fail at: there a "
-        "logistic curve, fitted to each probe's chance of being over the bound (certain for a collapse), is 0.5; its "
-        "95% interval is a percentile bootstrap over the probes."
+        "so, and is unsure otherwise; each lasts long enough to pass (459 queries with none over the bound for a "
+        "bracket probe, 662 with one for a refinement probe), a quarter of the budget at most. The capacity is the "
+        "load a probe is as likely to pass as to fail at: there a logistic curve, fitted to each probe's chance of "
+        "being over the bound (certain for a collapse), is 0.5; its 95% interval is a two-level percentile "
+        "bootstrap (rounds, then probes within them), and a ratio pairs its two sides' draws by round."
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from benchmark.loadgen import stats
 from benchmark.rundir import write_json
 
-FORMAT = 2  # 2: the version is written; 1 (none written): the same fields, some of them older or fewer
+FORMAT = 3  # 3: each probe's round; 2: the version is written; 1 (none written): some fields older or fewer
 WINDOW = (0.7, 1.4)  # probes the fit uses: within these factors of the estimate
 FAILED_MS = 1e9  # a failed query's latency in a probe's tail: never answered within any bound (JSON has no inf)
 
@@ -48,6 +48,7 @@ class Probe:
     machine_steal_pct: float | None = None
     speed_ms: float | None = None  # resources.speed_unit_ms, median over the probe: higher is a slower machine
     started_at: float | None = None  # Unix time: when it ran, to read the probes of interleaved searches in order
+    round: int = 0  # the round it ran in (search.interleave); 0: the bracket, and every probe of a format-2 file
 
     @property
     def point(self) -> stats.Point:
@@ -67,19 +68,51 @@ class Capacity:
     budget_s: float | None = None
     seconds: float | None = None
     around: float | None = None  # the fit used the probes within WINDOW of this load
+    rounds: int = 0  # the rounds its search completed after the bracket
 
-    def resamples(self, seed: int = 0) -> list[float | None]:
-        """The bootstrap behind the interval, recomputed from the saved probes (for ratios: give the two
-        sides different seeds, or two searches with as many probes would draw the same indices)."""
-        return stats.bootstrap(_window(self.probes, self.around, self.bound_ms), self.bound_ms, seed)
+    def by_round(self) -> dict[int, list[stats.Point]]:
+        """The probes the fit uses (``_window``), by the round they ran in."""
+        return _by_round(_window(self.probes, self.around, self.bound_ms))
 
-    def ratio_to(self, other: Capacity | None) -> dict[str, float | None] | None:
-        """``{"ratio", "low", "high"}``: this capacity over ``other``'s, with the 95% interval of the two
-        bootstraps paired draw by draw (independent seeds); None unless both have a capacity."""
+    def resamples(self, picks: list[list[int]], seed: int = 1) -> list[float | None]:
+        """The two-level bootstrap behind the interval, recomputed from the saved probes: the rounds of each draw
+        are ``picks`` (``stats.round_picks``; the same for every capacity that is compared, so that ratios are
+        paired by round), the probes within them drawn with ``seed`` (different for the two sides of a ratio,
+        or two searches with as many probes would draw the same indices)."""
+        return stats.two_level_bootstrap(self.by_round(), picks, self.bound_ms, seed)
+
+    def ratio_to(self, other: Capacity | None) -> dict[str, float | str | None] | None:
+        """This capacity over ``other``'s, measured in the same rounds: ``{"ratio", "low", "high"}`` (95%),
+        ``"low99", "high99"`` and the ``verdict`` (``stats.Decision``: "higher", "lower" or "same"), and the
+        ``rounds`` it was paired over; None unless both have a capacity."""
         if not (self.qps and other is not None and other.qps):
             return None
-        low, high = stats.ratio(self.resamples(seed=1), other.resamples(seed=2)) or (None, None)
-        return {"ratio": self.qps / other.qps, "low": low, "high": high}
+        rounds = sorted(set(self.by_round()) | set(other.by_round()))
+        picks = stats.round_picks(rounds)
+        mine, theirs = self.resamples(picks, seed=1), other.resamples(picks, seed=2)
+        draws = [x / y if x is not None and y else None for x, y in zip(mine, theirs, strict=True)]
+        decision = stats.Decision.of(self.qps / other.qps, draws)
+        theirs_by_round = other.per_round()
+        per_round = [a / b for r, a in self.per_round().items() if a and (b := theirs_by_round.get(r))]
+        return asdict(decision) | {"rounds": len([r for r in rounds if r]), "round_spread": stats.spread(per_round)}
+
+    def per_round(self) -> dict[int, float | None]:
+        """Each round's own figure (the bracket left out): the crossing of its probes alone; None for a round
+        whose probes do not bracket the bound (all under it, or all over)."""
+        rounds = _by_round([p for p in self.probes if p.round])
+        return {r: stats.crossing(pts, self.bound_ms) for r, pts in sorted(rounds.items())}
+
+    def round_machine(self, name: str) -> dict[int, float | None]:
+        """Each round's median of one of its probes' machine readings (``machine_steal_pct``, ``speed_ms``)."""
+        values: dict[int, list[float]] = {}
+        for p in self.probes:
+            if p.round and getattr(p, name) is not None:
+                values.setdefault(p.round, []).append(getattr(p, name))
+        return {r: statistics.median(v) for r, v in sorted(values.items())}
+
+    def round_spread(self) -> float | None:
+        """The spread of the rounds' own figures (standard deviation over mean); None under two."""
+        return stats.spread([q for q in self.per_round().values() if q])
 
     def machine(self, name: str) -> float | None:
         """The median over the probes of one of their machine readings (``machine_steal_pct``, ``speed_ms``)."""
@@ -94,30 +127,37 @@ class Capacity:
         return f"{self.qps:.0f} QPS{span}"
 
 
-def _window(probes: list[Probe], around: float | None, bound_ms: float) -> list[stats.Point]:
+def _window(probes: list[Probe], around: float | None, bound_ms: float) -> list[Probe]:
     """The probes the fit uses: those within ``WINDOW`` of ``around`` (all when it is None), so that probes
     far from the boundary do not pull it. When those do not bracket the bound but the probes do (every probe
     in the window on one side of it, as when the window sits above the knee), the window takes in the nearest
     probe under the bound below it and the nearest over it above."""
-    points = [p.point for p in probes]
     if around is None:
-        return points
+        return list(probes)
     lo, hi = WINDOW[0] * around, WINDOW[1] * around
-    inside = [q for q in points if lo <= q.qps <= hi]
-    if stats.crossing(inside, bound_ms) is not None:
+    inside = [p for p in probes if lo <= p.target_qps <= hi]
+    if stats.crossing([p.point for p in inside], bound_ms) is not None:
         return inside
-    under = [q for q in points if q.qps < lo and q.p99_ms <= bound_ms]
-    over = [q for q in points if q.qps > hi and q.p99_ms > bound_ms]
+    under = [p for p in probes if p.target_qps < lo and p.point.p99_ms <= bound_ms]
+    over = [p for p in probes if p.target_qps > hi and p.point.p99_ms > bound_ms]
     return (
-        ([max(under, key=lambda q: q.qps)] if under else [])
+        ([max(under, key=lambda p: p.target_qps)] if under else [])
         + inside
-        + ([min(over, key=lambda q: q.qps)] if over else [])
+        + ([min(over, key=lambda p: p.target_qps)] if over else [])
     )
 
 
-def fit(probes: list[Probe], bound_ms: float, around: float | None) -> stats.Estimate:
-    """The estimate from the probes of the window around ``around`` (see ``_window``)."""
-    return stats.estimate(_window(probes, around, bound_ms), bound_ms)
+def _by_round(probes: list[Probe]) -> dict[int, list[stats.Point]]:
+    out: dict[int, list[stats.Point]] = {}
+    for probe in probes:
+        out.setdefault(probe.round, []).append(probe.point)
+    return out
+
+
+def fit(probes: list[Probe], bound_ms: float, around: float | None, interval: bool = True) -> stats.Estimate:
+    """The estimate from the probes of the window around ``around`` (see ``_window``), its interval over the
+    rounds they ran in (``stats.estimate_rounds``; none with ``interval`` False)."""
+    return stats.estimate_rounds(_by_round(_window(probes, around, bound_ms)), bound_ms, interval=interval)
 
 
 def save(path: Path, cap: Capacity) -> None:

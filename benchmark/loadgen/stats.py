@@ -19,6 +19,7 @@ machine between probes, and each probe's own sampling noise is already in its ch
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import statistics
@@ -217,3 +218,133 @@ def estimate(points: list[Point], bound_ms: float, seed: int = 0) -> Estimate:
 def ratio(a: list[float | None], b: list[float | None]) -> tuple[float, float] | None:
     """95% interval of a / b from two independent bootstraps, paired draw by draw."""
     return central_95([x / y if x is not None and y else None for x, y in zip(a, b, strict=True)])
+
+
+@functools.cache
+def queries_needed(over: int = 0, percentile: float = PERCENTILE, confidence: float = CONFIDENCE) -> int:
+    """The fewest queries with which ``over`` of them over the bound still lets LoadGen's early stopping say,
+    with ``confidence``, that the ``percentile`` is under it: the smallest n with P(Binomial(n, 1 - percentile)
+    <= over) <= 1 - confidence (459 for a p99 at 99% with none over, 662 with one)."""
+    q = 1 - percentile
+
+    def cdf(n: int) -> float:  # P(X <= over), the few terms summed directly
+        return sum(math.comb(n, i) * q**i * (1 - q) ** (n - i) for i in range(over + 1))
+
+    n = over + 1
+    while cdf(n) > 1 - confidence:
+        n += 1
+    return n
+
+
+# ---- Rounds: what a capacity run repeats, and what its ratios are paired by ----
+#
+# A run measures its chains (or variants) in R rounds, each chain's probes of a round run interleaved with every
+# other chain's, in a shuffled order. A shared machine changes speed over minutes: within a round every chain sees
+# the same machine, between rounds not. So a chain's figure keeps the spread between rounds in its interval
+# (rounds resampled, then probes within each: a two-level bootstrap), and a ratio pairs the two chains' draws by
+# round: both sides of one draw are fitted to the same rounds, so a drift that hits both cancels in the ratio and
+# one that hits only one side (a chain bound by CPU beside one bound by its workers) widens it.
+
+FACTOR = 1.1  # asv's default: a change under 10% is not called, however significant
+DECISION_LEVEL = 0.99  # asv's non-overlapping 99% intervals: here the paired interval of the ratio must exclude 1
+UNSTABLE_SPREAD = 0.10  # pyperf's warning: the spread between runs (here rounds) over 10% of the mean
+PRECISION = 0.05  # the half-width of the ratio's 95% interval the lab aims at, as a fraction of the ratio
+
+
+def round_picks(rounds: list[int], seed: int = 0, resamples: int = BOOTSTRAP_RESAMPLES) -> list[list[int]]:
+    """The rounds each bootstrap draw takes, with replacement: the first level of the two-level bootstrap. Every
+    capacity of a run is resampled with the same picks, so that any two of them are paired by round."""
+    rng = random.Random(seed)
+    return [rng.choices(rounds, k=len(rounds)) for _ in range(resamples)] if rounds else []
+
+
+def two_level_bootstrap(by_round: dict[int, list[Point]], picks: list[list[int]], bound_ms: float,
+                        seed: int = 1) -> list[float | None]:  # fmt: skip
+    """One crossing per draw of ``picks``: each picked round's probes drawn again with replacement (the second
+    level), pooled, and fitted; None where a draw does not bracket the bound. A round the chain has no probes in
+    (its search ended early) adds none. Probes of one round only (a search saved before rounds, format 2 and
+    earlier) are resampled as they always were (``bootstrap``), so an old run's report keeps its figures."""
+    if len(by_round) <= 1:
+        return bootstrap([p for pts in by_round.values() for p in pts], bound_ms, seed)
+    rng = random.Random(seed)
+    shares = {r: [(p.qps, over_share(p, bound_ms)) for p in pts] for r, pts in by_round.items()}
+    draws: list[float | None] = []
+    for picked in picks:
+        loads, ys = [], []
+        for r in picked:
+            pts = shares.get(r, [])
+            for i in rng.choices(range(len(pts)), k=len(pts)) if pts else ():
+                loads.append(pts[i][0])
+                ys.append(pts[i][1])
+        draws.append(_censored_midpoint(loads, ys))
+    return draws
+
+
+def _censored_midpoint(loads: list[float], shares: list[float]) -> float | None:
+    """The crossing of a draw, or where its probes put it when they do not bracket the bound: at their highest load
+    or beyond when every one is likely under it, at their lowest or below when every one is over. Counting such a
+    draw at that load, not leaving it out, keeps a round whose probes all passed (a fast stretch of the machine)
+    in the interval, as far as its probes can say."""
+    if not shares:
+        return None
+    if max(shares) < 0.5:
+        return max(loads)
+    if min(shares) > 0.5:
+        return min(loads)
+    return logistic_midpoint(loads, shares)
+
+
+def estimate_rounds(by_round: dict[int, list[Point]], bound_ms: float, seed: int = 0, interval: bool = True
+                    ) -> Estimate:  # fmt: skip
+    """Capacity at the bound from the probes of every round, and its 95% interval from the two-level bootstrap
+    (rounds, then probes within them): the spread between rounds, a shared machine's drift, is in it.
+    ``interval``: False for the estimate alone (a search's next load)."""
+    points = [p for pts in by_round.values() for p in pts]
+    qps = crossing(points, bound_ms)
+    if qps is None or not interval:
+        return Estimate(None, None, None, len(points))
+    interval = central_95(two_level_bootstrap(by_round, round_picks(sorted(by_round)), bound_ms, seed))
+    if interval:  # a percentile interval of a skewed bootstrap can, rarely, leave its own estimate out
+        interval = min(interval[0], qps), max(interval[1], qps)
+    return Estimate(qps, *(interval or (None, None)), len(points))
+
+
+def quantiles(samples: list[float | None], level: float) -> tuple[float, float] | None:
+    """The central ``level`` of ``samples``; None when over half are degenerate (no honest interval)."""
+    kept = sorted(s for s in samples if s is not None)
+    if not kept or len(kept) < len(samples) / 2:
+        return None
+    tail = (1 - level) / 2
+    return kept[int(tail * (len(kept) - 1))], kept[math.ceil((1 - tail) * (len(kept) - 1))]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A ratio's verdict, as asv's compare gives it: a difference only beyond ``FACTOR`` *and* significant."""
+
+    ratio: float
+    low: float | None  # 95% interval
+    high: float | None
+    low99: float | None  # the interval the decision reads
+    high99: float | None
+    verdict: str  # "higher", "lower" or "same" (no measurable difference)
+
+    @classmethod
+    def of(cls, ratio: float, draws: list[float | None], factor: float = FACTOR) -> Decision:
+        """From the point ratio and its paired draws."""
+        i95, i99 = central_95(draws), quantiles(draws, DECISION_LEVEL)
+        significant = i99 is not None and not i99[0] <= 1.0 <= i99[1]
+        beyond = ratio >= factor or ratio <= 1 / factor
+        verdict = ("higher" if ratio > 1 else "lower") if significant and beyond else "same"
+        return cls(ratio, *(i95 or (None, None)), *(i99 or (None, None)), verdict)
+
+
+def spread(values: list[float]) -> float | None:
+    """The standard deviation of ``values`` as a fraction of their mean (None under two values)."""
+    return statistics.stdev(values) / statistics.fmean(values) if len(values) >= 2 else None
+
+
+def rounds_needed(relative_sd: float, precision: float = PRECISION) -> int:
+    """How many rounds a 95% interval of half-width ``precision`` (a fraction) needs when one round's figure has
+    the ``relative_sd`` between rounds: (1.96 sd / precision)^2, as pyperf says how many more runs to make."""
+    return max(2, math.ceil((1.96 * relative_sd / precision) ** 2))

@@ -66,6 +66,17 @@ def up_to_max_performance(
     return bp
 
 
+SCENARIO_OVERHEAD_S = 3.0  # Locust's start and its files, per scenario
+
+
+def expected_s(profile: Profile, stress_too: bool = True) -> float:
+    """One chain's scenarios at ``profile``: response time, ramp, one max-performance hold, and the stress test
+    (``lab run``; ``lab compare`` has none)."""
+    plan = [profile.response_time_s, profile.ramp_duration_s, profile.max_performance_s]
+    plan += [profile.stress_s] if stress_too else []
+    return sum(plan) + SCENARIO_OVERHEAD_S * len(plan)
+
+
 STEP_DOWN = 0.8
 # At most this many holds: the capacity's lower end, then STEP_DOWN of the one before. A make run's async chain broke
 # the bound at 150 and at 120 users (Locust at 120 req/s took a core from it), so one step down was not always enough.

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from api_common.contract import CHAINS
 from benchmark.experiments import all_experiments
-from benchmark.loadgen import capacity, history
+from benchmark.loadgen import capacity, history, stats
 from benchmark.locust.scenarios import HOLDS, STEP_DOWN, over_bound
 from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
@@ -104,6 +105,10 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "capacity_client_saturated": cap.client_saturated,
                 "capacity_steal_pct": cap.machine("machine_steal_pct"),
                 "capacity_speed_ms": cap.machine("speed_ms"),
+                "capacity_round_qps": list(cap.per_round().values()),
+                "capacity_round_spread": cap.round_spread(),
+                "capacity_round_steal_pct": list(cap.round_machine("machine_steal_pct").values()),
+                "capacity_round_speed_ms": list(cap.round_machine("speed_ms").values()),
             }
             if cap.client_saturated:
                 notes.append("capacity: the LoadGen client passed 90% of a core in some probe")
@@ -122,6 +127,9 @@ def summarise_run(run: Path) -> dict[str, Any]:
     out["latency_bound_ms"] = bound
     out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
     out["capacity_ratio"] = _ratio(caps)
+    out["capacity_warnings"] = capacity_warnings(out["chains"], out["capacity_ratio"])
+    started = [p.started_at for p in probes if p.started_at]
+    out["capacity_when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(min(started))) if started else None
     earlier = history.load(run)
     out["capacity_earlier"] = {ch: history.spread(earlier, ch, cap.low, cap.high) for ch, cap in caps.items()}
     # The max-performance hold is judged against the bound it was sized by: the capacity's p99 bound.
@@ -135,8 +143,31 @@ def summarise_run(run: Path) -> dict[str, Any]:
     return out
 
 
+def capacity_warnings(chains: dict[str, dict], ratio: dict | None) -> list[str]:
+    """pyperf's warnings, for rounds: a figure whose spread between rounds is over 10% of its mean is unstable,
+    and the rounds the ratio's requested precision would need; a machine whose hypervisor took over a tenth."""
+    out = []
+    for chain, c in chains.items():
+        spread = c.get("capacity_round_spread")
+        if spread is not None and spread > stats.UNSTABLE_SPREAD:
+            out.append(f"unstable: the {chain} chain's figure moved {spread:.0%} between rounds (standard deviation "
+                       f"over mean; over {stats.UNSTABLE_SPREAD:.0%})")  # fmt: skip
+        steal = max((x for x in c.get("capacity_round_steal_pct") or [] if x is not None), default=None)
+        if steal is not None and steal > 10:
+            out.append(f"the hypervisor took {steal:.0f}% of the machine in a round of the {chain} chain: a shared "
+                       "machine's other tenants were busy")  # fmt: skip
+    spread = (ratio or {}).get("round_spread")
+    if spread is not None and spread > stats.UNSTABLE_SPREAD:
+        need = stats.rounds_needed(spread)
+        out.append(
+            f"unstable: the ratio moved {spread:.0%} between rounds; an interval of +-{stats.PRECISION:.0%} "
+            f"would need about {need} rounds (--capacity-rounds {need}; this run had {ratio['rounds']})"
+        )
+    return out
+
+
 def _ratio(caps: dict[str, capacity.Capacity]) -> dict[str, float | None] | None:
-    """async / sync capacity with its 95% interval (the two chains' bootstraps are independent)."""
+    """async / sync capacity with its 95% interval and verdict, the two chains paired by round."""
     if set(caps) != set(CHAINS):
         return None
     return caps["async"].ratio_to(caps["sync"])

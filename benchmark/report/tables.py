@@ -51,24 +51,48 @@ def _capacity(c: dict) -> str:
 
 
 def ratio_text(r: dict | None, unit: str = "x") -> str:
-    """``2.1x (1.9-2.4)``, or "no measurable difference" when the interval holds 1."""
+    """``2.10x (1.90-2.40)``, or "no measurable difference" unless the ratio is beyond the factor and its paired
+    99% interval leaves 1 out (``stats.Decision``; a ratio saved before the decision: its 95% interval holds 1)."""
     if not r:
         return "-"
     if r.get("low") is None:
         return f"{r['ratio']:.2f}{unit} (no interval)"
-    if r["low"] <= 1.0 <= r["high"]:
-        return f"no measurable difference ({r['low']:.2f}-{r['high']:.2f}{unit})"
-    return f"{r['ratio']:.2f}{unit} ({r['low']:.2f}-{r['high']:.2f})"
+    span = f"({r['low']:.2f}-{r['high']:.2f}{unit})" if unit else f"({r['low']:.2f}-{r['high']:.2f})"
+    same = r["verdict"] == "same" if "verdict" in r else r["low"] <= 1.0 <= r["high"]
+    if same:
+        return f"no measurable difference: {r['ratio']:.2f}{unit} {span}"
+    return f"{r['ratio']:.2f}{unit} {span}"
+
+
+def rounds_text(c: dict) -> str:
+    """``rounds 45 / 47 / 46, spread 2%``: a chain's figure in each round (``>`` or ``<`` where a round's probes
+    all passed or all failed)."""
+    figures = c.get("capacity_round_qps") or []
+    if not figures:
+        return ""
+    spread = c.get("capacity_round_spread")
+    tail = f", spread {spread:.0%}" if spread is not None else ""
+    return "rounds " + " / ".join(num(q, ".0f") for q in figures) + tail
 
 
 def headline(summary: dict[str, Any]) -> list[str]:
-    """The answer in a few lines: both capacities with intervals, their ratio, single-request latency."""
+    """The answer in a few lines: the ratio with its interval and verdict, each chain's capacity with its spread
+    between rounds (this machine's state), the warnings, single-request latency."""
     chains = summary["chains"]
     lines = []
     if summary.get("probes"):
-        lines.append(f"capacity at p99 <= {summary['capacity_bound_ms']:.0f} ms (LoadGen, open loop; 95% intervals):")
-        lines += [f"  {ch:<6} {_capacity(chains.get(ch, {}))}" for ch in CHAINS]
-        lines.append(f"  async / sync: {ratio_text(summary.get('capacity_ratio'))}")
+        ratio = summary.get("capacity_ratio") or {}
+        rounds = f", {ratio['rounds']} interleaved rounds" if ratio.get("rounds") else ""
+        lines.append(f"capacity at p99 <= {summary['capacity_bound_ms']:.0f} ms (LoadGen, open loop; 95% "
+                     f"intervals{rounds}):")  # fmt: skip
+        lines.append(f"  async / sync: {ratio_text(ratio or None)}")
+        when = summary.get("capacity_when")
+        lines.append(f"  absolute figures, this machine's state{f' at {when}' if when else ''}:")
+        for ch in CHAINS:
+            c = chains.get(ch, {})
+            spread = rounds_text(c)
+            lines.append(f"  {ch:<6} {_capacity(c)}{f'; {spread}' if spread else ''}")
+        lines += [f"  {w}" for w in summary.get("capacity_warnings", [])]
         earlier = summary.get("capacity_earlier") or {}
         if any(earlier.values()):  # a rerun's figure moves by more than one run's interval shows
             lines.append("earlier runs of the same code, settings and machine (how far a rerun moves):")

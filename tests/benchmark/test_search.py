@@ -52,10 +52,11 @@ def test_the_search_finds_the_knee_even_when_short_probes_overestimate_it(optimi
 def test_a_stalled_bracket_probe_runs_again_instead_of_closing_the_bracket_under_the_knee():
     """The async chain of a full run: its bracket probe at 90 QPS stalled (seconds of late answers, then
     recovery), the bracket closed there, and eight refinement probes at 60-97 QPS all passed; the capacity
-    came out at 90. Here the third probe (90 QPS, knee 150) stalls: it runs again, and the search goes on."""
+    came out at 90. Here the third probe (120 QPS, knee 150; the first doubled: its p99 under half the bound)
+    stalls: it runs again, and the search goes on."""
     chain = FakeChain(knee_qps=150, stalls=(3,))
     cap, calls = chain.find(), chain.calls
-    assert calls[:4] == [40, 60, 90, 90]
+    assert calls[:4] == [40, 80, 120, 120]
     assert cap.qps and 135 <= cap.qps <= 165
 
 
