@@ -8,9 +8,8 @@ VENV_TRITON   := .venv-triton
 
 .PHONY: run bench compare test up down status load smoke venv servers lock-servers clean
 
-# make run and make compare keep the capacity search at 120 s per chain (the quick profile's is 240) to end sooner.
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
-	$(BIN)/lab run --capacity-budget-s 120
+	$(BIN)/lab run
 
 bench: $(STAMP)  ## the same with the full-length experiments (about 70 minutes on 2 cores, estimated)
 	$(BIN)/lab run --full
@@ -25,7 +24,7 @@ up: $(STAMP)  ## start the stack in the background; return once every service is
 	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT))
 
 compare: $(STAMP) $(SERVERS_STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
-	$(BIN)/lab compare --capacity-budget-s 120 $(if $(VARIANTS),--variants $(VARIANTS))
+	$(BIN)/lab compare $(if $(VARIANTS),--variants $(VARIANTS))
 
 down: $(STAMP)  ## stop every process the lab started
 	$(BIN)/lab down

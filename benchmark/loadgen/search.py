@@ -18,6 +18,7 @@ It measures through the ``measure(qps, seconds, phase)`` it is given and reads t
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -53,7 +54,7 @@ def probe_seconds(qps: float, phase: str, floor_s: float, budget_s: float, over_
     the budget (when the floor allows)."""
     floor = floor_s * (REFINE_LENGTH if phase == "refine" else 1.0)
     needed = stats.queries_needed(over_allowed) / max(qps, 1e-9)
-    return round(max(floor, min(needed, MAX_SHARE_OF_BUDGET * budget_s)), 1)
+    return math.ceil(10 * max(floor, min(needed, MAX_SHARE_OF_BUDGET * budget_s)) - 1e-9) / 10  # up: 0.1 s
 
 
 class Search:

@@ -302,7 +302,7 @@ def estimate_rounds(by_round: dict[int, list[Point]], bound_ms: float, seed: int
     points = [p for pts in by_round.values() for p in pts]
     qps = crossing(points, bound_ms)
     if qps is None or not interval:
-        return Estimate(None, None, None, len(points))
+        return Estimate(qps, None, None, len(points))
     interval = central_95(two_level_bootstrap(by_round, round_picks(sorted(by_round)), bound_ms, seed))
     if interval:  # a percentile interval of a skewed bootstrap can, rarely, leave its own estimate out
         interval = min(interval[0], qps), max(interval[1], qps)

@@ -105,7 +105,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "capacity_client_saturated": cap.client_saturated,
                 "capacity_steal_pct": cap.machine("machine_steal_pct"),
                 "capacity_speed_ms": cap.machine("speed_ms"),
-                "capacity_round_qps": list(cap.per_round().values()),
+                "capacity_rounds_found": cap.rounds_found(),
                 "capacity_round_spread": cap.round_spread(),
                 "capacity_round_steal_pct": list(cap.round_machine("machine_steal_pct").values()),
                 "capacity_round_speed_ms": list(cap.round_machine("speed_ms").values()),

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from api_common.contract import CHAINS
-from benchmark.loadgen import history
+from benchmark.loadgen import history, stats
 
 
 @dataclass
@@ -57,7 +57,7 @@ def ratio_text(r: dict | None, unit: str = "x") -> str:
         return "-"
     if r.get("low") is None:
         return f"{r['ratio']:.2f}{unit} (no interval)"
-    span = f"({r['low']:.2f}-{r['high']:.2f}{unit})" if unit else f"({r['low']:.2f}-{r['high']:.2f})"
+    span = f"({r['low']:.2f}-{r['high']:.2f})"
     same = r["verdict"] == "same" if "verdict" in r else r["low"] <= 1.0 <= r["high"]
     if same:
         return f"no measurable difference: {r['ratio']:.2f}{unit} {span}"
@@ -65,14 +65,14 @@ def ratio_text(r: dict | None, unit: str = "x") -> str:
 
 
 def rounds_text(c: dict) -> str:
-    """``rounds 45 / 47 / 46, spread 2%``: a chain's figure in each round (``>`` or ``<`` where a round's probes
-    all passed or all failed)."""
-    figures = c.get("capacity_round_qps") or []
+    """``rounds 45 / 47 / >=44, spread 2%``: a chain's figure in each round (``>=`` its highest load where its
+    probes all passed, ``<=`` its lowest where they all failed), and the spread of those it found."""
+    figures = c.get("capacity_rounds_found") or []
     if not figures:
         return ""
     spread = c.get("capacity_round_spread")
     tail = f", spread {spread:.0%}" if spread is not None else ""
-    return "rounds " + " / ".join(num(q, ".0f") for q in figures) + tail
+    return "rounds " + " / ".join(f"{f['side']}{num(f['qps'], '.0f')}" for f in figures) + tail
 
 
 def headline(summary: dict[str, Any]) -> list[str]:
@@ -85,7 +85,10 @@ def headline(summary: dict[str, Any]) -> list[str]:
         rounds = f", {ratio['rounds']} interleaved rounds" if ratio.get("rounds") else ""
         lines.append(f"capacity at p99 <= {summary['capacity_bound_ms']:.0f} ms (LoadGen, open loop; 95% "
                      f"intervals{rounds}):")  # fmt: skip
-        lines.append(f"  async / sync: {ratio_text(ratio or None)}")
+        decided = ratio.get("verdict") in ("higher", "lower") and ratio.get("low99") is not None
+        why = (f"; a difference: beyond {stats.FACTOR:g}x, and 1 outside its paired 99% interval "
+               f"({ratio['low99']:.2f}-{ratio['high99']:.2f})") if decided else ""  # fmt: skip
+        lines.append(f"  async / sync: {ratio_text(ratio or None)}{why}")
         when = summary.get("capacity_when")
         lines.append(f"  absolute figures, this machine's state{f' at {when}' if when else ''}:")
         for ch in CHAINS:

@@ -153,3 +153,15 @@ def test_a_saved_search_says_its_format_and_reads_back_in_every_format(tmp_path)
     (tmp_path / "capacity.json").write_text(json.dumps(data | {"format": records.FORMAT + 1}))
     with pytest.raises(ValueError, match="this lab reads up to"):
         capacity.load(tmp_path)
+
+
+def test_the_first_round_is_centred_between_the_brackets_last_pass_and_its_failure():
+    """A run's async chain: its bracket passed at 320 QPS and failed at 640, and the first round ran at 288-352,
+    around the pass: the bracket's fit had been read as no estimate. It is centred where the fit crosses."""
+    cap = FakeChain(knee_qps=150).find()
+    bracket = [p for p in cap.probes if p.phase == "bracket"]
+    under = max(p.target_qps for p in bracket if p.passed)
+    over = min(p.target_qps for p in bracket if not p.passed)
+    first = [p.target_qps for p in cap.probes if p.round == 1]
+    centre = sorted(first)[1]
+    assert under < centre < over and centre == pytest.approx((under + over) / 2, rel=0.1)
