@@ -62,7 +62,34 @@ def run(ctx: Context) -> dict:
 
 
 def sections(summary: dict) -> list[Section]:
-    return [s for s in (_probes(summary),) if s is not None]
+    return [s for s in (_rounds(summary), _probes(summary)) if s is not None]
+
+
+def _rounds(summary: dict) -> Section | None:
+    """Each round: every chain's figure in it, the ratio's, and the machine then."""
+    found = {ch: {r["round"]: r for r in summary["chains"].get(ch, {}).get("capacity_rounds_found") or []}
+             for ch in CHAINS}  # fmt: skip
+    rounds = sorted(set().union(*found.values()))
+    if not rounds:
+        return None
+    rows = []
+    for r in rounds:
+        cells = [f"{f['side']}{num(f['qps'], '.0f')}" if (f := found[ch].get(r)) else "-" for ch in CHAINS]
+        a, s = found["async"].get(r), found["sync"].get(r)
+        ratio = num(a["qps"] / s["qps"], ".2f") + "x" if a and s and not a["side"] and not s["side"] else "-"
+        machine = [f"{num(f.get('steal_pct'), '.0f')} / {num(f.get('speed_ms'), '.2f')}" if (f := found[ch].get(r))
+                   else "-" for ch in CHAINS]  # fmt: skip
+        rows.append([str(r), *cells, ratio, *machine])
+    return Section(
+        "Rounds: each chain's figure in each round, and the machine then",
+        "Every round ran both chains' probes interleaved in a shuffled order, so within a round both saw the same "
+        "machine. A round's figure is where its own probes cross the bound (>= its highest load when they all "
+        "passed, <= its lowest when they all failed); the headline's estimate and intervals pool every round (a "
+        "two-level bootstrap: rounds, then probes). Machine: the median over the round's probes of the share of the "
+        "machine the hypervisor took (steal %) and the time of a fixed unit of work (ms; higher is slower).",
+        ["round", *(f"{ch} QPS" for ch in CHAINS), "async / sync", *(f"{ch}: steal % / speed ms" for ch in CHAINS)],
+        rows,
+    )  # fmt: skip
 
 
 def _probes(summary: dict) -> Section | None:

@@ -110,16 +110,18 @@ class Capacity:
                 values.setdefault(p.round, []).append(getattr(p, name))
         return {r: statistics.median(v) for r, v in sorted(values.items())}
 
-    def rounds_found(self) -> list[dict[str, float | str]]:
+    def rounds_found(self) -> list[dict[str, float | str | None]]:
         """Each round's figure as its probes say it: ``{"round", "qps", "side"}``, the side "" for a crossing, ">="
-        at the highest load when every probe passed, "<=" at the lowest when every one failed."""
-        out: list[dict[str, float | str]] = []
+        at the highest load when every probe passed, "<=" at the lowest when every one failed; and the machine in
+        that round (``steal_pct``, ``speed_ms``: the medians over its probes)."""
+        out: list[dict[str, float | str | None]] = []
+        steal, speed = self.round_machine("machine_steal_pct"), self.round_machine("speed_ms")
         for r, points in sorted(_by_round([p for p in self.probes if p.round]).items()):
             qps = stats.crossing(points, self.bound_ms)
             under = all(stats.over_share(p, self.bound_ms) < 0.5 for p in points)
             side, qps = ("", qps) if qps else (">=", max(p.qps for p in points)) if under else \
                 ("<=", min(p.qps for p in points))  # fmt: skip
-            out.append({"round": r, "qps": qps, "side": side})
+            out.append({"round": r, "qps": qps, "side": side, "steal_pct": steal.get(r), "speed_ms": speed.get(r)})
         return out
 
     def round_spread(self) -> float | None:

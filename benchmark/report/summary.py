@@ -107,8 +107,6 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "capacity_speed_ms": cap.machine("speed_ms"),
                 "capacity_rounds_found": cap.rounds_found(),
                 "capacity_round_spread": cap.round_spread(),
-                "capacity_round_steal_pct": list(cap.round_machine("machine_steal_pct").values()),
-                "capacity_round_speed_ms": list(cap.round_machine("speed_ms").values()),
             }
             if cap.client_saturated:
                 notes.append("capacity: the LoadGen client passed 90% of a core in some probe")
@@ -152,7 +150,8 @@ def capacity_warnings(chains: dict[str, dict], ratio: dict | None) -> list[str]:
         if spread is not None and spread > stats.UNSTABLE_SPREAD:
             out.append(f"unstable: the {chain} chain's figure moved {spread:.0%} between rounds (standard deviation "
                        f"over mean; over {stats.UNSTABLE_SPREAD:.0%})")  # fmt: skip
-        steal = max((x for x in c.get("capacity_round_steal_pct") or [] if x is not None), default=None)
+        steal = max((r["steal_pct"] for r in c.get("capacity_rounds_found") or [] if r.get("steal_pct") is not None),
+                    default=None)  # fmt: skip
         if steal is not None and steal > 10:
             out.append(f"the hypervisor took {steal:.0f}% of the machine in a round of the {chain} chain: a shared "
                        "machine's other tenants were busy")  # fmt: skip

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from benchmark import suite
+from benchmark.loadgen import capacity, stats
 from benchmark.profiles import QUICK
 from benchmark.report.build import build
 from benchmark.report.summary import summarise_run
@@ -188,3 +189,24 @@ def test_a_capacity_run_sets_earlier_runs_of_the_same_stack_beside_its_figure(ti
     assert earlier[0]["capacity_qps"] == figures
     lines = headline(summarise_run(second))
     assert any(line.startswith("earlier runs of the same code") for line in lines) == bool(figures)
+
+
+def test_rounds_interleave_searches_on_a_real_chain_and_pair_their_ratio(tiny_run, tmp_path):
+    """Two searches of the async chain side by side, in two rounds: every probe of round 1 runs before any probe of
+    round 2, every probe lasts the queries its verdict needs, and their ratio, paired by round, carries a verdict."""
+    stack, _, _ = tiny_run
+    url = stack.scoring("async").predict_url
+    searches = {
+        name: capacity.Search(url, 250, 1, tmp_path / name, budget_s=120, start_qps=100,
+                              entities=stack.redis.entities, progress=lambda *_: None, label=name, rounds=2)
+        for name in ("a", "b")
+    }  # fmt: skip
+    found = capacity.interleaved(searches)
+    times = {r: [p.started_at for cap in found.values() for p in cap.probes if p.round == r] for r in (0, 1, 2)}
+    assert all(times.values()), {r: len(t) for r, t in times.items()}
+    assert max(times[1]) < min(times[2]) and max(times[0]) < min(times[1])
+    for cap in found.values():
+        assert cap.rounds == 2 and {p.round for p in cap.probes} == {0, 1, 2}
+        assert all(p.queries >= stats.queries_needed(0) for p in cap.probes)
+    ratio = found["a"].ratio_to(found["b"])
+    assert ratio is None or (ratio["verdict"] in ("same", "higher", "lower") and ratio["rounds"] == 2)
