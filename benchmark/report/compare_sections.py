@@ -9,7 +9,7 @@ from typing import Any
 
 from benchmark.report import compare_targets as targets
 from benchmark.report.compare_rows import sweep_axes
-from benchmark.report.tables import Section, num, ratio_text
+from benchmark.report.tables import DECISION_RULE, Section, num, ratio_text, verdict_of
 from lab.variants import AXES
 
 __all__ = ["sections"]
@@ -74,8 +74,8 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         "(xN) is a row's ratio to the row before it of the same chain: in the decomposition preset each row changes "
         "one factor from that row (against each chain's default: the next table). "
         f"Capacity: the offered load (LoadGen, Poisson arrivals, open loop) at which p99 meets {bound:.0f} ms, with "
-        "its 95% interval; its ratio to the row before has its own interval, and reads 'no measurable difference' "
-        "when that interval holds 1. CPU per request counts every process of the chain (Redis included), from /proc. "
+        f"its 95% interval; its ratio to the row before has its own interval, and {DECISION_RULE}. "
+        "CPU per request counts every process of the chain (Redis included), from /proc. "
         "RSS per scoring worker: the scoring handler's worker processes after the load, on average."
         + (
             " Above floor: the variant's figure minus its chain's floor (a bare app, no framework)."
@@ -144,6 +144,12 @@ def verdict(summary: dict[str, Any]) -> Section | None:
             parts.append(f"floor (no framework) {floor['capacity_text']}")
         if parts:
             lines.append(f"  {chain:<6} " + "; ".join(parts))
+    calls = [r["vs_default"]["capacity"] for r in rows if r.get("vs_default", {}).get("capacity")]
+    if calls:
+        said = {v: sum(1 for c in calls if verdict_of(c) == v) for v in ("higher", "lower", "same")}
+        rounds = max((c.get("rounds") or 0 for c in calls), default=0)
+        lines.append(f"against each chain's default: {said['higher']} higher, {said['lower']} lower, {said['same']} no "
+                     f"measurable difference" + (f" (paired over {rounds} rounds)" if rounds else ""))  # fmt: skip
     t = summary.get("lean_targets")
     if t:
         lines.append(f"targets for the leanest async chain ({t['lean']}; floor: {t['floor']}):")
@@ -184,8 +190,7 @@ def _against_defaults(summary: dict[str, Any]) -> Section | None:
     return Section(
         "Against each chain's default",
         "Each variant against its chain's default (async: uvicorn, FastAPI, httpx; sync: gunicorn sync workers, "
-        "Flask), measured in the same run; a capacity ratio whose 95% interval holds 1 reads 'no measurable "
-        "difference'.",
+        f"Flask), measured in the same run; {DECISION_RULE}.",
         ["variant", "capacity QPS (95%)", "capacity vs default (95%)", "single p50 ms", "p50 vs default ms",
          "CPU ms / request", "CPU vs default"],
         [[r["name"], r.get("capacity_text") or "-", ratio_text(r["vs_default"].get("capacity")),
@@ -249,8 +254,7 @@ def _batching(summary: dict[str, Any]) -> Section | None:
     return Section(
         "Batching against the unbatched twin",
         "Each batching variant (dynamic batching in the model API, or the Redis job queue) against the same chain "
-        "and model kind answering one request per model call, measured in the same run; a capacity ratio whose 95% "
-        "interval holds 1 reads 'no measurable difference'.",
+        f"and model kind answering one request per model call, measured in the same run; {DECISION_RULE}.",
         ["variant", "model", "model tier", "against", "capacity QPS (95%)", "capacity vs unbatched (95%)",
          "single p50 ms", "p50 vs unbatched ms", "CPU ms / request", "CPU vs unbatched", "mean batch",
          "model tier RSS MiB"],

@@ -50,6 +50,22 @@ def _capacity(c: dict) -> str:
     return c.get("capacity_text") or num(c.get("capacity_qps"), ".0f")
 
 
+DECISION_RULE = (
+    f"a capacity ratio reads 'no measurable difference' unless it is beyond {stats.FACTOR:g}x either way and 1 lies "
+    f"outside its {stats.DECISION_LEVEL:.0%} interval, both sides resampled from the same rounds (asv's rule, paired "
+    "by round; runs saved before rounds: unless its 95% interval leaves 1 out)"
+)
+
+
+def verdict_of(r: dict) -> str:
+    """A ratio's verdict: "higher", "lower" or "same"; for a ratio saved before verdicts, from its 95% interval."""
+    if "verdict" in r:
+        return r["verdict"]
+    if r.get("low") is None or r["low"] <= 1.0 <= r["high"]:
+        return "same"
+    return "higher" if r["ratio"] > 1 else "lower"
+
+
 def ratio_text(r: dict | None, unit: str = "x") -> str:
     """``2.10x (1.90-2.40)``, or "no measurable difference" unless the ratio is beyond the factor and its paired
     99% interval leaves 1 out (``stats.Decision``; a ratio saved before the decision: its 95% interval holds 1)."""
@@ -58,8 +74,7 @@ def ratio_text(r: dict | None, unit: str = "x") -> str:
     if r.get("low") is None:
         return f"{r['ratio']:.2f}{unit} (no interval)"
     span = f"({r['low']:.2f}-{r['high']:.2f})"
-    same = r["verdict"] == "same" if "verdict" in r else r["low"] <= 1.0 <= r["high"]
-    if same:
+    if verdict_of(r) == "same":
         return f"no measurable difference: {r['ratio']:.2f}{unit} {span}"
     return f"{r['ratio']:.2f}{unit} {span}"
 
