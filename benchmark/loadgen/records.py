@@ -96,11 +96,9 @@ class Capacity:
         per_round = [a / b for r, a in self.per_round().items() if a and (b := theirs_by_round.get(r))]
         return asdict(decision) | {"rounds": len([r for r in rounds if r]), "round_spread": stats.spread(per_round)}
 
-    def per_round(self) -> dict[int, float | None]:
-        """Each round's own figure (the bracket left out): the crossing of its probes alone; None for a round
-        whose probes do not bracket the bound (all under it, or all over)."""
-        rounds = _by_round([p for p in self.probes if p.round])
-        return {r: stats.crossing(pts, self.bound_ms) for r, pts in sorted(rounds.items())}
+    def per_round(self) -> dict[int, float]:
+        """The rounds whose own probes cross the bound (the bracket left out), and where they cross."""
+        return {r["round"]: r["qps"] for r in self.rounds_found() if not r["side"]}
 
     def round_machine(self, name: str) -> dict[int, float | None]:
         """Each round's median of one of its probes' machine readings (``machine_steal_pct``, ``speed_ms``)."""

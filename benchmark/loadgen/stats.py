@@ -197,27 +197,24 @@ def bootstrap(points: list[Point], bound_ms: float, seed: int = 0) -> list[float
     return draws
 
 
-def central_95(samples: list[float | None]) -> tuple[float, float] | None:
-    """The central 95% of ``samples``; None when over half are degenerate (no honest interval)."""
+def central(samples: list[float | None], level: float = 0.95) -> tuple[float, float] | None:
+    """The central ``level`` of ``samples`` (0.95: from the 2.5th to the 97.5th percentile); None when over half are
+    degenerate (no honest interval)."""
     kept = [s for s in samples if s is not None]
-    if len(kept) < len(samples) / 2:
+    if len(kept) < max(2, len(samples) / 2):
         return None
-    cuts = statistics.quantiles(kept, n=40)  # 2.5% steps: the first and last cut bound the central 95%
+    cuts = statistics.quantiles(kept, n=round(2 / (1 - level)))  # 0.95: 40 cuts in 2.5% steps, the first and last
     return cuts[0], cuts[-1]
 
 
+def central_95(samples: list[float | None]) -> tuple[float, float] | None:
+    """The central 95% of ``samples``; None when over half are degenerate (no honest interval)."""
+    return central(samples, 0.95)
+
+
 def estimate(points: list[Point], bound_ms: float, seed: int = 0) -> Estimate:
-    """Capacity at the bound and its 95% interval, from the probes in ``points``."""
-    qps = crossing(points, bound_ms)
-    interval = central_95(bootstrap(points, bound_ms, seed)) if qps is not None else None
-    if interval:  # a percentile interval of a skewed bootstrap can, rarely, leave its own estimate out
-        interval = min(interval[0], qps), max(interval[1], qps)
-    return Estimate(qps, *(interval or (None, None)), len(points))
-
-
-def ratio(a: list[float | None], b: list[float | None]) -> tuple[float, float] | None:
-    """95% interval of a / b from two independent bootstraps, paired draw by draw."""
-    return central_95([x / y if x is not None and y else None for x, y in zip(a, b, strict=True)])
+    """Capacity at the bound and its 95% interval, from the probes in ``points`` (of one round)."""
+    return estimate_rounds({0: points}, bound_ms, seed)
 
 
 @functools.cache
@@ -309,15 +306,6 @@ def estimate_rounds(by_round: dict[int, list[Point]], bound_ms: float, seed: int
     return Estimate(qps, *(interval or (None, None)), len(points))
 
 
-def quantiles(samples: list[float | None], level: float) -> tuple[float, float] | None:
-    """The central ``level`` of ``samples``; None when over half are degenerate (no honest interval)."""
-    kept = sorted(s for s in samples if s is not None)
-    if not kept or len(kept) < len(samples) / 2:
-        return None
-    tail = (1 - level) / 2
-    return kept[int(tail * (len(kept) - 1))], kept[math.ceil((1 - tail) * (len(kept) - 1))]
-
-
 @dataclass(frozen=True)
 class Decision:
     """A ratio's verdict, as asv's compare gives it: a difference only beyond ``FACTOR`` *and* significant."""
@@ -332,7 +320,7 @@ class Decision:
     @classmethod
     def of(cls, ratio: float, draws: list[float | None], factor: float = FACTOR) -> Decision:
         """From the point ratio and its paired draws."""
-        i95, i99 = central_95(draws), quantiles(draws, DECISION_LEVEL)
+        i95, i99 = central(draws, 0.95), central(draws, DECISION_LEVEL)
         significant = i99 is not None and not i99[0] <= 1.0 <= i99[1]
         beyond = ratio >= factor or ratio <= 1 / factor
         verdict = ("higher" if ratio > 1 else "lower") if significant and beyond else "same"
