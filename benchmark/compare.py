@@ -19,7 +19,7 @@ from benchmark.loadgen import capacity
 from benchmark.loadgen import search as loadgen_search
 from benchmark.locust import scenarios
 from benchmark.profiles import Profile
-from benchmark.progress import Progress
+from benchmark.progress import VARIANT_START_S, Progress
 from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
 from benchmark.suite import locust_processes, scrape_metrics, settings_snapshot
@@ -29,8 +29,6 @@ from lab.ports import free_port, service_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
-
-START_S = 20.0  # a variant's start, verification and warm-up
 
 
 def _stack(variant: Variant, redis_port: int) -> Stack:
@@ -68,7 +66,7 @@ def run(
     points = variants.sweep(sweep, grid) if sweep else []
     chosen = variants.expand(names) + points
     progress = Progress.of(progress)
-    progress.plan([(v.name, START_S + scenarios.expected_s(profile, stress_too=False)) for v in chosen]
+    progress.plan([(v.name, VARIANT_START_S + scenarios.expected_s(profile, stress_too=False)) for v in chosen]
                   + [("capacity", len(chosen) * loadgen_search.expected_s(profile))])  # fmt: skip
     path = new_run_dir(lab.results_dir, "compare")
     options = profile.as_dict() | {

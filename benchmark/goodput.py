@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.loadgen import capacity
+from benchmark.loadgen import search as loadgen_search
 from benchmark.profiles import Profile
+from benchmark.progress import VARIANT_START_S, Progress
 from benchmark.report.build import build
 from benchmark.rundir import Run, load_manifest, manifest, new_run_dir, write_json
 from benchmark.suite import settings_snapshot
@@ -123,7 +125,7 @@ def _capacity(
 
 
 def run(
-    names: Iterable[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] = print,
+    names: Iterable[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] | Progress = print,
     policies: tuple[str, ...] = POLICIES, multiples: tuple[float, ...] = MULTIPLES, probe_s: float = 10.0,
     seed: int | None = None, known: dict[str, float] | None = None,
 ) -> Path:  # fmt: skip
@@ -131,6 +133,10 @@ def run(
     ``known``: capacities already measured (QPS per variant), whose searches are skipped."""
     chosen = variants.expand(list(names))
     order = random.Random(seed)
+    progress = Progress.of(progress)
+    per_policy = VARIANT_START_S + len(multiples) * (probe_s + loadgen_search.PROBE_OVERHEAD_S)
+    progress.plan([(v.name, (0 if known and v.name in known else loadgen_search.expected_s(profile))
+                    + len(policies) * per_policy) for v in chosen])  # fmt: skip
     path = new_run_dir(lab.results_dir, "goodput")
     options = profile.as_dict() | {
         "profile": profile.name, "kind": "goodput", "variants": [v.name for v in chosen], "policies": list(policies),
@@ -147,6 +153,7 @@ def run(
         with run_.recording():
             control.start(_stack(chosen[0], redis_port, None), glab, ["redis"], log=lambda *_: None)
             for i, v in enumerate(chosen, 1):
+                progress.begin(v.name)
                 missing = v.missing()
                 out = path / "variants" / v.name
                 if missing:
@@ -181,6 +188,7 @@ def run(
                     finally:
                         control.stop(glab, records)
     finally:
+        progress.close()
         control.down(glab, log=lambda *_: None)
         build(path)
     return path

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 
+VARIANT_START_S = 20.0  # a variant's chain started, verified and warmed up (lab compare, lab goodput): for the plan
+
 
 def duration_text(seconds: float) -> str:
     """``about 4 min left``, ``under a minute left``."""

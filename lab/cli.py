@@ -133,7 +133,7 @@ def cmd_goodput(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int
     policies = tuple(p for p in (args.policies or ",".join(goodput.POLICIES)).split(",") if p)
     multiples = tuple(float(m) for m in (args.multiples or ",".join(map(str, goodput.MULTIPLES))).split(","))
     known = {k: float(v) for k, _, v in (item.partition("=") for item in (args.capacity_qps or "").split(",") if item)}
-    path = goodput.run(names, lab, _profile(args), _progress, policies, multiples, args.probe_s, args.seed, known)
+    path = goodput.run(names, lab, _profile(args), _tracker(), policies, multiples, args.probe_s, args.seed, known)
     print(f"report: {path / 'report.html'}")
     return 0
 

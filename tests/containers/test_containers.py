@@ -151,6 +151,7 @@ def test_lab_capacity_measures_both_chains_in_compose(compose, tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=4 * CAPACITY_BUDGET_S + 120,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "left]" in out.stdout  # each step's line says the time left
     runs = list(tmp_path.glob("results/*-capacity"))
     assert len(runs) == 1, out.stdout[-2000:]
     for chain in ("sync", "async"):

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from benchmark import suite
-from benchmark.loadgen import capacity, stats
+from benchmark.loadgen import capacity, search, stats
 from benchmark.profiles import QUICK
 from benchmark.report.build import build
 from benchmark.report.summary import summarise_run
@@ -201,7 +201,11 @@ def test_rounds_interleave_searches_on_a_real_chain_and_pair_their_ratio(tiny_ru
                               entities=stack.redis.entities, progress=lambda *_: None, label=name, rounds=2)
         for name in ("a", "b")
     }  # fmt: skip
-    found = capacity.interleaved(searches)
+    lefts: list[float] = []  # what the searches said they had left, before each probe (a long command's ETA)
+    found = capacity.interleaved(searches, on_left=lefts.append)
+    probes = [p for cap in found.values() for p in cap.probes]
+    assert len(lefts) == len(probes) and all(x >= 0 for x in lefts)
+    assert lefts[-1] <= max(p.duration_s for p in probes) + search.PROBE_OVERHEAD_S  # the last probe's own time
     times = {r: [p.started_at for cap in found.values() for p in cap.probes if p.round == r] for r in (0, 1, 2)}
     assert all(times.values()), {r: len(t) for r, t in times.items()}
     assert max(times[1]) < min(times[2]) and max(times[0]) < min(times[1])
