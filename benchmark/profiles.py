@@ -35,7 +35,7 @@ class Profile:
     capacity_rounds: int = 5  # rounds of refinement, every chain's probes interleaved in each (ratios pair by round)
     capacity_budget_s: float = 900.0  # per chain, a cap: the search stops when a whole round no longer fits
     # LoadGen on the last core, the chain under test on the others (os.sched_setaffinity). Off by default:
-    # measured on 2 cores in doc/FINDINGS.md.
+    # measured on 2 cores in doc/NOTEBOOK.md ("Pinning").
     capacity_pin: bool = False
     # The options experiments own (benchmark.experiments.Option), by name: not fields of every profile.
     own: dict[str, Any] = field(default_factory=dict, compare=False)

@@ -75,7 +75,7 @@ def speed_unit_ms() -> float:
     """How fast this machine runs pure Python now: the best of three timings of one fixed unit of work, in
     ms. The best, so that a preemption inside one timing does not count; what is left is the core's speed,
     which on a shared machine varies (on the development machine: two speeds about 1.6x apart, switching
-    from second to second; doc/FINDINGS.md)."""
+    from second to second; doc/NOTEBOOK.md)."""
     best = math.inf
     for _ in range(3):
         t0 = time.perf_counter()

@@ -211,7 +211,7 @@ VARIANTS = {
             model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER | HTTPX, requires=("uvicorn_worker",),
         ),
         Variant("async-httpx", "async", "plain uvicorn, one worker per core, httpx's own connection pool (the "
-                "default until its pool's cost was found to grow with its connections: doc/FINDINGS.md)",
+                "default until its pool's cost was found to grow with its connections: doc/NOTEBOOK.md)",
                 scoring=HTTPX),
         Variant("async-gunicorn-asgi", "async", "gunicorn's own asyncio ASGI worker",
                 model=_gunicorn("asgi", CORES), scoring=_gunicorn("asgi", CORES)),

@@ -1,7 +1,7 @@
 """Earlier capacity runs of the same code, settings and machine: how far the figure moves from run to run.
 
 One run's interval holds that run's noise only. A shared machine also changes speed over tens of minutes
-(doc/FINDINGS.md: the async chain's figure had a spread between runs nearly twice what one run's interval
+(doc/NOTEBOOK.md: the async chain's figure had a spread between runs nearly twice what one run's interval
 shows, and halves of one run agreed within their intervals), and no run can see a drift slower than itself.
 The results folder already keeps every earlier run, so a capacity run records the figures of those that match
 it, and the summary sets them beside its own: a user sees how much a rerun moves, not only this run's noise.
@@ -92,7 +92,7 @@ def spread(runs: list[dict[str, Any]], chain: str, low: float | None, high: floa
 
 
 def text(s: dict[str, Any] | None) -> str:
-    """``135-156 QPS over 2 runs (median 145), 1 outside this run's interval`` (set I of doc/FINDINGS.md)."""
+    """``135-156 QPS over 2 runs (median 145), 1 outside this run's interval`` (set I of doc/NOTEBOOK.md)."""
     if not s:
         return "none"
     low, high = f"{s['min']:.0f}", f"{s['max']:.0f}"
