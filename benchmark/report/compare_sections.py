@@ -138,18 +138,21 @@ def verdict(summary: dict[str, Any]) -> Section | None:
         if default and default.get("capacity_text"):
             parts.append(f"default {default['capacity_text']}")
         if best and best.get("vs_default", {}).get("capacity"):
-            parts.append(f"best: {best['name']} {best['capacity_text']}, "
+            parts.append(f"highest: {best['name']} {best['capacity_text']}, "
                          f"{ratio_text(best['vs_default']['capacity'])} against the default")  # fmt: skip
         if floor and floor.get("capacity_text"):
             parts.append(f"floor (no framework) {floor['capacity_text']}")
         if parts:
             lines.append(f"  {chain:<6} " + "; ".join(parts))
-    calls = [r["vs_default"]["capacity"] for r in rows if r.get("vs_default", {}).get("capacity")]
+    calls = {r["name"]: r["vs_default"]["capacity"] for r in rows if r.get("vs_default", {}).get("capacity")}
     if calls:
-        said = {v: sum(1 for c in calls if verdict_of(c) == v) for v in ("higher", "lower", "same")}
-        rounds = max((c.get("rounds") or 0 for c in calls), default=0)
-        lines.append(f"against each chain's default: {said['higher']} higher, {said['lower']} lower, {said['same']} no "
-                     f"measurable difference" + (f" (paired over {rounds} rounds)" if rounds else ""))  # fmt: skip
+        said = {v: [n for n, c in calls.items() if verdict_of(c) == v] for v in ("higher", "lower", "same")}
+        rounds = max((c.get("rounds") or 0 for c in calls.values()), default=0)
+        lines.append("against each chain's default" + (f" (paired over {rounds} rounds)" if rounds else "") + ": "
+                     + "; ".join(f"{label} {len(said[v])}" + (f" ({', '.join(said[v])})" if said[v] and v != "same"
+                                                               else "")
+                                 for v, label in (("higher", "higher"), ("lower", "lower"),
+                                                  ("same", "no measurable difference"))))  # fmt: skip
     t = summary.get("lean_targets")
     if t:
         lines.append(f"targets for the leanest async chain ({t['lean']}; floor: {t['floor']}):")
