@@ -157,7 +157,7 @@ class DelayAdmission(Admission):
 
     In any state, a request that waited a whole interval to start is refused. Measured on the async chain,
     which caps and rules hold goodput past capacity and which refuse the original lab's bursts:
-    doc/FINDINGS.md, "Why the async chain collapsed".
+    doc/NOTEBOOK.md, "Why the async chain collapsed".
     """
 
     def __init__(self, target_s: float, interval_s: float, standing_cap: int | None = None,

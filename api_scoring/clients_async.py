@@ -57,7 +57,7 @@ class ModelFanout:
         # removes (connection_pool.py, _assign_requests_to_connections, httpcore 1.0.9), and it keeps every
         # connection a burst opened. So once a burst has grown the pool, every later request costs more CPU,
         # the chain falls behind and the pool grows further: the async chain's metastable collapse
-        # (doc/FINDINGS.md, "Why the async chain collapsed"). With httpx's own pool, calls past
+        # (doc/NOTEBOOK.md, "Why the async chain collapsed"). With httpx's own pool, calls past
         # HTTPX_MAX_CONNECTIONS wait in this semaphore, an O(1) queue, and the pool never holds more.
         return min(self.settings.model_max_connections, HTTPX_MAX_CONNECTIONS)
 
