@@ -204,7 +204,7 @@ def test_rounds_interleave_searches_on_a_real_chain_and_pair_their_ratio(tiny_ru
     lefts: list[float] = []  # what the searches said they had left, before each probe (a long command's ETA)
     found = capacity.interleaved(searches, on_left=lefts.append)
     probes = [p for cap in found.values() for p in cap.probes]
-    assert len(lefts) == len(probes) and all(x >= 0 for x in lefts)
+    assert len(lefts) >= len(probes) and all(x >= 0 for x in lefts)  # once a probe, and as each bracket closes
     assert lefts[-1] <= max(p.duration_s for p in probes) + search.PROBE_OVERHEAD_S  # the last probe's own time
     times = {r: [p.started_at for cap in found.values() for p in cap.probes if p.round == r] for r in (0, 1, 2)}
     assert all(times.values()), {r: len(t) for r, t in times.items()}
