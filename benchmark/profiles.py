@@ -76,8 +76,9 @@ class Profile:
 
 
 FULL = Profile("full")
-# About nine minutes for both chains on a 2-core machine (make run: 8 min 48 s to 9 min 51 s from a fresh clone,
-# install included). A max-performance hold that breaks the bound is held again lower, up to twice per chain: at
+# Under ten minutes for both chains on a 2-core machine (make run with three capacity rounds: 8 min 42 s with
+# the virtualenv installed, 2026-12-03; before the rounds, 8 min 48 s to 9 min 51 s from a fresh clone).
+# A max-performance hold that breaks the bound is held again lower, up to twice per chain: at
 # 20 s a hold, a make run whose holds stepped down three times took 9 min 51 s, so a fourth would have passed ten
 # minutes; at 15 s, four take a minute (a hold at 100 users still measures about 1,300 requests).
 QUICK = Profile(
