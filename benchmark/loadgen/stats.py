@@ -13,8 +13,9 @@ by maximum likelihood, and the capacity is where it is 0.5. A chain bound by CPU
 knee, it collapses (a queue, failed queries), and whether a probe near the knee collapses is a coin toss:
 a curve of the p99 itself has no value for a collapse, and the isotonic fit that counted one at 10x the
 bound sat where about one probe in seven collapses and moved with the few a run happened to see. Its 95%
-interval is a percentile bootstrap over the probes: resampling whole probes carries the drift of a shared
-machine between probes, and each probe's own sampling noise is already in its chance of being over.
+interval is a two-level percentile bootstrap (the rounds, then the probes within them): resampling carries the
+drift of a shared machine, and each probe's own sampling noise is already in its chance of being over. Ratios
+pair their two sides' draws by round, and a difference is called as asv calls one (``Decision``).
 """
 
 from __future__ import annotations
@@ -207,11 +208,6 @@ def central(samples: list[float | None], level: float = 0.95) -> tuple[float, fl
     return cuts[0], cuts[-1]
 
 
-def central_95(samples: list[float | None]) -> tuple[float, float] | None:
-    """The central 95% of ``samples``; None when over half are degenerate (no honest interval)."""
-    return central(samples, 0.95)
-
-
 def estimate(points: list[Point], bound_ms: float, seed: int = 0) -> Estimate:
     """Capacity at the bound and its 95% interval, from the probes in ``points`` (of one round)."""
     return estimate_rounds({0: points}, bound_ms, seed)
@@ -300,7 +296,7 @@ def estimate_rounds(by_round: dict[int, list[Point]], bound_ms: float, seed: int
     qps = crossing(points, bound_ms)
     if qps is None or not interval:
         return Estimate(qps, None, None, len(points))
-    interval = central_95(two_level_bootstrap(by_round, round_picks(sorted(by_round)), bound_ms, seed))
+    interval = central(two_level_bootstrap(by_round, round_picks(sorted(by_round)), bound_ms, seed))
     if interval:  # a percentile interval of a skewed bootstrap can, rarely, leave its own estimate out
         interval = min(interval[0], qps), max(interval[1], qps)
     return Estimate(qps, *(interval or (None, None)), len(points))

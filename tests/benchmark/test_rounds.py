@@ -111,7 +111,7 @@ def test_a_drift_both_chains_share_cancels_in_the_paired_ratio():
         for picks_b, widths in ((stats.round_picks(rounds), paired), (stats.round_picks(rounds, seed=9), unpaired)):
             draws = [x / y for x, y in zip(a.resamples(stats.round_picks(rounds), 1), b.resamples(picks_b, 2),
                                            strict=True) if x and y]  # fmt: skip
-            low, high = stats.central_95(draws)
+            low, high = stats.central(draws, 0.95)
             widths.append(high - low)
     # Measured: 0.84 of the unpaired width. Most of a ratio's interval here is the noise of three probes a round,
     # which no pairing removes; what the pairing takes out is the drift.
