@@ -1,4 +1,4 @@
-# The lab's entry points. Every target goes through the `lab` CLI (lab/cli.py).
+# The lab's entry points. Every target goes through the `lab` CLI (cli/main.py).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+from api_common.ports import free_port
 from benchmark.loadgen import capacity
 from benchmark.loadgen import search as loadgen_search
 from benchmark.locust import scenarios
@@ -22,10 +23,10 @@ from benchmark.profiles import Profile
 from benchmark.progress import VARIANT_START_S, Progress
 from benchmark.report.build import build
 from benchmark.rundir import Run, manifest, new_run_dir, write_json
-from benchmark.suite import locust_processes, scrape_metrics, settings_snapshot
+from benchmark.snapshot import locust_processes, scrape_metrics, settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, processes, variants
-from lab.ports import free_port, service_ports
+from lab.ports import service_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant

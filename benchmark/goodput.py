@@ -26,16 +26,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from api_common.ports import free_port
 from benchmark.loadgen import capacity
 from benchmark.loadgen import search as loadgen_search
 from benchmark.profiles import Profile
 from benchmark.progress import VARIANT_START_S, Progress
-from benchmark.report.build import build
 from benchmark.rundir import Run, load_manifest, manifest, new_run_dir, write_json
-from benchmark.suite import settings_snapshot
+from benchmark.snapshot import settings_snapshot
 from benchmark.verify import verify, warm_up
 from lab import control, variants
-from lab.ports import free_port, service_ports
+from lab.ports import service_ports
 from lab.settings import LabSettings
 from lab.stack import Stack
 from lab.variants import Variant
@@ -127,10 +127,11 @@ def _capacity(
 def run(
     names: Iterable[str], lab: LabSettings, profile: Profile, progress: Callable[[str], None] | Progress = print,
     policies: tuple[str, ...] = POLICIES, multiples: tuple[float, ...] = MULTIPLES, probe_s: float = 10.0,
-    seed: int | None = None, known: dict[str, float] | None = None,
+    seed: int | None = None, known: dict[str, float] | None = None, publish: Callable[[Path], object] = lambda p: p,
 ) -> Path:  # fmt: skip
-    """Measure every variant of ``names`` under every policy; returns the run folder (its report built).
-    ``known``: capacities already measured (QPS per variant), whose searches are skipped."""
+    """Measure every variant of ``names`` under every policy; returns the run folder. ``known``: capacities already
+    measured (QPS per variant), whose searches are skipped. ``publish`` builds the report from the folder, also
+    when the run stops early (``benchmark.report.build.build``, which sits above this module)."""
     chosen = variants.expand(list(names))
     order = random.Random(seed)
     progress = Progress.of(progress)
@@ -190,7 +191,7 @@ def run(
     finally:
         progress.close()
         control.down(glab, log=lambda *_: None)
-        build(path)
+        publish(path)
     return path
 
 
@@ -246,7 +247,7 @@ def _ms(value: float | None) -> str:
 
 
 def sections(summary: dict) -> list:
-    from benchmark.report.tables import Section
+    from benchmark.render.tables import Section
 
     rows = []
     for p in summary["points"]:
@@ -273,7 +274,7 @@ def sections(summary: dict) -> list:
 
 
 def plots(summary: dict) -> dict[str, bytes]:
-    from benchmark.report import plots as p
+    from benchmark.render import plots as p
 
     if not summary["points"]:
         return {}

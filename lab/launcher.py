@@ -3,7 +3,7 @@
 Each server's own command line lives in its module of ``api_common/servers``; this joins it to a service.
 
 ``lab up``, the tests and the Docker images all go through :func:`command` and :func:`environment`
-(the images via ``python -m lab serve NAME``, which execs the same command).
+(the images via ``python -m cli serve NAME``, which execs the same command).
 """
 
 from __future__ import annotations

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from api_common.ports import free_port, free_ports
 from feature_store import server
 from feature_store.settings import RedisSettings
 from lab import control, health
-from lab.ports import free_port, free_ports
 from lab.settings import LabSettings
 from lab.stack import Stack, build_stack
 

@@ -3,9 +3,10 @@
 A framework module defines ``FRAMEWORK``, a :class:`Framework`: for each tier (the model API, the scoring
 handler) and each kind of app (WSGI, ASGI), the ``module:function`` that builds that app over the
 framework-free service layers (``api_model.service``, ``api_scoring.service``). A chain's settings say the
-app kind it runs (its clients block or await); the setting ``app`` names the framework. Adding one is
-adding a module here, or in a folder named by ``LAB_FRAMEWORK_PATH``; its factories may live in the same
-module (``frameworks/quart.py``) or beside the services (``api_model/flask_app.py``).
+app kind it runs (its clients block or await); the setting ``app`` names the framework. The row names its
+factories and imports no tier: each tier owns its app for each framework (``api_model/quart_app.py``,
+``api_scoring/quart_app.py``), over the framework's glue in ``api_common`` (``quart_glue.py``). Adding a
+framework is one app module per tier plus a row here, or in a folder named by ``LAB_FRAMEWORK_PATH``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ class Framework:
     name: str
     # (tier, app kind) -> "module:function" returning the app; a function takes the tier's settings or none.
     apps: dict[tuple[str, str], str]
+
+    @classmethod
+    def per_tier(cls, name: str, module: str, kinds: tuple[str, ...]) -> Framework:
+        """The usual row: ``api_<tier>.<module>:create_app`` for each tier and app kind (``{kind}`` in ``module``
+        names one module per kind)."""
+        apps = {(tier, kind): f"api_{tier}.{module.format(kind=kind)}:create_app" for tier in TIERS for kind in kinds}
+        return cls(name, apps)
 
     def kinds(self, tier: str) -> tuple[str, ...]:
         return tuple(kind for t, kind in self.apps if t == tier)

@@ -2,7 +2,4 @@
 
 from api_common.frameworks import Framework
 
-FRAMEWORK = Framework(
-    "fastapi",
-    {("model", "asgi"): "api_model.fastapi_app:create_app", ("scoring", "asgi"): "api_scoring.fastapi_app:create_app"},
-)
+FRAMEWORK = Framework.per_tier("fastapi", "fastapi_app", ("asgi",))

@@ -2,7 +2,4 @@
 
 from api_common.frameworks import Framework
 
-FRAMEWORK = Framework(
-    "flask",
-    {("model", "wsgi"): "api_model.flask_app:create_app", ("scoring", "wsgi"): "api_scoring.flask_app:create_app"},
-)
+FRAMEWORK = Framework.per_tier("flask", "flask_app", ("wsgi",))

@@ -13,18 +13,31 @@ import importlib.util
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.registry import Registry, UnknownPart
-
-if TYPE_CHECKING:
-    from api_common.settings import ServiceSettings
 
 APP_KINDS = ("wsgi", "asgi")
 # A model server's start, at most: Ray (its GCS, raylet, controller, proxy, replicas), TorchServe (a JVM, then its
 # Python workers), Triton. 8-20 s each on an idle machine here; 4x that for a busy one.
 MODEL_SERVER_STARTUP_S = 90.0
+
+
+class ServiceSettings(Protocol):
+    """What a server reads of a service's settings: ``api_common.settings.ServiceSettings``, which names its server
+    and asks this registry for it, so this module sits below the settings and does not import them."""
+
+    host: str
+    port: int
+    chain: str
+    tier: str
+    app_kind: str
+    workers: int | None
+    worker_class: str
+    threads: int
+    worker_connections: int
+    log_level: str
 
 
 def cpu_count() -> int:

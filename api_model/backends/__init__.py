@@ -12,13 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 from api_common.registry import Registry
 from api_model.model import draw_latency_ms
 
-if TYPE_CHECKING:
-    from api_model.settings import ModelApiSettings
+
+class ModelApiSettings(Protocol):
+    """What a backend reads of the model API's settings: ``api_model.settings.ModelApiSettings``, which names its
+    backend and asks this registry for it, so this module sits below the settings and does not import them."""
+
+    latency_min_ms: float
+    latency_max_ms: float
+    batch_item_ms: float
+    model_dir: Path
+    model_threads: int
 
 
 def simulated_ms(settings: ModelApiSettings, n: int, single: bool) -> float:

@@ -19,8 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from api_common.ports import free_ports
 from api_model.model_servers import load_settings
-from lab.ports import free_ports
 
 MODEL = "scorer"
 HANDLER = Path(__file__).with_name("torchserve_handler.py")

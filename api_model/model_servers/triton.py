@@ -26,8 +26,8 @@ import sysconfig
 
 import numpy as np
 
+from api_common.ports import free_ports
 from api_model.model_servers import Batches, Item, load_settings
-from lab.ports import free_ports
 
 MODEL = "scorer"
 

@@ -19,7 +19,7 @@ from api_common.registry import Registry
 if TYPE_CHECKING:
     from benchmark.profiles import Profile
     from benchmark.progress import Progress
-    from benchmark.report.tables import Section
+    from benchmark.render.tables import Section
     from lab.settings import LabSettings
     from lab.stack import Stack
 

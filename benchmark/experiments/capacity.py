@@ -7,8 +7,8 @@ import os
 from api_common.contract import CHAINS
 from benchmark.experiments import Context, Experiment
 from benchmark.loadgen import capacity, history, search
-from benchmark.report.tables import Section, headline, num
-from benchmark.suite import chain_processes
+from benchmark.render.tables import Section, headline, num
+from benchmark.snapshot import chain_processes
 from lab import processes
 from lab.control import state_file
 
@@ -122,7 +122,7 @@ def _probes(summary: dict) -> Section | None:
 
 
 def make_plots(summary: dict) -> dict[str, bytes]:
-    from benchmark.report import plots  # matplotlib: only when a report is built
+    from benchmark.render import plots  # matplotlib: only when a report is built
 
     if not summary.get("probes"):
         return {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from api_common.contract import CHAINS
 from benchmark.experiments import Context, Experiment
 from benchmark.locust import scenarios
-from benchmark.report.tables import Section, num, summary_table
-from benchmark.suite import chain_processes, locust_processes
+from benchmark.render.tables import Section, num, summary_table
+from benchmark.snapshot import chain_processes, locust_processes
 from lab.control import state_file
 
 OPTIONS = ("response_time_s", "ramp_max_users", "ramp_rate", "ramp_step_users", "max_performance_s", "stress_users",
@@ -116,7 +116,7 @@ def _steps(summary: dict) -> Section:
 
 
 def make_plots(summary: dict) -> dict[str, bytes]:
-    from benchmark.report import plots  # matplotlib: only when a report is built
+    from benchmark.render import plots  # matplotlib: only when a report is built
 
     if not summary.get("steps"):
         return {}

@@ -12,7 +12,7 @@ from api_common.contract import CHAINS, SAMPLE
 from benchmark.experiments import Context, Experiment
 from benchmark.profiling import experiment as profiling
 from benchmark.profiling.breakdown import breakdown
-from benchmark.report.tables import Section, num
+from benchmark.render.tables import Section, num
 from lab.stack import Stack
 
 
@@ -79,7 +79,7 @@ def summarise(run: Path, manifest: dict) -> dict[str, Any]:
 
 
 def make_plots(summary: dict) -> dict[str, bytes]:
-    from benchmark.report import plots  # matplotlib: only when a report is built
+    from benchmark.render import plots  # matplotlib: only when a report is built
 
     rows = summary.get("profiling", {}).get("breakdown")
     return {"breakdown.png": plots.breakdown(rows)} if rows else {}

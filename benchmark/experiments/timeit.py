@@ -13,7 +13,7 @@ import httpx
 
 from api_common.contract import CHAINS, SAMPLE
 from benchmark.experiments import Context, Experiment
-from benchmark.report.tables import Section
+from benchmark.render.tables import Section
 from benchmark.rundir import write_atomic
 from lab.stack import Stack
 
@@ -93,7 +93,7 @@ def summarise(run: Path, manifest: dict) -> dict[str, Any]:
 
 
 def make_plots(summary: dict) -> dict[str, bytes]:
-    from benchmark.report import plots  # matplotlib: only when a report is built
+    from benchmark.render import plots  # matplotlib: only when a report is built
 
     rows = summary.get("timeit", {}).get("rows")
     return {"timeit.png": plots.timeit(rows)} if rows else {}

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from benchmark import analysis
 from benchmark.locust import runner
 from benchmark.locust.runner import Scenario
 from benchmark.profiles import MAX_PERF_SPAWN_S, Profile
-from benchmark.report import analysis
 from lab.processes import Record
 from lab.stack import Stack
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.experiments import all_experiments
-from benchmark.report import compare_rows, compare_sections, plots
+from benchmark.render import plots
+from benchmark.render.tables import Section, run_section, sections
+from benchmark.report import compare_rows, compare_sections
 from benchmark.report.summary import summarise_run
-from benchmark.report.tables import Section, run_section, sections
 from benchmark.rundir import load_manifest, write_atomic, write_json
 
 PLOTS = [

@@ -15,8 +15,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from benchmark import analysis as an
 from benchmark.loadgen import capacity
-from benchmark.report import analysis as an
 from benchmark.report import compare_targets as targets
 from benchmark.rundir import load_manifest
 from lab.variants import Described
@@ -126,9 +126,6 @@ def variant_figures(folder: Path, name: str, manifest: dict) -> dict[str, Any]:
     return out
 
 
-Joined = dict[str, tuple[dict, capacity.Capacity | None]]  # a row and its capacity, by variant name
-
-
 def summarise_compare(run: Path) -> dict[str, Any]:
     m = load_manifest(run)
     opts = m.get("options", {})
@@ -145,7 +142,8 @@ def summarise_compare(run: Path) -> dict[str, Any]:
             before[row["chain"]] = cap
     departures = capacity.departures(float(opts.get("capacity_probe_s", 60)), probes) if probes else ""
     _above_floor(rows)
-    by_name: Joined = {row["name"]: (row, cap) for row, cap in zip(rows, caps, strict=True) if "skipped" not in row}
+    joined = zip(rows, caps, strict=True)
+    by_name: targets.Joined = {row["name"]: (row, cap) for row, cap in joined if "skipped" not in row}
     for row, cap in by_name.values():
         base, base_cap = by_name.get(row["default"], (None, None))  # against its chain's default
         if base is not None and base is not row:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from benchmark.render.tables import DECISION_RULE, Section, num, ratio_text, verdict_of
 from benchmark.report import compare_targets as targets
 from benchmark.report.compare_rows import sweep_axes
-from benchmark.report.tables import DECISION_RULE, Section, num, ratio_text, verdict_of
 from lab.variants import AXES
 
 __all__ = ["sections"]

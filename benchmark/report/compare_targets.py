@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from benchmark.report.tables import Section, ratio_text
+from benchmark.render.tables import Section, ratio_text
 
 if TYPE_CHECKING:
-    from benchmark.report.compare_rows import Joined
+    from benchmark.loadgen import capacity
+
+Joined = dict[str, tuple[dict, "capacity.Capacity | None"]]  # a row and its capacity, by variant name
 
 # The targets were set for the async chain (the leanest one against the floor; its default against the original).
 TARGET_CHAIN = "async"

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from api_common.contract import CHAINS
+from benchmark import analysis as an
 from benchmark.experiments import all_experiments
 from benchmark.loadgen import capacity, history, stats
 from benchmark.locust.scenarios import HOLDS, STEP_DOWN, over_bound
-from benchmark.report import analysis as an
 from benchmark.rundir import load_manifest
 
 SCENARIOS = ("response_time", "load_ramp", "max_performance", "stress")

@@ -80,8 +80,8 @@ def test_batch_counts_of_several_processes_read_back_as_the_lab_histogram(tmp_pa
     import json
     import os
 
-    from benchmark.report.analysis import batch_sizes
-    from benchmark.suite import collect
+    from benchmark.analysis import batch_sizes
+    from benchmark.snapshot import collect
 
     counts = BatchCounts(None)
     for n in (1, 4, 4):

@@ -12,12 +12,12 @@ import pytest
 import redis
 
 from api_common import deadline
+from api_common.ports import free_port
 from api_model.fastapi_app import PREDICT_PATH as MODEL_ASYNC_PATH
 from api_scoring import fastapi_app, flask_app
 from api_scoring.settings import ScoringAsyncSettings, ScoringSyncSettings
 from feature_store.loader import load
 from lab import health, launcher, processes
-from lab.ports import free_port
 from lab.smoke import expected_prediction
 from tests.clients import FastAPIClient, FlaskClient, post_json
 from tests.conftest import BUSY_MARGIN_S, make_stack, wait_for

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
+from benchmark import analysis as an
 from benchmark.experiments.timeit import async_faster_percent
-from benchmark.report import analysis as an
 
 
 def test_percentile_nearest_rank():
@@ -109,7 +109,7 @@ def test_batch_sizes_are_read_from_the_histogram_of_a_scraped_metrics_file(tmp_p
     from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
     from api_common.metrics import BATCH_BUCKETS
-    from benchmark.report.analysis import batch_sizes
+    from benchmark.analysis import batch_sizes
 
     reg = CollectorRegistry()
     h = Histogram("model_batch_size", "items per call", ["service"], buckets=BATCH_BUCKETS, registry=reg)

@@ -3,8 +3,8 @@ and pyperf's kind of warning when the rounds disagree."""
 
 from __future__ import annotations
 
+from benchmark.render.tables import headline, ratio_text, rounds_text
 from benchmark.report.summary import capacity_warnings
-from benchmark.report.tables import headline, ratio_text, rounds_text
 
 RATIO = {"ratio": 10.6, "low": 9.4, "high": 12.0, "low99": 9.0, "high99": 12.6, "verdict": "higher", "rounds": 3,
          "round_spread": 0.04}  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmark.profiles import MAX_PERF_SPAWN_S, QUICK, ProfileError
-from lab import cli
+from cli import main as cli
 
 
 def test_the_presets_are_valid_and_options_override_them():

@@ -10,7 +10,7 @@ import random
 import pytest
 
 from benchmark.loadgen import capacity, records, search, stats
-from benchmark.report import plots
+from benchmark.render import plots
 
 
 class FakeChain:

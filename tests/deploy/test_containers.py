@@ -61,8 +61,8 @@ def test_one_dockerfile_builds_every_image_through_the_launcher():
     text = df.content
     assert "ARG BASE=python:3.11-slim" in text  # the official base where a registry is reachable
     assert re.search(r"^FROM \$\{BASE\} AS service$", text, re.M)
-    assert 'exec python -m lab serve \\"$LAB_SERVICE\\" --host 0.0.0.0' in text  # the same launcher as make up
-    assert "python -m lab health" in text and "--require-hashes" in text and "PIP_NO_INDEX=1" in text
+    assert 'exec python -m cli serve \\"$LAB_SERVICE\\" --host 0.0.0.0' in text  # the same launcher as make up
+    assert "python -m cli health" in text and "--require-hashes" in text and "PIP_NO_INDEX=1" in text
     users = [i["value"] for i in df.structure if i["instruction"] == "USER"]
     assert users and all(u not in ("root", "0") for u in users)
 

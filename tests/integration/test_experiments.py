@@ -14,9 +14,9 @@ import pytest
 from benchmark import suite
 from benchmark.loadgen import capacity, search, stats
 from benchmark.profiles import QUICK
+from benchmark.render.tables import headline
 from benchmark.report.build import build
 from benchmark.report.summary import summarise_run
-from benchmark.report.tables import headline
 from benchmark.verify import VerificationError, verify
 from lab import control, processes
 from tests.conftest import lab_settings, make_stack, start
@@ -139,7 +139,7 @@ def test_sigint_keeps_partial_results_and_leaves_no_process(tmp_path):
     lab = lab_settings(tmp_path)
     start(stack, lab)
     try:
-        cmd = [sys.executable, "-m", "lab", "locust", "--response-time-s", "30"]
+        cmd = [sys.executable, "-m", "cli", "locust", "--response-time-s", "30"]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         results = tmp_path / "results"
         deadline = time.monotonic() + 60

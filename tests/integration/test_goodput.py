@@ -18,7 +18,7 @@ def test_goodput_measures_every_policy_and_load_and_rebuilds_its_report(tmp_path
     lab = lab_settings(tmp_path)
     profile = QUICK.with_options(capacity_probe_s=2, capacity_budget_s=8)
     path = goodput.run(["async"], lab, profile, lambda *_: None, policies=("off", "delay"), multiples=(0.5, 2.0),
-                       probe_s=2, seed=3, known={"async": 120.0})  # fmt: skip
+                       probe_s=2, seed=3, known={"async": 120.0}, publish=build)  # fmt: skip
     summary = goodput.summarise(path)
     points = {(p["policy"], p["multiple"]): p for p in summary["points"]}
     assert set(points) == {("off", 0.5), ("off", 2.0), ("delay", 0.5), ("delay", 2.0)}

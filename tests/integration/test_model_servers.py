@@ -1,4 +1,4 @@
-"""Each model server runs the async chain in a network namespace with only a loopback interface (lab/offline.py):
+"""Each model server runs the async chain in a network namespace with only a loopback interface (benchmark/offline.py):
 it starts (nothing fetched: no route leaves the namespace), answers the same prediction as the lab's own model
 API on the same backend (benchmark/verify.py checks both tiers), forms batches larger than one under 64
 concurrent clients, and leaves nothing running once stopped, its escaped processes (Ray's workers) included."""
@@ -34,7 +34,7 @@ AT_ONCE = 3
 
 def _offline(name: str, state: Path) -> tuple[int, str, str]:
     env = os.environ | {"LAB_STATE_DIR": str(state)}
-    cmd = [sys.executable, "-m", "lab.offline", name, "--clients", "64", "--seconds", str(LOAD_S)]
+    cmd = [sys.executable, "-m", "benchmark.offline", name, "--clients", "64", "--seconds", str(LOAD_S)]
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_BOUND_S, env=env)
     return run.returncode, run.stdout, run.stderr
 

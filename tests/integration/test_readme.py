@@ -14,8 +14,8 @@ import pytest
 
 from api_common.contract import SAMPLE
 from api_model.model import score
+from cli.main import parser
 from lab import control, variants
-from lab.cli import parser
 from lab.smoke import expected_prediction
 from tests.conftest import lab_settings, make_stack
 
@@ -89,8 +89,8 @@ def test_every_lab_command_the_readme_names_parses():
 # What the variant's model tier process must show that the default's does not: in its command, or its environment.
 SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "MODEL_ASYNC_MAX_WAIT_MS=5",
          "sync-queue": "api_model.queue_worker", "sync-waitress": "waitress",
-         "async-quart": "frameworks.quart:create_model_app",
-         "async-starlette": "frameworks.starlette:create_model_app",
+         "async-quart": "api_model.quart_app:create_app",
+         "async-starlette": "api_model.starlette_app:create_app",
          "async-bentoml-xgboost": "bentoml_service:Scorer"}  # fmt: skip
 
 

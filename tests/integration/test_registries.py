@@ -17,8 +17,8 @@ from api_common.contract import SAMPLE
 from api_model import backends
 from benchmark import experiments, suite
 from benchmark.report.build import build
+from cli.main import parser
 from lab import control
-from lab.cli import parser
 from lab.smoke import expected_prediction
 from tests.conftest import lab_settings, make_stack, start
 
@@ -44,7 +44,7 @@ EXPERIMENT = textwrap.dedent('''
 
     from api_common.contract import CHAINS, SAMPLE
     from benchmark.experiments import Experiment, Option
-    from benchmark.report.tables import Section
+    from benchmark.render.tables import Section
 
 
     def run(ctx):

@@ -112,7 +112,7 @@ def test_dead_dependencies_give_502_and_503(tmp_path):
 
 
 def lab_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lab", *args], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "cli", *args], env=env, capture_output=True, text=True, timeout=120)
 
 
 def stack_env(stack, tmp_path) -> dict[str, str]:
@@ -178,7 +178,7 @@ def test_ctrl_c_during_up_leaves_no_process(tmp_path):
     stack = small_stack()
     env = stack_env(stack, tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lab", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        [sys.executable, "-m", "cli", "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     state = control.StateFile(tmp_path / "state" / "stack.json")
     deadline = time.monotonic() + 30

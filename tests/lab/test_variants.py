@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from api_common.jobqueue import stream
-from lab import cli, variants
+from cli import main as cli
+from lab import variants
 
 
 def test_a_sweep_grid_is_every_combination_of_its_axes():

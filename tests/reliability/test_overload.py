@@ -24,11 +24,10 @@ import psutil
 import pytest
 
 from api_common.contract import SAMPLE, predict_path
-from benchmark import suite
+from benchmark import analysis, suite
 from benchmark.locust import runner
 from benchmark.locust.runner import Scenario
 from benchmark.profiles import QUICK
-from benchmark.report import analysis
 from lab import control, processes
 from tests.conftest import BUSY_MARGIN_S, lab_settings, make_stack, start
 from tests.reliability.record import record

@@ -1,6 +1,6 @@
 """A variant's chain started where nothing can be fetched: a network namespace with only a loopback interface.
 
-``python -m lab.offline VARIANT [--clients 64] [--seconds 5]`` re-runs itself under ``unshare --net`` (root,
+``python -m benchmark.offline VARIANT [--clients 64] [--seconds 5]`` re-runs itself under ``unshare --net`` (root,
 or a user namespace), brings the loopback interface up, then, inside: starts Redis, the variant's model tier
 and its scoring handler on free ports, checks every endpoint (benchmark/verify.py: health, the right
 prediction, a client error), sends ``--clients`` concurrent requests through the scoring handler for
@@ -61,12 +61,12 @@ def _load(stack, chain: str, clients: int, seconds: float) -> dict:
 
 
 def inside(variant_name: str, clients: int, seconds: float, state: Path) -> dict:
+    from api_common.ports import free_ports
     from api_model.model_servers import FLUSH_S
-    from benchmark.report.analysis import batch_sizes
-    from benchmark.suite import collect
+    from benchmark.analysis import batch_sizes
+    from benchmark.snapshot import collect
     from benchmark.verify import verify
     from lab import control, processes, variants
-    from lab.ports import free_ports
     from lab.settings import LabSettings
 
     variant = variants.get(variant_name)
@@ -105,7 +105,7 @@ def _running(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lab.offline", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m benchmark.offline", description=__doc__.splitlines()[0])
     p.add_argument("variant")
     p.add_argument("--clients", type=int, default=64)
     p.add_argument("--seconds", type=float, default=5.0)
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     # Root may make a network namespace; anyone else needs a user namespace for it (--map-root-user).
     userns = [] if os.geteuid() == 0 else ["--map-root-user"]
     script = 'ip link set lo up && exec "$0" "$@"'
-    cmd = [unshare, "--net", *userns, "sh", "-c", script, sys.executable, "-m", "lab.offline", *(argv or sys.argv[1:])]
+    inner = [sys.executable, "-m", "benchmark.offline", *(argv or sys.argv[1:])]
+    cmd = [unshare, "--net", *userns, "sh", "-c", script, *inner]
     return subprocess.run(cmd, env=os.environ | {INSIDE_ENV: "1"}).returncode
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from lab.ports import free_ports
+from api_common.ports import free_ports
 
 
 def test_free_ports_are_distinct_and_bindable():

@@ -14,6 +14,7 @@ from pathlib import Path
 import redis
 
 from api_common.contract import CHAINS, SERVICES
+from api_common.ports import PortInUse
 from benchmark import experiments
 from benchmark.profiles import Profile, ProfileError
 from benchmark.progress import Progress
@@ -21,7 +22,6 @@ from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
 from lab import control, health, processes, variants
 from lab.launcher import serve
-from lab.ports import PortInUse
 from lab.settings import LabSettings
 from lab.smoke import smoke, table
 from lab.stack import BadTargetUrl, Stack, build_stack
@@ -128,12 +128,14 @@ def cmd_compare(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int
 
 def cmd_goodput(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     from benchmark import goodput
+    from benchmark.report.build import build
 
     names = [n for n in (args.variants or ",".join(goodput.DEFAULT_VARIANTS)).split(",") if n]
     policies = tuple(p for p in (args.policies or ",".join(goodput.POLICIES)).split(",") if p)
     multiples = tuple(float(m) for m in (args.multiples or ",".join(map(str, goodput.MULTIPLES))).split(","))
     known = {k: float(v) for k, _, v in (item.partition("=") for item in (args.capacity_qps or "").split(",") if item)}
-    path = goodput.run(names, lab, _profile(args), _tracker(), policies, multiples, args.probe_s, args.seed, known)
+    path = goodput.run(names, lab, _profile(args), _tracker(), policies, multiples, args.probe_s, args.seed, known,
+                       publish=build)  # fmt: skip
     print(f"report: {path / 'report.html'}")
     return 0
 
