@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
-.PHONY: run bench compare test up down status load smoke venv servers lock-servers clean
+.PHONY: run bench compare test check lint up down status load smoke venv servers lock-servers clean
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -15,10 +15,20 @@ bench: $(STAMP)  ## the same with the full-length experiments (about 70 minutes 
 	$(BIN)/lab run --full
 
 test: $(STAMP) $(SERVERS_STAMP)  ## install everything from scratch and run the whole test suite (a Docker engine included)
-	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory lint
 	@# The container tier (tests/containers) needs an engine: install and start one, else that tier says why it skips.
 	-docker/engine.sh
 	$(BIN)/python -m pytest
+
+check: $(STAMP)  ## a change's short loop (a few minutes): lint, the layer contracts, the unit tests, one real stack's smoke
+	$(MAKE) --no-print-directory lint
+	$(BIN)/python -m pytest -q -m "not integration and not containers and not slow"
+	$(BIN)/python -m pytest -q -m smoke
+
+lint: $(STAMP)  ## ruff, and import-linter's contracts: layers look down only, no import circle (doc/ARCHITECTURE.md)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-logo --no-cache
 
 up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name)
 	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT))

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings
 from api_common import frameworks, servers
 from api_common.servers import cpu_count
 
-__all__ = ["ServiceSettings", "cpu_count"]
+__all__ = ["AsyncService", "ServiceSettings", "SyncService", "cpu_count"]
 
 
 class ServiceSettings(BaseSettings):
@@ -108,3 +108,21 @@ class ServiceSettings(BaseSettings):
                 text = str(value)
             env[f"{prefix}{name}".upper()] = text
         return env
+
+
+class SyncService(ServiceSettings):
+    """A service of the sync chain: a WSGI app, Flask on gunicorn unless its settings say otherwise."""
+
+    chain = "sync"
+    app_kind = "wsgi"
+    app: str = "flask"
+    server: str = "gunicorn"
+
+
+class AsyncService(ServiceSettings):
+    """A service of the async chain: an ASGI app, FastAPI on uvicorn unless its settings say otherwise."""
+
+    chain = "async"
+    app_kind = "asgi"
+    app: str = "fastapi"
+    server: str = "uvicorn"

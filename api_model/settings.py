@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from api_common.settings import ServiceSettings
+from api_common.settings import AsyncService, ServiceSettings, SyncService
 from api_model import backends
 
 
@@ -59,19 +59,11 @@ class ModelApiSettings(ServiceSettings):
         return self
 
 
-class ModelSyncSettings(ModelApiSettings):
+class ModelSyncSettings(SyncService, ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_SYNC_")
-    chain = "sync"
-    app_kind = "wsgi"
-    app: str = "flask"
     port: int = 5000
-    server: str = "gunicorn"
 
 
-class ModelAsyncSettings(ModelApiSettings):
+class ModelAsyncSettings(AsyncService, ModelApiSettings):
     model_config = SettingsConfigDict(env_prefix="MODEL_ASYNC_")
-    chain = "async"
-    app_kind = "asgi"
-    app: str = "fastapi"
     port: int = 8000
-    server: str = "uvicorn"

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic_settings import SettingsConfigDict
 
 from api_common.contract import predict_path
-from api_common.settings import ServiceSettings
+from api_common.settings import AsyncService, ServiceSettings, SyncService
 
 Fanout = Literal["sequential", "concurrent"]
 # The default shares one client per worker process; "per_request" is the original lab's code path.
@@ -56,13 +56,9 @@ class ScoringSettings(ServiceSettings):
     model_transport: Literal["http", "queue"] = "http"
 
 
-class ScoringSyncSettings(ScoringSettings):
+class ScoringSyncSettings(SyncService, ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_SYNC_")
-    chain = "sync"
-    app_kind = "wsgi"
-    app: str = "flask"
     port: int = 5001
-    server: str = "gunicorn"
     model_url: str = "http://127.0.0.1:5000"
     model_path: str = predict_path("sync")
     fanout: Fanout = "sequential"  # as the original lab did
@@ -75,13 +71,9 @@ class ScoringSyncSettings(ScoringSettings):
     admission_target_ms: float = 100.0
 
 
-class ScoringAsyncSettings(ScoringSettings):
+class ScoringAsyncSettings(AsyncService, ScoringSettings):
     model_config = SettingsConfigDict(env_prefix="SCORING_ASYNC_")
-    chain = "async"
-    app_kind = "asgi"
-    app: str = "fastapi"
     port: int = 8001
-    server: str = "uvicorn"
     model_url: str = "http://127.0.0.1:8000"
     model_path: str = predict_path("async")
     fanout: Fanout = "concurrent"

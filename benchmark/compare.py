@@ -124,9 +124,8 @@ def _one(
     v: Variant, redis_port: int, vlab: LabSettings, profile: Profile, out: Path, progress
 ) -> tuple[dict, Stack | None]:  # fmt: skip
     """Start one variant's chain, verify, warm up, measure with Locust; the chain is left running."""
-    missing = v.missing()
-    if missing:
-        reason = f"skipped: {', '.join(missing)} not installed"
+    if v.missing():
+        reason = f"skipped: {v.missing_text()}"
         progress(f"    {reason}")
         return {"skipped": reason}, None
     t0 = time.monotonic()

@@ -155,11 +155,10 @@ def run(
             control.start(_stack(chosen[0], redis_port, None), glab, ["redis"], log=lambda *_: None)
             for i, v in enumerate(chosen, 1):
                 progress.begin(v.name)
-                missing = v.missing()
                 out = path / "variants" / v.name
-                if missing:
-                    progress(f"[{i}/{len(chosen)}] {v.name}: skipped, {', '.join(missing)} not installed")
-                    write_json(out / "status.json", {"skipped": f"{', '.join(missing)} not installed"})
+                if v.missing():
+                    progress(f"[{i}/{len(chosen)}] {v.name}: skipped, {v.missing_text()}")
+                    write_json(out / "status.json", {"skipped": v.missing_text()})
                     continue
                 if known and v.name in known:
                     cap_qps, status = known[v.name], {"capacity_qps": known[v.name], "given": True}

@@ -31,7 +31,7 @@ def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     if args.variant:
         variant = variants.get(args.variant)
         if variant.missing():
-            print(f"error: variant {variant.name} needs {', '.join(variant.missing())}, not installed", file=sys.stderr)
+            print(f"error: variant {variant.name} needs {variant.missing_text()}", file=sys.stderr)
             return 2
         stack = variants.stack_for(variant, _profiling(lab) if args.profiling else None)
         print(f"variant {variant.name} ({variant.chain} chain): {variant.change}")
@@ -150,7 +150,7 @@ def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
 
 def cmd_variants(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     for v in variants.VARIANTS.values():
-        missing = f"  [needs {', '.join(v.missing())}]" if v.missing() else ""
+        missing = f"  [needs {v.missing_text()}]" if v.missing() else ""
         print(f"{v.name:<24} {v.chain:<6} {v.change}{missing}")
     for name, members in variants.PRESETS.items():
         print(f"preset {name}: {', '.join(members)}")

@@ -71,6 +71,21 @@ class Variant:
             return [*own, str(exc)]
         return own + [m for m in server.absent() if m not in own]
 
+    def install(self) -> str:
+        """The make targets that install what it needs and is missing (``make servers`` for a model server or a
+        real model, ``make venv`` for the rest), for every message that reports it missing."""
+        try:
+            server = stack_for(self).model(self.chain).settings.runner().install
+        except ValueError:
+            server = "make servers"
+        own = [INSTALLED_BY.get(m, "make venv") for m in self.requires if importlib.util.find_spec(m) is None]
+        server_missing = [server] if len(self.missing()) > len(own) else []
+        return " and ".join(dict.fromkeys(own + server_missing))
+
+    def missing_text(self) -> str:
+        """``xgboost, bentoml, not installed (make servers installs them)``: what it lacks and how to get it."""
+        return f"{', '.join(self.missing())}, not installed ({self.install()} installs them)"
+
     def overrides(self) -> dict[str, dict]:
         return {f"model-{self.chain}": dict(self.model), f"scoring-{self.chain}": dict(self.scoring)}
 
@@ -115,6 +130,11 @@ MODEL_SERVERS = {
     "triton": ("Triton through PyTriton, its dynamic batcher", ()),  # in a virtualenv of its own
 }
 
+
+# The make target that installs each optional module a variant may need: the real models' libraries and the model
+# servers come with `make servers`; the rest with `make venv` (meinheld too, built there where it compiles).
+OPTIONAL = (*REAL_MODELS.values(), *MODEL_SERVERS.values())
+INSTALLED_BY = {module: "make servers" for _, needs in OPTIONAL for module in needs}
 
 # Which model each server serves as a variant: the text model, where batching can pay on a CPU, on every server;
 # the sub-millisecond ones on the servers users pair them with (BentoML with XGBoost, TorchServe and Triton with

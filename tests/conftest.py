@@ -6,8 +6,11 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -15,7 +18,7 @@ import redis
 from api_common.ports import free_port, free_ports
 from feature_store import server
 from feature_store.settings import RedisSettings
-from lab import control, health
+from lab import control, health, variants
 from lab.settings import LabSettings
 from lab.stack import Stack, build_stack
 
@@ -112,3 +115,54 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[St
         yield stack, lab
     finally:
         control.down(lab, log=lambda *_: None)
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A case that was not run, and why."""
+
+    reason: str
+
+
+def missing_variant(name: str | None) -> Skip | None:
+    """Skip a case whose variant needs what is not installed, naming the make target that installs it."""
+    v = variants.get(name) if name else None
+    return Skip(f"variant {name} needs {v.missing_text()}") if v is not None and v.missing() else None
+
+
+def run_cases(
+    cases: Iterable[Hashable],
+    run: Callable[[Any], Any],
+    at_once: int,
+    skip: Callable[[Any], Skip | None] = lambda c: None,
+) -> dict:
+    """Each case's outcome, ``at_once`` at a time (stacks start mostly waiting): what ``run(case)`` returned, the
+    exception it raised, or the :class:`Skip` that ``skip(case)`` gave it. Each case's own test reads its outcome
+    with :func:`outcome`, so one case's failure is reported by its test alone."""
+    out: dict = {}
+    todo = []
+    for case in cases:
+        reason = skip(case)
+        if reason is None:
+            todo.append(case)
+        else:
+            out[case] = reason
+
+    def guarded(case):
+        try:
+            return run(case)
+        except BaseException as exc:  # reported by the case's own test
+            return exc
+
+    with ThreadPoolExecutor(at_once) as pool:
+        out |= dict(zip(todo, pool.map(guarded, todo), strict=True))
+    return out
+
+
+def outcome(result: Any) -> Any:
+    """A case's own test: skipped with its reason, its failure raised, else what its run returned."""
+    if isinstance(result, Skip):
+        pytest.skip(result.reason)
+    if isinstance(result, BaseException):
+        raise result
+    return result

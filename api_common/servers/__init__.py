@@ -84,6 +84,9 @@ class Server:
     path: Callable[[ServiceSettings], str] = lambda s: predict_path(s.chain)
     health_path: str = HEALTH_PATH
     health_json: bool = True
+    # The make target that installs what it requires (the README's install section): every server the
+    # services run comes with ``make venv``; the model servers with ``make servers``.
+    install: str = "make venv"
     # What it needs that is not installed, said as a user would install it (default: its ``requires`` modules
     # that do not import here; a server run by another interpreter says so itself).
     missing: Callable[[], list[str]] | None = None
@@ -107,6 +110,14 @@ class Server:
         """Requests the whole service holds at once, when its server bounds it (Little's law)."""
         per_worker = self.holds(s)
         return None if per_worker is None else self.workers(s) * per_worker
+
+
+def model_server(name: str, command: Callable[[Launch], list[str]], **own) -> Server:
+    """A model server as the model tier: a program of its own in place of the lab's app (so it serves no app kind),
+    given the start-up a runtime of its own needs, installed by ``make servers``; ``own``: what sets it apart
+    (its protocol, paths, requirements)."""
+    return Server(name, command, serves=lambda s: (), runs_app=False, startup_s=MODEL_SERVER_STARTUP_S,
+                  install="make servers", **own)  # fmt: skip
 
 
 REGISTRY: Registry[Server] = Registry(__name__, __path__, "SERVER", "LAB_SERVER_PATH", "server")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
+from api_common.servers import Launch, model_server
 
 
 def _command(launch: Launch) -> list[str]:
@@ -19,14 +19,6 @@ def _command(launch: Launch) -> list[str]:
             str(s.port)]  # fmt: skip
 
 
-SERVER = Server(
-    "bentoml",
-    _command,
-    serves=lambda s: (),
-    requires=("bentoml",),
-    runs_app=False,
-    startup_s=MODEL_SERVER_STARTUP_S,
-    protocol="bentoml",
-    health_path="/healthz",
-    health_json=False,
+SERVER = model_server(
+    "bentoml", _command, requires=("bentoml",), protocol="bentoml", health_path="/healthz", health_json=False
 )

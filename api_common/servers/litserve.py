@@ -8,20 +8,11 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
+from api_common.servers import Launch, model_server
 
 
 def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.model_servers.litserve"]
 
 
-SERVER = Server(
-    "litserve",
-    _command,
-    serves=lambda s: (),
-    requires=("litserve",),
-    runs_app=False,
-    startup_s=MODEL_SERVER_STARTUP_S,
-    protocol="json",
-    health_json=False,
-)
+SERVER = model_server("litserve", _command, requires=("litserve",), protocol="json", health_json=False)

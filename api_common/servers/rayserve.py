@@ -9,19 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
+from api_common.servers import Launch, model_server
 
 
 def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.model_servers.rayserve"]
 
 
-SERVER = Server(
-    "rayserve",
-    _command,
-    serves=lambda s: (),
-    holds=lambda s: None,
-    requires=("ray",),
-    runs_app=False,
-    startup_s=MODEL_SERVER_STARTUP_S,
-)
+SERVER = model_server("rayserve", _command, requires=("ray",))

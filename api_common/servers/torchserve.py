@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
+from api_common.servers import Launch, model_server
 
 
 def _command(launch: Launch) -> list[str]:
     return [sys.executable, "-m", "api_model.model_servers.torchserve"]
 
 
-SERVER = Server(
-    "torchserve",
-    _command,
-    serves=lambda s: (),
-    requires=("ts", "model_archiver"),
-    runs_app=False,
-    startup_s=MODEL_SERVER_STARTUP_S,
-    protocol="json",
-    path=lambda s: "/predictions/scorer",
-    health_path="/predictions/scorer",
-)
+SERVER = model_server(
+    "torchserve", _command, requires=("ts", "model_archiver"), protocol="json",
+    path=lambda s: "/predictions/scorer", health_path="/predictions/scorer",
+)  # fmt: skip

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from api_common.servers import MODEL_SERVER_STARTUP_S, Launch, Server
+from api_common.servers import Launch, model_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,16 +27,7 @@ def _missing() -> list[str]:
     return [] if os.path.exists(python()) else [f"the Triton virtualenv ({python()}: make servers)"]
 
 
-SERVER = Server(
-    "triton",
-    _command,
-    serves=lambda s: (),
-    runs_app=False,
-    startup_s=MODEL_SERVER_STARTUP_S,
-    protocol="kserve",
-    path=lambda s: "/v2/models/scorer/infer",
-    health_path="/v2/models/scorer/ready",
-    health_json=False,
-    client_errors=False,
-    missing=_missing,
-)
+SERVER = model_server(
+    "triton", _command, protocol="kserve", path=lambda s: "/v2/models/scorer/infer",
+    health_path="/v2/models/scorer/ready", health_json=False, client_errors=False, missing=_missing,
+)  # fmt: skip

@@ -48,6 +48,7 @@ def mm1_probe(rng: random.Random, qps: float, mu: float, seconds: float, drift: 
     return stats.Point.of(qps, [1000 * rng.expovariate(rate) for _ in range(int(qps * seconds))])
 
 
+@pytest.mark.slow  # a simulation of many seeded searches: make test, not make check
 def test_capacity_interval_covers_the_known_capacity_of_a_simulated_queue():
     mu, bound_ms = 100.0, 250.0
     truth = mu - math.log(100) / (bound_ms / 1000)  # 81.6 QPS: where the M/M/1 p99 meets the bound
@@ -91,6 +92,7 @@ def searches_of_a_jittering_knee(trials: int, seed: int) -> list[tuple[float, st
     return out
 
 
+@pytest.mark.slow  # a simulation of many seeded searches: make test, not make check
 def test_capacity_interval_covers_a_knee_that_moves_from_probe_to_probe():
     # The fit before this one (isotonic log p99, a collapse counted at 10x the bound) held the truth in 31 of
     # these 100 searches, then 93 with its draws spread over the gap; its estimate sat at 150 QPS, the load where

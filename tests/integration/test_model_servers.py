@@ -10,12 +10,12 @@ import os
 import shutil
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from lab import variants
+from tests.conftest import missing_variant, outcome, run_cases
 
 pytestmark = pytest.mark.integration
 
@@ -40,29 +40,16 @@ def _offline(name: str, state: Path) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def offline_runs(tmp_path_factory) -> dict[str, tuple[int, str, str] | str]:
+def offline_runs(tmp_path_factory) -> dict:
     """Each installed server's offline run, keyed by variant; a skip reason for one that is not installed."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("unshare and ip (util-linux, iproute2) are needed for a loopback-only namespace")
-    out: dict = {}
-    todo = []
-    for name in SERVER_VARIANTS:
-        missing = variants.get(name).missing()
-        if missing:
-            out[name] = f"{name} needs {', '.join(missing)}"
-        else:
-            todo.append(name)
-    with ThreadPoolExecutor(AT_ONCE) as pool:
-        futures = {n: pool.submit(_offline, n, tmp_path_factory.mktemp(n)) for n in todo}
-        out |= {n: f.result() for n, f in futures.items()}
-    return out
+    return run_cases(SERVER_VARIANTS, lambda n: _offline(n, tmp_path_factory.mktemp(n)), AT_ONCE, missing_variant)
 
 
 @pytest.mark.parametrize("name", SERVER_VARIANTS)
 def test_model_server_serves_offline_batches_and_stops_clean(name, offline_runs):
-    if isinstance(offline_runs[name], str):
-        pytest.skip(offline_runs[name])
-    returncode, stdout, stderr = offline_runs[name]
+    returncode, stdout, stderr = outcome(offline_runs[name])
     assert returncode == 0, stderr[-3000:]
     out = json.loads(stdout.strip().splitlines()[-1])
     variant = variants.get(name)

@@ -7,7 +7,6 @@ import json
 import re
 import shlex
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from api_model.model import score
 from cli.main import parser
 from lab import control, variants
 from lab.smoke import expected_prediction
-from tests.conftest import lab_settings, make_stack
+from tests.conftest import lab_settings, make_stack, missing_variant, outcome, run_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -125,30 +124,11 @@ AT_ONCE = 3  # stacks brought up at once, each on its own ports and state folder
 @pytest.fixture(scope="module")
 def brought_up(tmp_path_factory) -> dict:
     """Each case's outcome: None, its failure, or a skip reason; ``AT_ONCE`` stacks at a time."""
-    out: dict = {}
-    todo = []
-    for variant in [None, *SHOWS]:
-        if variant and variants.get(variant).missing():
-            out[variant] = f"{variant} needs {', '.join(variants.get(variant).missing())}"
-        else:
-            todo.append(variant)
-
-    def run(variant):
-        try:
-            return _after_up(variant, tmp_path_factory.mktemp(variant or "default"))
-        except BaseException as exc:  # reported by the case's own test
-            return exc
-
-    with ThreadPoolExecutor(AT_ONCE) as pool:
-        out |= dict(zip(todo, pool.map(run, todo), strict=True))
-    return out
+    run = lambda variant: _after_up(variant, tmp_path_factory.mktemp(variant or "default"))  # noqa: E731
+    return run_cases([None, *SHOWS], run, AT_ONCE, missing_variant)
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("variant", [None, *SHOWS])
 def test_after_up_the_readme_curl_commands_answer_a_prediction(variant, brought_up):
-    result = brought_up[variant]
-    if isinstance(result, str):
-        pytest.skip(result)
-    if isinstance(result, BaseException):
-        raise result
+    outcome(brought_up[variant])

@@ -1,4 +1,4 @@
-"""A model backend and an experiment of the user's own are each one module in a folder the lab is told of.
+"""A framework, a model backend and an experiment of the user's own are each a module in a folder the lab is told of.
 
 Each is written here as a throwaway module, found through its registry's environment variable (which the
 services inherit), and run on a real stack: the backend's scores come back through both tiers of a chain,
@@ -8,11 +8,13 @@ the experiment's step lands in a run's manifest and its section in the rebuilt r
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 
 import httpx
 import pytest
 
+from api_common import frameworks
 from api_common.contract import SAMPLE
 from api_model import backends
 from benchmark import experiments, suite
@@ -70,6 +72,59 @@ EXPERIMENT = textwrap.dedent('''
     EXPERIMENT = Experiment("echo", 90, "echo (a throwaway experiment)", "predictions per chain", (CALLS,), run,
                             sections, main_job=False, summarise=summarise)
 ''')
+
+
+# A framework of the user's own: a row naming one app module per tier, and those modules (here: the floor's bare ASGI
+# apps behind a middleware that says which framework answered, so the test can see the row was followed).
+FRAMEWORK = textwrap.dedent('''
+    """``tagged``: the bare ASGI apps, each answer tagged with its framework's name."""
+
+    from api_common.frameworks import Framework
+
+    FRAMEWORK = Framework("tagged", {("model", "asgi"): "tagged_model:create_app",
+                                     ("scoring", "asgi"): "tagged_scoring:create_app"})
+''')
+
+TIER_APP = textwrap.dedent("""
+    from api_{tier}.bare_asgi import create_app as bare
+
+
+    def create_app(settings=None):
+        inner = bare(settings)
+
+        async def app(scope, receive, send):
+            async def tagged(message):
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), (b"x-framework", b"tagged-{tier}")]
+                await send(message)
+
+            await inner(scope, receive, tagged)
+
+        return app
+""")
+
+
+def test_a_framework_of_the_users_own_is_a_row_and_one_app_per_tier(tmp_path, monkeypatch):
+    rows, apps = tmp_path / "frameworks", tmp_path / "apps"
+    rows.mkdir()
+    apps.mkdir()
+    (rows / "tagged.py").write_text(FRAMEWORK)
+    for tier in ("model", "scoring"):
+        (apps / f"tagged_{tier}.py").write_text(TIER_APP.format(tier=tier))
+    monkeypatch.setenv("LAB_FRAMEWORK_PATH", str(rows))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(apps), os.environ.get("PYTHONPATH")])))
+    assert "tagged" in frameworks.names()
+    stack = make_stack(model_async={"app": "tagged"}, scoring_async={"app": "tagged"})
+    lab = lab_settings(tmp_path)
+    start(stack, lab)
+    try:
+        model = httpx.post(stack.model("async").predict_url, json=SAMPLE, timeout=5)
+        scored = httpx.post(stack.scoring("async").predict_url, json=SAMPLE, timeout=5)
+    finally:
+        control.down(lab, log=lambda *_: None)
+    assert model.headers["x-framework"] == "tagged-model" and scored.headers["x-framework"] == "tagged-scoring"
+    assert scored.status_code == 200  # the scoring tier called the model tier through the same row's apps
+    assert scored.json()["detail"] == pytest.approx(expected_prediction(stack, "async"))
 
 
 def test_a_model_backend_of_the_users_own_is_one_module(tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ def curl(command: str) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("name", list(ORIGINAL_PORTS))
 def test_the_original_curl_commands_answer(running_stack, name):
     stack, _ = running_stack
@@ -45,6 +46,7 @@ def test_the_original_curl_commands_answer(running_stack, name):
     assert isinstance(body["detail"], float) and 0 <= body["detail"] <= 1
 
 
+@pytest.mark.smoke
 def test_predictions_match_end_to_end(running_stack):
     stack, _ = running_stack
     results = smoke(stack)
@@ -71,6 +73,7 @@ ERRORS = [
 ]
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize(("body", "ctype", "status"), ERRORS, ids=[str(s) for *_, s in ERRORS])
 def test_errors_are_the_same_in_both_chains(running_stack, body, ctype, status):
     stack, _ = running_stack
@@ -82,6 +85,7 @@ def test_errors_are_the_same_in_both_chains(running_stack, body, ctype, status):
     assert replies[0].json()["error"] == replies[1].json()["error"]
 
 
+@pytest.mark.smoke
 def test_status_reports_every_service_healthy(running_stack):
     stack, lab = running_stack
     rows = control.status(stack, lab)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import httpx
 import pytest
 
 from api_common.contract import SAMPLE
 from lab import control, processes, variants
 from lab.smoke import expected_prediction
-from tests.conftest import free_stack_ports, lab_settings
+from tests.conftest import free_stack_ports, lab_settings, missing_variant, outcome, run_cases
 
 pytestmark = pytest.mark.integration
 
@@ -47,35 +45,14 @@ def _check(name: str, path) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def checked(tmp_path_factory) -> dict[str, BaseException | str | None]:
+def checked(tmp_path_factory) -> dict:
     """Every installed variant's check, run ``AT_ONCE`` at a time: None, its failure, or a skip reason."""
-    out: dict = {}
-    todo = []
-    for name in CONTRACT:
-        missing = variants.get(name).missing()
-        if missing:
-            out[name] = f"variant {name} needs {', '.join(missing)}, which is not installed"
-        else:
-            todo.append(name)
-
-    def run(name):
-        try:
-            return _check(name, tmp_path_factory.mktemp(name))
-        except BaseException as exc:  # reported by the variant's own test
-            return exc
-
-    with ThreadPoolExecutor(AT_ONCE) as pool:
-        out |= dict(zip(todo, pool.map(run, todo), strict=True))
-    return out
+    return run_cases(CONTRACT, lambda name: _check(name, tmp_path_factory.mktemp(name)), AT_ONCE, missing_variant)
 
 
 @pytest.mark.parametrize("name", CONTRACT)
 def test_variant_answers_the_contract(name, checked):
-    result = checked[name]
-    if isinstance(result, str):
-        pytest.skip(result)
-    if isinstance(result, BaseException):
-        raise result
+    outcome(checked[name])
 
 
 def test_variants_are_declarative_and_presets_resolve():
