@@ -83,7 +83,7 @@ class Capacity:
 
     def ratio_to(self, other: Capacity | None) -> dict[str, float | str | None] | None:
         """This capacity over ``other``'s, measured in the same rounds: ``{"ratio", "low", "high"}`` (95%),
-        ``"low99", "high99"`` and the ``verdict`` (``stats.Decision``: "higher", "lower" or "same"), and the
+        and the ``verdict`` (``stats.Decision``: "higher", "lower", "equivalent" or "unresolved"), and the
         ``rounds`` it was paired over; None unless both have a capacity."""
         if not (self.qps and other is not None and other.qps):
             return None

@@ -15,7 +15,8 @@ a curve of the p99 itself has no value for a collapse, and the isotonic fit that
 bound sat where about one probe in seven collapses and moved with the few a run happened to see. Its 95%
 interval is a two-level percentile bootstrap (the rounds, then the probes within them): resampling carries the
 drift of a shared machine, and each probe's own sampling noise is already in its chance of being over. Ratios
-pair their two sides' draws by round, and a difference is called as asv calls one (``Decision``).
+pair their two sides' draws by round, and a ratio is called higher, lower, equivalent or unresolved against asv's
+factor (``Decision``).
 """
 
 from __future__ import annotations
@@ -239,7 +240,9 @@ def queries_needed(over: int = 0, percentile: float = PERCENTILE, confidence: fl
 # one that hits only one side (a chain bound by CPU beside one bound by its workers) widens it.
 
 FACTOR = 1.1  # asv's default: a change under 10% is not called, however significant
-DECISION_LEVEL = 0.99  # asv's non-overlapping 99% intervals: here the paired interval of the ratio must exclude 1
+# The interval a verdict reads: the paired 95% interval the report prints, so a reader can check the call.
+DECISION_LEVEL = 0.95
+VERDICTS = ("higher", "lower", "equivalent", "unresolved")
 UNSTABLE_SPREAD = 0.10  # pyperf's warning: the spread between runs (here rounds) over 10% of the mean
 PRECISION = 0.05  # the half-width of the ratio's 95% interval the lab aims at, as a fraction of the ratio
 
@@ -304,23 +307,40 @@ def estimate_rounds(by_round: dict[int, list[Point]], bound_ms: float, seed: int
 
 @dataclass(frozen=True)
 class Decision:
-    """A ratio's verdict, as asv's compare gives it: a difference only beyond ``FACTOR`` *and* significant."""
+    """A ratio's verdict, three-valued, from its paired interval against the factor's margin (1/FACTOR..FACTOR).
+
+    *higher* or *lower*: the interval lies wholly beyond the margin (the ratio is over ``FACTOR`` or under its
+    inverse, with the interval's confidence); *equivalent*: wholly inside it (two one-sided tests: neither side
+    reaches the factor); *unresolved*: it straddles an edge of the margin, and more rounds would tell. The three
+    definite calls are about disjoint sets of true ratios, so two runs whose intervals hold the truth never make
+    two different definite calls: they can differ only between one definite call and "unresolved". asv's rule (beyond
+    the factor and 1 outside the interval) did not have that property: a true ratio at 1.1x was called "higher" in
+    one run and "no measurable difference" in the next (FINDINGS, the two back-to-back compares of 2026-12-03)."""
 
     ratio: float
-    low: float | None  # 95% interval
+    low: float | None  # the paired 95% interval, which the verdict reads
     high: float | None
-    low99: float | None  # the interval the decision reads
-    high99: float | None
-    verdict: str  # "higher", "lower" or "same" (no measurable difference)
+    verdict: str  # one of VERDICTS
 
     @classmethod
     def of(cls, ratio: float, draws: list[float | None], factor: float = FACTOR) -> Decision:
         """From the point ratio and its paired draws."""
-        i95, i99 = central(draws, 0.95), central(draws, DECISION_LEVEL)
-        significant = i99 is not None and not i99[0] <= 1.0 <= i99[1]
-        beyond = ratio >= factor or ratio <= 1 / factor
-        verdict = ("higher" if ratio > 1 else "lower") if significant and beyond else "same"
-        return cls(ratio, *(i95 or (None, None)), *(i99 or (None, None)), verdict)
+        interval = central(draws, DECISION_LEVEL)
+        return cls(ratio, *(interval or (None, None)), decide(interval, factor))
+
+
+def decide(interval: tuple[float, float] | None, factor: float = FACTOR) -> str:
+    """The verdict of a ratio whose interval is ``interval`` (``Decision``); "unresolved" without one."""
+    if interval is None:
+        return "unresolved"
+    low, high = interval
+    if low >= factor:
+        return "higher"
+    if high <= 1 / factor:
+        return "lower"
+    if low > 1 / factor and high < factor:
+        return "equivalent"
+    return "unresolved"
 
 
 def spread(values: list[float]) -> float | None:

@@ -51,32 +51,30 @@ def _capacity(c: dict) -> str:
 
 
 DECISION_RULE = (
-    f"a capacity ratio reads 'no measurable difference' unless it is beyond {stats.FACTOR:g}x either way and 1 lies "
-    f"outside its {stats.DECISION_LEVEL:.0%} interval, both sides resampled from the same rounds (asv's rule, paired "
-    "by round; runs saved before rounds: unless its 95% interval leaves 1 out)"
+    f"a capacity ratio is called higher or lower only when its {stats.DECISION_LEVEL:.0%} interval, both sides "
+    f"resampled from the same rounds, lies wholly beyond {stats.FACTOR:g}x either way (asv's factor), equivalent when "
+    f"it lies wholly within {1 / stats.FACTOR:.2f}-{stats.FACTOR:g}x (two one-sided tests), and unresolved otherwise "
+    "(more rounds would tell)"
 )
 
 
 def verdict_of(r: dict) -> str:
-    """A ratio's verdict: "higher", "lower" or "same"; for a ratio saved before verdicts, from its 95% interval."""
-    if "verdict" in r:
-        return r["verdict"]
-    if r.get("low") is None or r["low"] <= 1.0 <= r["high"]:
-        return "same"
-    return "higher" if r["ratio"] > 1 else "lower"
+    """A ratio's verdict (``stats.VERDICTS``); for a ratio saved before verdicts, or with asv's earlier "same",
+    decided again from its 95% interval."""
+    verdict = r.get("verdict")
+    if verdict in stats.VERDICTS:
+        return verdict
+    interval = (r["low"], r["high"]) if r.get("low") is not None else None
+    return stats.decide(interval)
 
 
 def ratio_text(r: dict | None, unit: str = "x") -> str:
-    """``2.10x (1.90-2.40)``, or "no measurable difference" unless the ratio is beyond the factor and its paired
-    99% interval leaves 1 out (``stats.Decision``; a ratio saved before the decision: its 95% interval holds 1)."""
+    """``higher: 2.10x (1.90-2.40)``: the verdict (``stats.Decision``), the ratio and its paired 95% interval."""
     if not r:
         return "-"
     if r.get("low") is None:
-        return f"{r['ratio']:.2f}{unit} (no interval)"
-    span = f"({r['low']:.2f}-{r['high']:.2f})"
-    if verdict_of(r) == "same":
-        return f"no measurable difference: {r['ratio']:.2f}{unit} {span}"
-    return f"{r['ratio']:.2f}{unit} {span}"
+        return f"unresolved: {r['ratio']:.2f}{unit} (no interval)"
+    return f"{verdict_of(r)}: {r['ratio']:.2f}{unit} ({r['low']:.2f}-{r['high']:.2f})"
 
 
 def rounds_text(c: dict) -> str:
@@ -100,9 +98,10 @@ def headline(summary: dict[str, Any]) -> list[str]:
         rounds = f", {ratio['rounds']} interleaved rounds" if ratio.get("rounds") else ""
         lines.append(f"capacity at p99 <= {summary['capacity_bound_ms']:.0f} ms (LoadGen, open loop; 95% "
                      f"intervals{rounds}):")  # fmt: skip
-        decided = ratio.get("verdict") in ("higher", "lower") and ratio.get("low99") is not None
-        why = (f"; a difference: beyond {stats.FACTOR:g}x, and 1 outside its paired 99% interval "
-               f"({ratio['low99']:.2f}-{ratio['high99']:.2f})") if decided else ""  # fmt: skip
+        verdict = verdict_of(ratio) if ratio else "unresolved"
+        why = {"higher": f"; its interval wholly above {stats.FACTOR:g}x", "lower": f"; its interval wholly below "
+               f"{1 / stats.FACTOR:.2f}x", "equivalent": f"; its interval within {1 / stats.FACTOR:.2f}-"
+               f"{stats.FACTOR:g}x", "unresolved": "; more rounds would tell"}[verdict]  # fmt: skip
         lines.append(f"  async / sync: {ratio_text(ratio or None)}{why}")
         when = summary.get("capacity_when")
         lines.append(f"  absolute figures, this machine's state{f' at {when}' if when else ''}:")

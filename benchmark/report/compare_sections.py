@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from benchmark.loadgen import stats
 from benchmark.render.tables import DECISION_RULE, Section, num, ratio_text, verdict_of
 from benchmark.report import compare_targets as targets
 from benchmark.report.compare_rows import sweep_axes
@@ -146,13 +147,11 @@ def verdict(summary: dict[str, Any]) -> Section | None:
             lines.append(f"  {chain:<6} " + "; ".join(parts))
     calls = {r["name"]: r["vs_default"]["capacity"] for r in rows if r.get("vs_default", {}).get("capacity")}
     if calls:
-        said = {v: [n for n, c in calls.items() if verdict_of(c) == v] for v in ("higher", "lower", "same")}
+        said = {v: [n for n, c in calls.items() if verdict_of(c) == v] for v in stats.VERDICTS}
         rounds = max((c.get("rounds") or 0 for c in calls.values()), default=0)
         lines.append("against each chain's default" + (f" (paired over {rounds} rounds)" if rounds else "") + ": "
-                     + "; ".join(f"{label} {len(said[v])}" + (f" ({', '.join(said[v])})" if said[v] and v != "same"
-                                                               else "")
-                                 for v, label in (("higher", "higher"), ("lower", "lower"),
-                                                  ("same", "no measurable difference"))))  # fmt: skip
+                     + "; ".join(f"{v} {len(said[v])}" + (f" ({', '.join(said[v])})" if said[v] else "")
+                                 for v in stats.VERDICTS))  # fmt: skip
     t = summary.get("lean_targets")
     if t:
         lines.append(f"targets for the leanest async chain ({t['lean']}; floor: {t['floor']}):")

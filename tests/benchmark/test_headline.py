@@ -6,7 +6,7 @@ from __future__ import annotations
 from benchmark.render.tables import headline, ratio_text, rounds_text
 from benchmark.report.summary import capacity_warnings
 
-RATIO = {"ratio": 10.6, "low": 9.4, "high": 12.0, "low99": 9.0, "high99": 12.6, "verdict": "higher", "rounds": 3,
+RATIO = {"ratio": 10.6, "low": 9.4, "high": 12.0, "verdict": "higher", "rounds": 3,
          "round_spread": 0.04}  # fmt: skip
 
 
@@ -28,17 +28,20 @@ def summary(ratio: dict, sync_spread: float = 0.03) -> dict:
 def test_the_headline_gives_the_ratio_first_then_each_chain_as_this_machines_state():
     lines = headline(summary(RATIO))
     assert lines[0].endswith("3 interleaved rounds):")
-    assert lines[1].startswith("  async / sync: 10.60x (9.40-12.00); a difference: beyond 1.1x")
+    assert lines[1] == "  async / sync: higher: 10.60x (9.40-12.00); its interval wholly above 1.1x"
     assert "this machine's state at 2026-12-03 19:00 UTC" in lines[2]
     assert "rounds 46 / >=44 / 47, spread 3%" in lines[3]
 
 
-def test_a_ratio_within_the_factor_or_with_1_in_its_99_interval_is_no_measurable_difference():
-    assert ratio_text(RATIO | {"ratio": 1.05, "verdict": "same"}).startswith("no measurable difference: 1.05x")
-    assert "a difference" not in headline(summary(RATIO | {"verdict": "same"}))[1]
-    # A ratio saved before the verdict: its 95% interval holding 1 says it, as it did.
-    assert ratio_text({"ratio": 1.02, "low": 0.9, "high": 1.1}).startswith("no measurable difference")
-    assert ratio_text({"ratio": 2.0, "low": 1.8, "high": 2.2}) == "2.00x (1.80-2.20)"
+def test_each_ratio_says_its_verdict_and_an_earlier_verdict_is_decided_again():
+    assert ratio_text(RATIO | {"ratio": 1.02, "low": 0.96, "high": 1.07, "verdict": "equivalent"}).startswith(
+        "equivalent: 1.02x (0.96-1.07)"
+    )
+    assert headline(summary(RATIO | {"verdict": "unresolved"}))[1].endswith("more rounds would tell")
+    # A ratio saved before the verdict, or with asv's "same": decided again from its 95% interval.
+    assert ratio_text({"ratio": 1.02, "low": 0.9, "high": 1.1}).startswith("unresolved")
+    assert ratio_text({"ratio": 1.0, "low": 0.95, "high": 1.05, "verdict": "same"}).startswith("equivalent")
+    assert ratio_text({"ratio": 2.0, "low": 1.8, "high": 2.2}) == "higher: 2.00x (1.80-2.20)"
 
 
 def test_rounds_that_disagree_are_flagged_with_the_rounds_the_precision_needs():

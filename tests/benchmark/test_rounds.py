@@ -98,7 +98,7 @@ def test_identical_variants_are_called_different_at_most_one_time_in_twenty():
         found = searched(rng, {"a": 300.0, "b": 300.0})
         r = found["a"].ratio_to(found["b"])
         verdicts.append(r["verdict"] if r else "none")
-    assert verdicts.count("same") >= 0.95 * len(verdicts)
+    assert verdicts.count("higher") + verdicts.count("lower") <= 0.05 * len(verdicts)
 
 
 @pytest.mark.slow  # a simulation of many seeded searches: make test, not make check
@@ -121,13 +121,45 @@ def test_a_drift_both_chains_share_cancels_in_the_paired_ratio():
     assert sorted(paired)[len(paired) // 2] < 0.9 * sorted(unpaired)[len(unpaired) // 2]
 
 
-def test_the_decision_needs_the_factor_and_the_paired_interval():
-    tight_small = [1.05 + 0.001 * (i % 11 - 5) for i in range(2000)]  # significant, but under 1.1x
-    assert stats.Decision.of(1.05, tight_small).verdict == "same"
-    wide_large = [1.3 * math.exp(0.3 * stats.statistics.NormalDist().inv_cdf((i + 0.5) / 2000)) for i in range(2000)]
-    assert stats.Decision.of(1.3, wide_large).verdict == "same"  # beyond the factor, but 1 is inside its 99%
+def test_the_verdict_reads_the_interval_against_the_factors_margin():
+    assert stats.decide((1.12, 1.40)) == "higher"  # wholly above 1.1x
+    assert stats.decide((0.60, 0.90)) == "lower"  # wholly below 1/1.1 = 0.909
+    assert stats.decide((0.95, 1.08)) == "equivalent"  # wholly within the margin: neither side reaches the factor
+    assert stats.decide((1.02, 1.25)) == "unresolved"  # 1 outside, but the factor inside: asv called it "higher"
+    assert stats.decide((0.85, 1.05)) == "unresolved"
+    assert stats.decide(None) == "unresolved"
     tight_large = [0.7 + 0.001 * (i % 11 - 5) for i in range(2000)]
-    assert stats.Decision.of(0.7, tight_large).verdict == "lower"
+    decision = stats.Decision.of(0.7, tight_large)
+    assert decision.verdict == "lower" and decision.low <= 0.7 <= decision.high
+
+
+@pytest.mark.slow  # a simulation of many seeded searches: make test, not make check
+def test_two_runs_never_make_two_different_definite_calls():
+    """The property the three values are for: pairs of runs of the same two chains, at true ratios on and around
+    the factor's edge (where asv's rule flipped between runs), disagree only between a definite call and
+    "unresolved"; the rule still calls what is clearly beyond the factor, and calls equivalence when the rounds
+    are quiet enough to show it."""
+    rng = random.Random(34)
+
+    def call(truth: float, **kw) -> str:
+        found = searched(rng, {"a": 200.0 * truth, "b": 200.0}, **kw)
+        r = found["a"].ratio_to(found["b"])
+        return r["verdict"] if r else "unresolved"
+
+    contradictions, calls = 0, {}
+    for truth in (1.0, 1.1, 1.2, 1.5):
+        for _ in range(8):
+            pair = [call(truth), call(truth)]
+            calls.setdefault(truth, []).extend(pair)
+            contradictions += len({c for c in pair if c != "unresolved"}) > 1
+    # Measured (seed 34): no contradiction in 32 pairs; 1.5x called higher 16 times in 16.
+    assert contradictions <= 1  # each interval holds the truth 95% of the time: a rare pair may still disagree
+    assert calls[1.5].count("higher") >= 0.8 * len(calls[1.5])
+    assert "lower" not in calls[1.0] + calls[1.1] + calls[1.2] and "higher" not in calls[1.0]
+    # Equivalence within 1.1x needs a tight interval: with 3-5 rounds the probes' own noise leaves it unresolved;
+    # ten rounds of a machine that barely drifts reach it (measured: 3 runs in 4 with seed 5).
+    quiet = [call(1.0, rounds=10, drift=0.01) for _ in range(4)]
+    assert quiet.count("equivalent") >= 2, quiet
 
 
 def test_queries_needed_is_loadgens_early_stopping():
