@@ -65,12 +65,14 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
     errors = error_responses(*BODY_ERRORS, 403, 504)  # 403: ?profile=; 504: a batch that did not answer
     items = batch(settings.max_batch_size)
 
-    @app.post(PREDICT_PATH, response_model=Prediction, responses=errors, openapi_extra=json_body_doc(FEATURES))
+    @app.post(PREDICT_PATH, response_model=Prediction, response_model_exclude_none=True, responses=errors,
+              openapi_extra=json_body_doc(FEATURES))  # fmt: skip
     async def predict(request: Request, model: ModelName = None, profile: Profiler = None) -> dict:
         features = await read_json_body(request, FEATURES, settings.max_body_bytes, settings.json_library)
         return await predictor.predict(features, model, request_deadline(request))
 
-    @app.post(BATCH_PATH, response_model=list[Prediction], responses=errors, openapi_extra=json_body_doc(items))
+    @app.post(BATCH_PATH, response_model=list[Prediction], response_model_exclude_none=True, responses=errors,
+              openapi_extra=json_body_doc(items))  # fmt: skip
     async def predict_batch(request: Request, model: ModelName = None) -> list[dict]:
         body = await read_json_body(request, items, settings.max_body_bytes, settings.json_library)
         return await predictor.predict_batch(body, model, request_deadline(request))

@@ -25,9 +25,12 @@ def batch(max_batch_size: int) -> TypeAdapter:
 
 
 class Prediction(BaseModel):
-    detail: float = Field(description="The prediction: a score in [0, 1].")
+    detail: float = Field(description="The prediction: a score (a user's classifier: its top class probability).")
     model: str
     latency_ms: float = Field(description="Latency the simulated model waited, in ms.")
+    outputs: list[float] | None = Field(
+        None, description="A user's model: its own outputs for the item (class probabilities, or values)."
+    )
 
 
 def check_batch_size(items: list, cap: int) -> list:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from api_common import deadline
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
+from api_model.backends._user import score
 from api_model.batching import AsyncBatcher, ThreadBatcher
 from api_model.model import burn_cpu
 from api_model.schemas import Prediction, check_batch_size, check_model_name
@@ -31,8 +32,13 @@ class Job:
     latency_ms: float
 
     def results(self, settings: ModelApiSettings) -> list[dict]:
-        scores = predictions(settings, self.model, self.items)
-        return [Prediction(detail=s, model=self.model, latency_ms=self.latency_ms).model_dump() for s in scores]
+        backend = settings.backend()
+        if backend.outputs is not None:  # a user's model: its own outputs beside the score (one call for both)
+            rows = [(score(o), o) for o in backend.outputs(settings, self.items)]
+        else:
+            rows = [(s, None) for s in predictions(settings, self.model, self.items)]
+        answer = lambda s, o: Prediction(detail=s, model=self.model, latency_ms=self.latency_ms, outputs=o)  # noqa: E731
+        return [answer(s, o).model_dump(exclude_none=True) for s, o in rows]
 
     def result(self, settings: ModelApiSettings) -> dict:
         return self.results(settings)[0]

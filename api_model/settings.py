@@ -31,6 +31,10 @@ class ModelApiSettings(ServiceSettings):
     # Threads per worker process for the numeric libraries of the real models (torch, XGBoost): one, as
     # measured on this machine (doc/FINDINGS.md, "Model servers"), and as TorchServe's own CPU advice says.
     model_threads: int = 1
+    # A user's own model (api_model/backends/_user.py): the file or ``module:callable`` the kind's loader opens
+    # (kind onnx, sklearn, torchscript or python), and one item's input shape where the model does not say it.
+    model_path: str = ""
+    model_input_shape: list[int] | None = None
     # The job-queue architecture (api_common/jobqueue.py): the Redis holding the tier's job stream (wired
     # to the feature store's by the lab), and how long a job waits, unacknowledged, before another worker
     # claims it from a worker that died (under the scoring handler's 1 s model timeout).

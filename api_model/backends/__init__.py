@@ -28,6 +28,8 @@ class ModelApiSettings(Protocol):
     batch_item_ms: float
     model_dir: Path
     model_threads: int
+    model_path: str
+    model_input_shape: list[int] | None
 
 
 def simulated_ms(settings: ModelApiSettings, n: int, single: bool) -> float:
@@ -50,6 +52,9 @@ class Backend:
     warm: Callable[[ModelApiSettings], None] = lambda s: None  # load the model when a worker starts
     # What the report says the model is ("simulated, waits", "scikit-learn MLP").
     describes: str = ""
+    # (settings, feature vectors) -> the model's own outputs per item (a classifier's probabilities, a regressor's
+    # values), answered beside the score; None for a model whose score is all it says (api_model/backends/_user.py).
+    outputs: Callable[[ModelApiSettings, list[list[float]]], list[list[float]]] | None = None
 
 
 REGISTRY: Registry[Backend] = Registry(__name__, __path__, "BACKEND", "LAB_BACKEND_PATH", "model backend")

@@ -81,14 +81,16 @@ class Capacity:
         or two searches with as many probes would draw the same indices)."""
         return stats.two_level_bootstrap(self.by_round(), picks, self.bound_ms, seed)
 
-    def ratio_to(self, other: Capacity | None) -> dict[str, float | str | None] | None:
+    def ratio_to(
+        self, other: Capacity | None, resamples: int = stats.BOOTSTRAP_RESAMPLES
+    ) -> dict[str, float | str | None] | None:
         """This capacity over ``other``'s, measured in the same rounds: ``{"ratio", "low", "high"}`` (95%),
         and the ``verdict`` (``stats.Decision``: "higher", "lower", "equivalent" or "unresolved"), and the
         ``rounds`` it was paired over; None unless both have a capacity."""
         if not (self.qps and other is not None and other.qps):
             return None
         rounds = sorted(set(self.by_round()) | set(other.by_round()))
-        picks = stats.round_picks(rounds)
+        picks = stats.round_picks(rounds, resamples=resamples)
         mine, theirs = self.resamples(picks, seed=1), other.resamples(picks, seed=2)
         draws = [x / y if x is not None and y else None for x, y in zip(mine, theirs, strict=True)]
         decision = stats.Decision.of(self.qps / other.qps, draws)

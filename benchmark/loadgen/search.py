@@ -170,8 +170,8 @@ class Search:
         elif last and not any(p.passed for p in last):  # the whole round over the bound: look lower, as far
             self.guess *= GRID[0] / GRID[-1]
 
-    def result(self) -> Capacity:
-        """The estimate from every probe so far.
+    def result(self, interval: bool = True) -> Capacity:
+        """The estimate from every probe so far (``interval`` False: without its interval, a race's quick look).
 
         Its window is centred where the last round ran, not on the next round's load: a round that passed
         whole moves that load up, and when the budget ends there, a window around a load no probe ran at
@@ -179,7 +179,7 @@ class Search:
         at 146 and 161 had failed).
         """
         around = self.centre or self.guess
-        final = fit(self.probes, self.bound_ms, around) if around else stats.Estimate(None, None, None, 0)
+        final = fit(self.probes, self.bound_ms, around, interval) if around else stats.Estimate(None, None, None, 0)
         saturated = any((p.client_cpu_pct or 0) > 90 for p in self.probes)
         return Capacity(final.qps or 0.0, self.bound_ms, self.probes, saturated, final.low, final.high,
                         self.budget_s, round(self.spent, 1), around, self.done_rounds)  # fmt: skip
