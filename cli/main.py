@@ -113,7 +113,23 @@ def cmd_run(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
 
 
 def cmd_experiment(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
-    """``lab profile``, ``lab capacity``...: one experiment of the registry against the running stack."""
+    """``lab profile``, ``lab capacity``...: one experiment of the registry against the running stack, or against
+    one endpoint of the user's (``--url``, ``--body``) where the experiment can measure one."""
+    if getattr(args, "url", None):
+        from benchmark.endpoint import BadEndpoint
+        from benchmark.report.build import build
+
+        if not args.body:
+            print("error: --url needs --body FILE, the JSON body every query sends", file=sys.stderr)
+            return 2
+        try:
+            path = experiments.get(args.command).endpoint(args.url, Path(args.body), lab, _profile(args), _tracker(),
+                                                          publish=build)  # fmt: skip
+        except BadEndpoint as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"\nreport: {path / 'report.html'}")
+        return 0
     return _experiment(stack, lab, args, (args.command,), args.command)
 
 
@@ -246,6 +262,9 @@ def parser() -> argparse.ArgumentParser:
                 f"--{chain}-url", dest=f"{chain}_url", metavar="URL",
                 help=f"measure the {chain} chain's scoring handler at URL (http://host:port) instead of the local one",
             )  # fmt: skip
+        if exp.endpoint is not None:
+            exp_p.add_argument("--url", metavar="URL", help="measure this endpoint alone (POST), not the chains")
+            exp_p.add_argument("--body", metavar="FILE", help="with --url: the JSON body every query sends")
         _add_profile_options(exp_p, exp.options)
     for p_ in (run_p, compare_p):
         _add_profile_options(p_, experiments.options())

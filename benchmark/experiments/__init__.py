@@ -65,6 +65,9 @@ class Experiment:
     main_job: bool = True  # whether ``make run`` runs it
     # Seconds it expects to take for both chains at a profile: the plan a long command's time left is read from.
     expected_s: Callable[[Profile], float] = lambda profile: 0.0
+    # How it measures one endpoint of the user's instead of the chains (``lab NAME --url URL --body FILE``):
+    # (url, body file, lab settings, profile, progress, publish) -> the run folder; None when it cannot.
+    endpoint: Callable[..., Path] | None = None
 
 
 REGISTRY: Registry[Experiment] = Registry(__name__, __path__, "EXPERIMENT", "LAB_EXPERIMENT_PATH", "experiment")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from api_common.contract import CHAINS
+from benchmark import endpoint
 from benchmark.experiments import Context, Experiment
 from benchmark.loadgen import capacity, history, search
 from benchmark.render.tables import Section, headline, num
@@ -134,4 +135,5 @@ EXPERIMENT = Experiment(
     "capacity", 3, "capacity at a latency bound (LoadGen, open loop)",
     "experiment 4: capacity at the p99 bound per chain (LoadGen, open loop)", OPTIONS, run, sections, make_plots,
     console=lambda summary: headline(summary), expected_s=lambda profile: len(CHAINS) * search.expected_s(profile),
+    endpoint=endpoint.run,
 )  # fmt: skip

@@ -31,15 +31,17 @@ class Search(policy.Search):
     def __init__(
         self, url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0,
         start_qps: float = 40.0, entities: int = 10000, progress=print, label: str = "",
-        client_cpus: set[int] | None = None, rounds: int = policy.ROUNDS,
+        client_cpus: set[int] | None = None, rounds: int = policy.ROUNDS, body: Path | None = None,
     ):  # fmt: skip
         self.out = out
-        measure = measurer(url, bound_ms, entities, out, client_cpus)  # LoadGen's cores when the chain is pinned
+        # LoadGen's cores when the chain is pinned; ``body``: one fixed request, for an endpoint of the user's.
+        measure = measurer(url, bound_ms, entities, out, client_cpus, body)
         super().__init__(bound_ms, duration_s, measure, budget_s, start_qps, progress, label, rounds=rounds)
 
-    def result(self) -> Capacity:
-        cap = super().result()
-        save(self.out / "capacity.json", cap)
+    def result(self, interval: bool = True) -> Capacity:
+        cap = super().result(interval)
+        if interval:  # the figure to keep, not a race's look between rounds
+            save(self.out / "capacity.json", cap)
         return cap
 
 

@@ -28,11 +28,12 @@ from benchmark.rundir import write_atomic, write_json
 class HttpSut:
     """The client side as LoadGen's system under test."""
 
-    def __init__(self, url: str, entities: int, timeout_s: float):
+    def __init__(self, url: str, entities: int, timeout_s: float, body: bytes | None = None):
         import mlperf_loadgen as lg
 
         self.lg = lg
         self.url = url
+        self.body = body  # one fixed JSON body for every query (an endpoint of the user's), else the lab's
         self.entities = entities
         self.timeout_s = timeout_s
         self.errors = 0
@@ -52,10 +53,13 @@ class HttpSut:
         )
 
     async def _send(self, query_id: int, index: int, issued: float) -> None:
-        body = {"entity_id": str(index % self.entities), "features": SAMPLE}
+        if self.body is None:
+            sent = {"json": {"entity_id": str(index % self.entities), "features": SAMPLE}}
+        else:
+            sent = {"data": self.body, "headers": {"Content-Type": "application/json"}}
         status = 0
         try:
-            async with self.session.post(self.url, json=body) as resp:
+            async with self.session.post(self.url, **sent) as resp:
                 await resp.read()
                 status = resp.status
         except Exception:  # noqa: BLE001 - any failure still completes the query, and is counted
@@ -110,8 +114,9 @@ def parse_summary(text: str) -> dict:
 
 
 def run(
-    url: str, qps: float, duration_s: float, min_queries: int, bound_ms: float, entities: int, outdir: Path
-) -> dict:
+    url: str, qps: float, duration_s: float, min_queries: int, bound_ms: float, entities: int, outdir: Path,
+    body: Path | None = None,
+) -> dict:  # fmt: skip
     import mlperf_loadgen as lg
 
     outdir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +134,7 @@ def run(
     log.log_output.outdir = str(outdir)
     log.log_output.copy_summary_to_stdout = False
     n = 1024
-    sut_impl = HttpSut(url, entities, timeout_s=max(10.0, bound_ms / 1000 * 20))
+    sut_impl = HttpSut(url, entities, max(10.0, bound_ms / 1000 * 20), body.read_bytes() if body else None)
     sut = lg.ConstructSUT(sut_impl.issue_queries, sut_impl.flush_queries)
     qsl = lg.ConstructQSL(n, n, lambda _s: None, lambda _s: None)
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -167,8 +172,10 @@ def main() -> None:
     p.add_argument("--bound-ms", type=float, default=250)
     p.add_argument("--entities", type=int, default=10000)
     p.add_argument("--outdir", type=Path, required=True)
+    p.add_argument("--body", type=Path, help="a JSON file sent as every query's body (else the lab's request)")
     a = p.parse_args()
-    run(a.url, a.qps, a.duration_s, a.min_queries, a.bound_ms, a.entities, a.outdir.resolve())
+    body = a.body.resolve() if a.body else None  # before run() moves into the probe's folder
+    run(a.url, a.qps, a.duration_s, a.min_queries, a.bound_ms, a.entities, a.outdir.resolve(), body)
 
 
 if __name__ == "__main__":

@@ -23,14 +23,14 @@ from lab import processes
 
 def probe(
     url: str, qps: float, duration_s: float, bound_ms: float, entities: int, folder: Path, phase: str = "bracket",
-    cpus: set[int] | None = None,
+    cpus: set[int] | None = None, body: Path | None = None,
 ) -> Probe:  # fmt: skip
     """Run one probe in a child process (own process group, bounded in time)."""
     min_queries = max(64, int(qps * duration_s))
     cmd = [
         sys.executable, "-m", "benchmark.loadgen.probe", "--url", url, "--qps", f"{qps:.3f}",
         "--duration-s", str(duration_s), "--min-queries", str(min_queries), "--bound-ms", str(bound_ms),
-        "--entities", str(entities), "--outdir", str(folder),
+        "--entities", str(entities), "--outdir", str(folder), *(["--body", str(body.resolve())] if body else []),
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
@@ -60,7 +60,7 @@ def subprocess_wait(rec: processes.Record, timeout: float) -> None:
     processes.reap(rec)
 
 
-def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
+def settle(url: str, bound_ms: float, limit_s: float = 20.0, body: Path | None = None) -> float:
     """Wait until a single request is answered within the bound again; returns the seconds waited.
 
     A probe past capacity leaves work queued in the servers (a CPU-bound model keeps computing calls
@@ -69,12 +69,16 @@ def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
     import httpx
 
     t0 = time.monotonic()
-    body = {"entity_id": "0", "features": SAMPLE}
+    sent = (
+        {"content": body.read_bytes(), "headers": {"Content-Type": "application/json"}}
+        if body
+        else {"json": {"entity_id": "0", "features": SAMPLE}}
+    )
     with httpx.Client(timeout=10.0) as client:
         while time.monotonic() - t0 < limit_s:
             try:
                 started = time.perf_counter()
-                ok = client.post(url, json=body).status_code == 200
+                ok = client.post(url, **sent).status_code == 200
                 if ok and (time.perf_counter() - started) * 1000 < bound_ms:
                     return time.monotonic() - t0
             except httpx.HTTPError:
@@ -84,7 +88,7 @@ def settle(url: str, bound_ms: float, limit_s: float = 20.0) -> float:
 
 
 def measurer(
-    url: str, bound_ms: float, entities: int, out: Path, cpus: set[int] | None = None
+    url: str, bound_ms: float, entities: int, out: Path, cpus: set[int] | None = None, body: Path | None = None
 ) -> Callable[[float, float, str], Probe]:  # fmt: skip
     """``measure(qps, seconds, phase)`` for a search: settle, then one probe in ``out/probe-NN-QQQqps``."""
     count = 0
@@ -92,7 +96,8 @@ def measurer(
     def measure(qps: float, seconds: float, phase: str) -> Probe:
         nonlocal count
         count += 1
-        settle(url, bound_ms)
-        return probe(url, qps, seconds, bound_ms, entities, out / f"probe-{count:02d}-{qps:.0f}qps", phase, cpus)
+        settle(url, bound_ms, body=body)
+        folder = out / f"probe-{count:02d}-{qps:.0f}qps"
+        return probe(url, qps, seconds, bound_ms, entities, folder, phase, cpus, body)
 
     return measure

@@ -38,6 +38,8 @@ TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
 
 def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
     images = {}
+    if summary.get("kind") == "endpoint":
+        return images  # its probes' table says it all
     if summary.get("kind") == "goodput":
         from benchmark import goodput
 
@@ -144,6 +146,11 @@ def build(run: Path) -> Path:
 
         summary = goodput.summarise(run)
         parts = [*goodput.sections(summary), run_section(manifest)]
+    elif kind == "endpoint":
+        from benchmark import endpoint
+
+        summary = endpoint.summarise(run)
+        parts = [*endpoint.sections(summary), run_section(manifest)]
     else:
         summary = summarise_run(run)
         parts = sections(summary, manifest, [s for exp in all_experiments() for s in exp.sections(summary)])
