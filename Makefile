@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
-.PHONY: run bench compare test check lint up down status load smoke venv servers lock-servers clean
+.PHONY: run bench compare test check lint up advise down status load smoke venv servers lock-servers clean
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -30,8 +30,12 @@ lint: $(STAMP)  ## ruff, and import-linter's contracts: layers look down only, n
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo --no-cache
 
-up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name)
-	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT))
+up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name, CONFIG=file)
+	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT)) $(if $(CONFIG),--config $(CONFIG))
+
+advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXAMPLE=file, BUDGET_MIN=30, ONLY=...)
+	$(BIN)/lab advise --model $(MODEL) $(if $(EXAMPLE),--example $(EXAMPLE)) $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN)) \
+		$(if $(ONLY),--only $(ONLY))
 
 compare: $(STAMP) $(SERVERS_STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
 	$(BIN)/lab compare $(if $(VARIANTS),--variants $(VARIANTS))

@@ -28,6 +28,8 @@ from lab.stack import BadTargetUrl, Stack, build_stack
 
 
 def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    if args.config:
+        return _up_config(lab, Path(args.config))
     if args.variant:
         variant = variants.get(args.variant)
         if variant.missing():
@@ -37,6 +39,40 @@ def cmd_up(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
         print(f"variant {variant.name} ({variant.chain} chain): {variant.change}")
     control.up(stack, lab)
     print("stack is up; stop it with: make down")
+    return 0
+
+
+def _up_config(lab: LabSettings, path: Path) -> int:
+    """``lab up --config FILE``: the service an advice recommends (its ``recommended.json``), with its settings."""
+    try:
+        config = json.loads(path.read_text())
+        service, settings = config["service"], config["settings"]
+        stack = build_stack({service: settings})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"error: --config {path}: not a configuration lab advise wrote ({type(exc).__name__}: {exc})",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    control.cleanup_stale(lab)
+    control.start(stack, lab, [service])
+    print(f"{service} is up: POST {stack.service(service).predict_url}; stop it with: make down")
+    return 0
+
+
+def cmd_advise(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    """``lab advise --model PATH``: what to run for the user's model on this machine, with the evidence."""
+    from benchmark.advise import report
+    from benchmark.advise.model import BadInput
+    from benchmark.advise.run import run
+    from benchmark.report.build import build
+
+    split = lambda text: tuple(w for w in (text or "").split(",") if w)  # noqa: E731
+    try:
+        path = run(args.model, Path(args.example) if args.example else None, lab, _profile(args), args.budget_min,
+                   split(args.only), split(args.exclude), _tracker(), publish=build)  # fmt: skip
+    except BadInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("", *report.headline(report.summarise(path)), f"\nreport: {path / 'report.html'}", sep="\n")
     return 0
 
 
@@ -211,11 +247,22 @@ def parser() -> argparse.ArgumentParser:
     up_p = sub.add_parser("up", help="start the stack in the background; return once every service is healthy")
     up_p.add_argument("--variant", default=os.environ.get("VARIANT") or None, help="a variant (see: lab variants)")
     up_p.add_argument(
+        "--config", metavar="FILE", help="the recommended.json a lab advise run wrote: start that service"
+    )
+    up_p.add_argument(
         "--profiling",
         action="store_true",
         help="server-side profiling on, so that lab profile can profile inside the services",
     )
     sub.add_parser("variants", help="list the variants and presets")
+    advise_p = sub.add_parser("advise", help="what to run for your model on this machine: a race of configurations")
+    advise_p.add_argument("--model", required=True, help="an ONNX file, a joblib/pickle estimator, a TorchScript file "
+                          "or module:callable")  # fmt: skip
+    advise_p.add_argument("--example", metavar="FILE", help="one request body (a JSON array: one item's input)")
+    advise_p.add_argument("--budget-min", type=float, default=30.0, help="minutes of probing at most (default 30)")
+    advise_p.add_argument("--only", help="servers or candidates to try, comma-separated (e.g. uvicorn,granian)")
+    advise_p.add_argument("--exclude", help="servers or candidates to leave out, comma-separated")
+    _add_profile_options(advise_p, ("capacity_bound_ms", "capacity_probe_s"))
     compare_p = sub.add_parser("compare", help="experiment 4 and the decomposition: variants side by side")
     compare_p.add_argument(
         "--variants", help="comma-separated variants or presets (default: decomposition, or none with --sweep)"
@@ -313,6 +360,7 @@ COMMANDS = {
     "compare": cmd_compare,
     "goodput": cmd_goodput,
     "variants": cmd_variants,
+    "advise": cmd_advise,
 }
 
 

@@ -84,6 +84,10 @@ class Server:
     path: Callable[[ServiceSettings], str] = lambda s: predict_path(s.chain)
     health_path: str = HEALTH_PATH
     health_json: bool = True
+    # The advisor's space (``lab advise``): the model tier's settings worth trying with this server on a machine of
+    # ``cores`` cores, each a dict of overrides ("chain" says which twin's settings: "sync" WSGI, "async" ASGI);
+    # none: the advisor does not try it. Threads of the model's runtime are the advisor's own axis.
+    knobs: Callable[[int], list[dict]] = lambda cores: []
     # The make target that installs what it requires (the README's install section): every server the
     # services run comes with ``make venv``; the model servers with ``make servers``.
     install: str = "make venv"
@@ -116,8 +120,23 @@ def model_server(name: str, command: Callable[[Launch], list[str]], **own) -> Se
     """A model server as the model tier: a program of its own in place of the lab's app (so it serves no app kind),
     given the start-up a runtime of its own needs, installed by ``make servers``; ``own``: what sets it apart
     (its protocol, paths, requirements)."""
+    own.setdefault("knobs", model_server_knobs)
     return Server(name, command, serves=lambda s: (), runs_app=False, startup_s=MODEL_SERVER_STARTUP_S,
                   install="make servers", **own)  # fmt: skip
+
+
+def worker_counts(cores: int) -> list[int]:
+    """Worker processes worth trying: 1, then doubling, up to the cores (and the cores themselves)."""
+    counts, w = [], 1
+    while w < cores:
+        counts.append(w)
+        w *= 2
+    return [*counts, cores]
+
+
+def model_server_knobs(cores: int) -> list[dict]:
+    """A model server with its own batching, at a small and a large cap (waiting 5 ms), one worker per core."""
+    return [{"chain": "async", "max_batch_size": cap, "max_wait_ms": 5.0} for cap in (8, 32)]
 
 
 REGISTRY: Registry[Server] = Registry(__name__, __path__, "SERVER", "LAB_SERVER_PATH", "server")

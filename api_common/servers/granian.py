@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from api_common.servers import Launch, Server
+from api_common.servers import Launch, Server, worker_counts
 
 
 def _holds(s) -> int | None:
@@ -31,4 +31,7 @@ def _command(launch: Launch) -> list[str]:
     return cmd
 
 
-SERVER = Server("granian", _command, serves=lambda s: ("asgi", "wsgi"), holds=_holds, requires=("granian",))
+SERVER = Server(
+    "granian", _command, serves=lambda s: ("asgi", "wsgi"), holds=_holds, requires=("granian",),
+    knobs=lambda cores: [{"chain": "async", "workers": w} for w in worker_counts(cores)],
+)  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from importlib.metadata import version
 
-from api_common.servers import Launch, Server, cpu_count
+from api_common.servers import Launch, Server, cpu_count, worker_counts
 
 ASGI_WORKERS = ("asgi", "uvicorn_worker.UvicornWorker")  # gunicorn's own asyncio worker, uvicorn's
 GREENLET_WORKERS = ("gevent", "meinheld.gmeinheld.MeinheldWorker")
@@ -53,4 +53,11 @@ def _command(launch: Launch) -> list[str]:
     return cmd
 
 
-SERVER = Server("gunicorn", _command, _serves, _default_workers, _holds)
+def _knobs(cores: int) -> list[dict]:
+    """Flask on gunicorn's threaded workers (a CPU-bound model gains nothing from more requests a worker holds
+    than its threads, and the sync worker is gthread with one thread)."""
+    return [{"chain": "sync", "worker_class": "gthread", "workers": w, "threads": t}
+            for w in worker_counts(cores) for t in (4, 16)]  # fmt: skip
+
+
+SERVER = Server("gunicorn", _command, _serves, _default_workers, _holds, knobs=_knobs)

@@ -72,10 +72,11 @@ def race(
     searches: dict[str, Search], budget_s: float, seed: int = 0, min_rounds: int = MIN_ROUNDS,
     max_rounds: int = MAX_ROUNDS, factor: float = stats.FACTOR, say: Callable[[str], None] = lambda line: None,
     resamples: int = DECISION_RESAMPLES, final_resamples: int = stats.BOOTSTRAP_RESAMPLES,
-    final_intervals: bool = True,
+    final_intervals: bool = True, on_drop: Callable[[str], None] = lambda name: None,
 ) -> Race:  # fmt: skip
     """Race ``searches`` (one per candidate, each with ``rounds`` at least ``max_rounds``) within ``budget_s`` of
-    probing in all; ``say`` hears each decision as it is made. ``resamples``: the bootstrap draws of a decision
+    probing in all; ``say`` hears each decision as it is made, ``on_drop`` each candidate dropped (its server can
+    stop). ``resamples``: the bootstrap draws of a decision
     between rounds; ``final_resamples`` and ``final_intervals``: those of the figures it ends with (a simulation
     of many races may spare them)."""
     rng = random.Random(seed)
@@ -121,9 +122,14 @@ def race(
                 continue
             ratio = caps[n].ratio_to(caps[leader], resamples=resamples)
             verdict = ratio["verdict"] if ratio else "lower"  # no capacity beside one that has one
+            if verdict == "lower" and not any(not p.passed for p in searches[n].probes):
+                # Every probe of it passed: its figure is only a floor (a draw that does not cross the bound counts
+                # at its highest load), so a ratio under the factor says nothing yet: its next round looks higher.
+                verdict = "unresolved"
             if verdict == "lower":
                 fates[n] = Fate(n, "dropped", rounds, ratio, leader)
                 note(f"round {rounds}: {n} dropped, {_ratio_text(ratio)} of {leader}'s capacity")
+                on_drop(n)
             elif verdict == "unresolved":
                 open_.append(n)
         survivors = [n for n in survivors if n not in fates]

@@ -266,3 +266,24 @@ def goodput(summary: dict) -> bytes:
     fig.suptitle(f"Goodput past capacity: answers within {summary['bound_ms']:.0f} ms per second, per overload policy")
     fig.tight_layout()
     return _png(fig)
+
+
+def pareto(rows: list[dict], front: list[str]) -> bytes:
+    """Capacity against memory, one point per candidate with its 95% interval; the Pareto frontier joined."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for r in rows:
+        on = r["name"] in front
+        low, high = r.get("low") or r["capacity_qps"], r.get("high") or r["capacity_qps"]
+        ax.errorbar(r["model_rss_mb"], r["capacity_qps"], yerr=[[r["capacity_qps"] - low], [high - r["capacity_qps"]]],
+                    fmt="o" if on else "x", color="C0" if on else "0.6", capsize=3)  # fmt: skip
+        if on:
+            ax.annotate(r["name"], (r["model_rss_mb"], r["capacity_qps"]), fontsize=8, xytext=(4, 4),
+                        textcoords="offset points")  # fmt: skip
+    line = sorted((r["model_rss_mb"], r["capacity_qps"]) for r in rows if r["name"] in front)
+    if len(line) > 1:
+        ax.plot(*zip(*line, strict=True), color="C0", linewidth=1)
+    ax.set_xlabel("memory of the model tier (MB, every process)")
+    ax.set_ylabel("capacity at the p99 bound (QPS)")
+    ax.set_title("Candidates: capacity against memory (joined: the Pareto frontier)")
+    ax.grid(alpha=0.3)
+    return _png(fig)

@@ -25,6 +25,7 @@ PLOTS = [
     ("sweep.png", "Worker sweep"),
     ("frontier.png", "Batching frontier"),
     ("goodput.png", "Goodput past capacity, per overload policy"),
+    ("pareto.png", "Candidates: capacity against memory"),
 ]
 CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
@@ -40,6 +41,10 @@ def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
     images = {}
     if summary.get("kind") == "endpoint":
         return images  # its probes' table says it all
+    if summary.get("kind") == "advise":
+        from benchmark.advise import report as advise
+
+        return advise.plots(summary)
     if summary.get("kind") == "goodput":
         from benchmark import goodput
 
@@ -146,6 +151,11 @@ def build(run: Path) -> Path:
 
         summary = goodput.summarise(run)
         parts = [*goodput.sections(summary), run_section(manifest)]
+    elif kind == "advise":
+        from benchmark.advise import report as advise
+
+        summary = advise.summarise(run)
+        parts = [*advise.sections(summary), run_section(manifest)]
     elif kind == "endpoint":
         from benchmark import endpoint
 

@@ -1,0 +1,128 @@
+"""The advisor's report, rebuilt from its run folder: the recommendation first, then the Pareto frontier of capacity
+against memory, then every candidate's fate and the evidence it rests on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmark.loadgen import capacity, stats
+from benchmark.render.tables import Section, num, ratio_text
+from benchmark.rundir import load_manifest
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def frontier(rows: list[dict]) -> list[str]:
+    """The candidates no other beats on both capacity (higher) and memory (lower): the Pareto frontier."""
+    measured = [r for r in rows if r.get("capacity_qps") and r.get("model_rss_mb")]
+    return [r["name"] for r in measured
+            if not any(o["capacity_qps"] >= r["capacity_qps"] and o["model_rss_mb"] <= r["model_rss_mb"]
+                       and (o["capacity_qps"], o["model_rss_mb"]) != (r["capacity_qps"], r["model_rss_mb"])
+                       for o in measured)]  # fmt: skip
+
+
+def summarise(run: Path) -> dict[str, Any]:
+    """Every figure of an advise run, from its files."""
+    m = load_manifest(run)
+    opts = m.get("options", {})
+    race = _read(run / "race.json") or {}
+    fates = race.get("fates", {})
+    rows = []
+    for c in opts.get("candidates", []):
+        folder = run / "candidates" / c["name"]
+        status = _read(folder / "status.json") or {}
+        cap = capacity.load(folder / "loadgen")
+        fate = fates.get(c["name"], {})
+        rows.append({
+            "name": c["name"], "server": c["server"], "chain": c["chain"], "overrides": c["overrides"],
+            "failed": status.get("failed"), "single_p50_ms": status.get("single_p50_ms"),
+            "model_rss_mb": status.get("model_rss_mb"), "capacity_qps": cap.qps if cap else None,
+            "low": cap.low if cap else None, "high": cap.high if cap else None,
+            "capacity_text": cap.text() if cap else "-", "fate": fate.get("fate", "failed" if status.get("failed")
+                                                                           else "not raced"),
+            "round": fate.get("round"), "ratio": fate.get("ratio"), "probes": len(cap.probes) if cap else 0,
+            "probe_s": round(sum(p.duration_s for p in cap.probes), 1) if cap else 0.0,
+        })  # fmt: skip
+    recommended = _read(run / "recommended.json")
+    return {
+        "kind": "advise", "options": opts, "model": _read(run / "model.json") or {}, "rows": rows,
+        "frontier": frontier(rows), "recommended": recommended, "rounds": race.get("rounds", 0),
+        "stopped": race.get("stopped"), "events": race.get("events", []),
+    }  # fmt: skip
+
+
+def _runner_up(summary: dict, chosen: str) -> dict | None:
+    others = [r for r in summary["rows"] if r["name"] != chosen and r.get("capacity_qps")]
+    return max(others, key=lambda r: r["capacity_qps"]) if others else None
+
+
+def headline(summary: dict) -> list[str]:
+    """The answer in a few lines: what to run, what it carries, the runner-up and how far apart."""
+    opts, model = summary["options"], summary["model"]
+    bound = opts.get("capacity_bound_ms", 250)
+    rec = summary.get("recommended")
+    if not rec:
+        return [f"no recommendation: no candidate held p99 <= {bound:.0f} ms (see each candidate's fate below)"]
+    row = next(r for r in summary["rows"] if r["name"] == rec["candidate"])
+    lines = [
+        f"run: {rec['candidate']} ({rec['service']}; {', '.join(f'{k}={v}' for k, v in row['overrides'].items())})",
+        f"  capacity at p99 <= {bound:.0f} ms: {row['capacity_text']} (95% interval, {summary['rounds']} rounds)",
+        f"  single request p50 {num(row['single_p50_ms'], '.1f')} ms; memory {num(row['model_rss_mb'], '.0f')} MB "
+        f"(every process of the tier)",
+    ]  # fmt: skip
+    up = _runner_up(summary, rec["candidate"])
+    if up:
+        ratio = up.get("ratio") or {}
+        lines.append(f"  runner-up: {up['name']} {up['capacity_text']}; against the pick: {ratio_text(ratio or None)}"
+                     + (" (the pick uses less memory)" if up["fate"] == "equivalent" else ""))  # fmt: skip
+    lines.append(
+        f"  model: {model.get('kind')} {model.get('path')}, input {model.get('shape')}, one call "
+        f"{num(model.get('single_ms'), '.2f')} ms in Python; this machine, {opts.get('cores')} cores"
+    )
+    lines.append("  start it: lab up --config " + "recommended.json (beside this report; also .env and a compose "
+                 "override)")  # fmt: skip
+    return lines
+
+
+def sections(summary: dict) -> list[Section]:
+    head = Section("Advice: what to run", "\n".join(headline(summary)), verdict=True, image="pareto.png")
+    rows = sorted(summary["rows"], key=lambda r: -(r.get("capacity_qps") or 0))
+    table = [[r["name"] + (" *" if r["name"] in summary["frontier"] else ""), r["capacity_text"],
+              num(r["single_p50_ms"], ".1f"), num(r["model_rss_mb"], ".0f"), _fate(r), r["probes"], num(r["probe_s"])]
+             for r in rows]  # fmt: skip
+    board = Section(
+        "Every candidate and its fate",
+        f"Raced in interleaved rounds; a candidate is dropped only when its ratio to the leader, paired by round, has "
+        f"its 95% interval wholly under {1 / stats.FACTOR:.2f}x; * marks the Pareto frontier (no other candidate has "
+        f"both more capacity and less memory). The race stopped after {summary['rounds']} rounds: "
+        f"{summary['stopped']}.",
+        ["candidate", "capacity (QPS)", "p50 ms", "memory MB", "fate", "probes", "probe s"], table,
+    )  # fmt: skip
+    space = summary["options"].get("left_out") or []
+    notes = Section("The space", "Servers left out: " + ("; ".join(space) if space else "none"), fold=True)
+    log = Section("The race, decision by decision", "\n".join(summary["events"]) or "-", fold=True)
+    return [head, board, notes, log]
+
+
+def _fate(row: dict) -> str:
+    if row["fate"] == "failed":
+        return f"failed: {row.get('failed') or 'no probe passed'}"
+    if row["fate"] == "dropped":
+        return f"dropped after round {row['round']}: {ratio_text(row['ratio'])}"
+    if row["fate"] in ("equivalent", "unresolved"):
+        return f"{row['fate']}: {ratio_text(row['ratio'])}"
+    return row["fate"]
+
+
+def plots(summary: dict) -> dict[str, bytes]:
+    from benchmark.render import plots as p
+
+    rows = [r for r in summary["rows"] if r.get("capacity_qps") and r.get("model_rss_mb")]
+    return {"pareto.png": p.pareto(rows, summary["frontier"])} if rows else {}

@@ -1,0 +1,199 @@
+"""``lab advise``: the user's model examined, the space built from the registries, every candidate started on its
+own port, checked against the model's own answer and warmed up, then raced (``race.py``) on the lab's capacity
+method; the recommendation written as a configuration that ``lab up --config`` starts.
+
+The candidates run side by side while the race lasts (an idle server costs next to no CPU; within a round every
+survivor must see the same machine, so none is restarted between rounds), and each is stopped once it is dropped;
+nothing is left running at the end. One that fails to start, answers wrongly or fails every probe is recorded with
+its reason and the race goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import httpx
+
+from api_common import protocols
+from api_common.ports import free_ports
+from api_common.settings import cpu_count
+from benchmark.advise import race as race_
+from benchmark.advise.model import BadInput, UserModel, examine
+from benchmark.advise.space import Candidate, space
+from benchmark.loadgen import capacity
+from benchmark.profiles import Profile
+from benchmark.progress import Progress
+from benchmark.rundir import Run, manifest, new_run_dir, write_atomic, write_json
+from lab import control, processes
+from lab.settings import LabSettings
+from lab.stack import Stack, build_stack
+
+DEFAULT_BUDGET_MIN = 30.0
+WARM_UP_REQUESTS = 20
+TOLERANCE = 1e-4  # a served answer against the model run in Python: float32 runtimes, JSON's round trip
+
+
+def stack_for(candidate: Candidate, model: UserModel, port: int) -> Stack:
+    return build_stack({candidate.service: candidate.overrides | model.settings() | {"port": port}})
+
+
+def request(stack: Stack, candidate: Candidate, model: UserModel) -> tuple[str, bytes]:
+    """The URL (its query included) and body of one prediction, in the candidate's protocol."""
+    svc = stack.service(candidate.service)
+    params, body = protocols.get(svc.protocol).request(model.example, svc.settings.default_model)
+    url = str(httpx.URL(svc.predict_url, params=params))
+    return url, json.dumps(body).encode()
+
+
+def check(stack: Stack, candidate: Candidate, model: UserModel) -> float:
+    """One answer must equal the model's own in Python; returns the median single-request latency (ms) of the
+    warm-up, whose answers are thrown away."""
+    svc = stack.service(candidate.service)
+    url, body = request(stack, candidate, model)
+    headers = {"Content-Type": "application/json"}
+    times = []
+    with httpx.Client(timeout=10) as client:
+        answer = client.post(url, content=body, headers=headers)
+        if answer.status_code != 200:
+            raise ValueError(f"answered {answer.status_code}: {answer.text[:200]}")
+        got = protocols.get(svc.protocol).answer(answer.json())
+        if not isinstance(got, dict) or abs(float(got.get("detail", float("nan"))) - model.score) > TOLERANCE:
+            raise ValueError(f"answered {str(got)[:200]}, the model's own score is {model.score}")
+        outputs = got.get("outputs")
+        if outputs is not None and max(abs(a - b) for a, b in zip(outputs, model.outputs, strict=True)) > TOLERANCE:
+            raise ValueError(f"answered outputs {outputs[:5]}..., the model's own are {model.outputs[:5]}...")
+        for _ in range(WARM_UP_REQUESTS):
+            t0 = time.perf_counter()
+            client.post(url, content=body, headers=headers)
+            times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times)
+
+
+def run(
+    model_path: str, example: Path | None, lab: LabSettings, profile: Profile, budget_min: float = DEFAULT_BUDGET_MIN,
+    only: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[[str], None] | Progress = print,
+    publish: Callable[[Path], object] = lambda p: p, cores: int | None = None,
+) -> Path:  # fmt: skip
+    """Advise on ``model_path``; returns the run folder (``publish`` builds its report). ``BadInput`` before anything
+    starts when the model, its example or the space cannot be worked with."""
+    cores = cores or cpu_count()
+    bound = profile.capacity_bound_ms
+    model = examine(model_path, example, bound)
+    candidates, left_out = space(cores, only, exclude)
+    if not candidates:
+        raise BadInput(
+            f"no candidate is left: --only {','.join(only) or '-'} --exclude {','.join(exclude) or '-'} "
+            f"leave none of this machine's space" + (f" ({'; '.join(left_out)})" if left_out else "")
+        )
+    progress = Progress.of(progress)
+    path = new_run_dir(lab.results_dir, "advise")
+    write_json(path / "model.json", asdict(model))
+    options = profile.as_dict() | {
+        "profile": profile.name, "kind": "advise", "model": model_path, "example": str(example) if example else None,
+        "budget_min": budget_min, "cores": cores, "only": list(only), "exclude": list(exclude),
+        "candidates": [asdict(c) for c in candidates], "left_out": left_out,
+    }  # fmt: skip
+    run_ = Run(path, manifest({}, options))
+    alab = lab.model_copy(update={"state_dir": lab.state_dir / "advise"})
+    control.cleanup_stale(alab, progress)
+    progress(f"run folder: {path}")
+    progress(f"model: {model.kind} {model.path}, input {model.shape}, one call {model.single_ms:.2f} ms here; "
+             f"{len(candidates)} candidates, a budget of {budget_min:g} min")  # fmt: skip
+    for line in left_out:
+        progress(f"    left out: {line}")
+    started: dict[str, tuple[Candidate, list]] = {}
+    try:
+        with run_.recording():
+            searches = {}
+            ports = free_ports(len(candidates))
+            for c, port in zip(candidates, ports, strict=True):
+                out = path / "candidates" / c.name
+                status = _start(c, model, port, alab, out, progress)
+                write_json(out / "status.json", status)
+                if "failed" in status:
+                    continue
+                started[c.name] = (c, status.pop("_records"))
+                url, body = request(stack_for(c, model, port), c, model)
+                write_atomic(out / "body.json", body)
+                searches[c.name] = capacity.Search(
+                    url, bound, profile.capacity_probe_s, out / "loadgen", budget_s=budget_min * 60, progress=progress,
+                    label=f"{c.name} ", rounds=race_.MAX_ROUNDS, body=out / "body.json",
+                )  # fmt: skip
+            if not searches:
+                raise BadInput("no candidate started and answered the example: see each one's status.json")
+
+            def drop(name: str) -> None:  # a dropped candidate stops costing memory and CPU
+                if name in started:
+                    control.stop(alab, started.pop(name)[1])
+
+            result = race_.race(searches, budget_min * 60, say=lambda line: progress(f"    {line}"), on_drop=drop)
+            write_json(path / "race.json", {
+                "rounds": result.rounds, "stopped": result.stopped, "events": result.events,
+                "fates": {n: asdict(f) for n, f in result.fates.items()},
+            })  # fmt: skip
+            _write_configs(path, result, candidates, model)
+    finally:
+        progress.close()
+        control.down(alab, log=lambda *_: None)
+        publish(path)
+    return path
+
+
+def _start(c: Candidate, model: UserModel, port: int, alab: LabSettings, out: Path, progress) -> dict:
+    """Start one candidate, check it and warm it up; its status (``failed`` with the reason when it did not)."""
+    progress(f"  {c.name}: starting")
+    t0 = time.monotonic()
+    stack = stack_for(c, model, port)
+    try:
+        records = control.start(stack, alab, [c.service], log=lambda *_: None, instance=c.name)
+    except control.StartupError as exc:
+        reason = "did not start: " + " ".join(str(exc).split())[:400]
+        progress(f"    {reason}")
+        return {"failed": reason}
+    try:
+        single_ms = check(stack, c, model)
+    except (ValueError, httpx.HTTPError) as exc:
+        control.stop(alab, records)
+        progress(f"    wrong answer: {exc}")
+        return {"failed": f"wrong answer: {exc}"}
+    rss = processes.tier_rss(records, c.service)
+    progress(f"    up in {time.monotonic() - t0:.1f} s: p50 {single_ms:.1f} ms, {rss['model_rss_mb']:.0f} MB")
+    return {"single_p50_ms": single_ms, **rss, "start_s": round(time.monotonic() - t0, 1), "_records": records}
+
+
+def pick(result: race_.Race, memory: dict[str, float]) -> str | None:
+    """The leader; among it and the candidates equivalent to it, the one with the least memory."""
+    if result.leader is None:
+        return None
+    tied = [result.leader, *result.equivalents()]
+    return min(tied, key=lambda n: memory.get(n, float("inf")))
+
+
+def _write_configs(path: Path, result: race_.Race, candidates: list[Candidate], model: UserModel) -> None:
+    """The recommendation as something to run: ``recommended.json`` (``lab up --config``), an env file of its
+    settings, and a compose override, beside the report."""
+    memory = {}
+    for c in candidates:
+        status = path / "candidates" / c.name / "status.json"
+        if status.exists():
+            memory[c.name] = json.loads(status.read_text()).get("model_rss_mb", float("inf"))
+    chosen = pick(result, memory)
+    if chosen is None:
+        return
+    c = next(c for c in candidates if c.name == chosen)
+    settings = c.overrides | model.settings()
+    write_json(path / "recommended.json", {"candidate": c.name, "service": c.service, "settings": settings})
+    env = build_stack({c.service: settings}).service(c.service).settings.to_env()
+    prefix = c.service.upper().replace("-", "_") + "_"
+    keys = {f"{prefix}{k}".upper() for k in settings}
+    lines = [f"{k}={v}" for k, v in sorted(env.items()) if k in keys]
+    write_atomic(path / "recommended.env", "\n".join(lines) + "\n")
+    compose = [f"# {c.name}: docker compose -f docker-compose.yml -f recommended.compose.yml up {c.service}",
+               "services:", f"  {c.service}:", "    environment:"]  # fmt: skip
+    compose += [f"      {k}: {json.dumps(v)}" for k, v in (line.split("=", 1) for line in lines)]
+    write_atomic(path / "recommended.compose.yml", "\n".join(compose) + "\n")
