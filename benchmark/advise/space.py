@@ -29,12 +29,8 @@ class Candidate:
 
 
 def thread_counts(cores: int) -> list[int]:
-    """The model runtime's threads per worker: 1, doubling, up to the cores."""
-    counts, t = [], 1
-    while t < cores:
-        counts.append(t)
-        t *= 2
-    return [*counts, cores]
+    """The model runtime's threads per worker: 1, doubling, up to the cores (as the servers' worker counts)."""
+    return servers.worker_counts(cores)
 
 
 def _name(server: str, knob: dict, threads: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -35,21 +36,16 @@ CSS = (
     "details{margin:1em 0}summary{cursor:pointer;font-weight:bold;font-size:18px}"
 )
 TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
+# Runs whose report is their own module's: its ``summarise(run)``, ``sections(summary)`` and ``plots(summary)``
+# (imported when such a run is built: goodput's and the advisor's pull in what only they need).
+OWN_REPORTS = {"goodput": "benchmark.goodput", "endpoint": "benchmark.endpoint", "advise": "benchmark.advise.report"}
 
 
 def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
     images = {}
-    if summary.get("kind") == "endpoint":
-        return images  # its probes' table says it all
-    if summary.get("kind") == "advise":
-        from benchmark.advise import report as advise
-
-        return advise.plots(summary)
-    if summary.get("kind") == "goodput":
-        from benchmark import goodput
-
-        images = goodput.plots(summary)
-    elif summary.get("kind") == "compare":
+    if summary.get("kind") in OWN_REPORTS:
+        return importlib.import_module(OWN_REPORTS[summary["kind"]]).plots(summary)
+    if summary.get("kind") == "compare":
         measured = [r for r in summary["variants"] if "skipped" not in r]
         if any(r.get("capacity_qps") is not None for r in measured):
             images["capacity.png"] = plots.capacity(measured)
@@ -146,21 +142,10 @@ def build(run: Path) -> Path:
     if kind == "compare":
         summary = compare_rows.summarise_compare(run)
         parts = [*compare_sections.sections(summary), run_section(manifest)]
-    elif kind == "goodput":
-        from benchmark import goodput
-
-        summary = goodput.summarise(run)
-        parts = [*goodput.sections(summary), run_section(manifest)]
-    elif kind == "advise":
-        from benchmark.advise import report as advise
-
-        summary = advise.summarise(run)
-        parts = [*advise.sections(summary), run_section(manifest)]
-    elif kind == "endpoint":
-        from benchmark import endpoint
-
-        summary = endpoint.summarise(run)
-        parts = [*endpoint.sections(summary), run_section(manifest)]
+    elif kind in OWN_REPORTS:
+        own = importlib.import_module(OWN_REPORTS[kind])
+        summary = own.summarise(run)
+        parts = [*own.sections(summary), run_section(manifest)]
     else:
         summary = summarise_run(run)
         parts = sections(summary, manifest, [s for exp in all_experiments() for s in exp.sections(summary)])
