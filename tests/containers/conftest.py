@@ -78,9 +78,10 @@ def engine() -> None:
     try:
         out = docker("info", "--format", "{{.ServerVersion}}", timeout=20, check=False)
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"container tier: no Docker engine ({exc}); docker/engine.sh installs and starts one as root")
+        pytest.skip(f"container tier: no Docker engine ({exc}); make docker-engine installs and starts one as root")
     if out.returncode != 0:
-        pytest.skip(f"container tier: no Docker engine answers ({out.stderr.strip()[:200]}); see docker/engine.sh")
+        said = out.stderr.strip()[:200]
+        pytest.skip(f"container tier: no Docker engine answers ({said}); make docker-engine starts one")
     taken = [f"{name} ({port})" for name, port in PORTS.items() if listening(port)]
     if taken and not ours():
         pytest.skip(f"container tier: the original lab's ports are taken by another program: {', '.join(taken)}")
