@@ -68,7 +68,8 @@ def cmd_advise(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     split = lambda text: tuple(w for w in (text or "").split(",") if w)  # noqa: E731
     try:
         path = run(args.model, Path(args.example) if args.example else None, lab, _profile(args), args.budget_min,
-                   split(args.only), split(args.exclude), _tracker(), publish=build)  # fmt: skip
+                   split(args.only), split(args.exclude), _tracker(), publish=build,
+                   exhaustive=args.exhaustive)  # fmt: skip
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -262,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     advise_p.add_argument("--budget-min", type=float, default=30.0, help="minutes of probing at most (default 30)")
     advise_p.add_argument("--only", help="servers or candidates to try, comma-separated (e.g. uvicorn,granian)")
     advise_p.add_argument("--exclude", help="servers or candidates to leave out, comma-separated")
+    advise_p.add_argument("--exhaustive", action="store_true", help="no candidate dropped: every one through every "
+                          "round (the grid a race is checked against)")  # fmt: skip
     _add_profile_options(advise_p, ("capacity_bound_ms", "capacity_probe_s"))
     compare_p = sub.add_parser("compare", help="experiment 4 and the decomposition: variants side by side")
     compare_p.add_argument(

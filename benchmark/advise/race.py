@@ -72,11 +72,12 @@ def race(
     searches: dict[str, Search], budget_s: float, seed: int = 0, min_rounds: int = MIN_ROUNDS,
     max_rounds: int = MAX_ROUNDS, factor: float = stats.FACTOR, say: Callable[[str], None] = lambda line: None,
     resamples: int = DECISION_RESAMPLES, final_resamples: int = stats.BOOTSTRAP_RESAMPLES,
-    final_intervals: bool = True, on_drop: Callable[[str], None] = lambda name: None,
+    final_intervals: bool = True, on_drop: Callable[[str], None] = lambda name: None, exhaustive: bool = False,
 ) -> Race:  # fmt: skip
     """Race ``searches`` (one per candidate, each with ``rounds`` at least ``max_rounds``) within ``budget_s`` of
     probing in all; ``say`` hears each decision as it is made, ``on_drop`` each candidate dropped (its server can
-    stop). ``resamples``: the bootstrap draws of a decision
+    stop). ``exhaustive``: no candidate is dropped and every one runs every round (the grid the race is checked
+    against). ``resamples``: the bootstrap draws of a decision
     between rounds; ``final_resamples`` and ``final_intervals``: those of the figures it ends with (a simulation
     of many races may spare them)."""
     rng = random.Random(seed)
@@ -110,7 +111,7 @@ def race(
             searches[n].probe(qps, sec, "refine", rounds)
         for n in survivors:
             searches[n].close_round()
-        if rounds < min_rounds or len(survivors) == 1:
+        if exhaustive or rounds < min_rounds or len(survivors) == 1:
             continue
         caps = {n: searches[n].result(interval=False) for n in survivors}
         leader = _leader(caps)

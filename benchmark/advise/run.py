@@ -77,10 +77,11 @@ def check(stack: Stack, candidate: Candidate, model: UserModel) -> float:
 def run(
     model_path: str, example: Path | None, lab: LabSettings, profile: Profile, budget_min: float = DEFAULT_BUDGET_MIN,
     only: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[[str], None] | Progress = print,
-    publish: Callable[[Path], object] = lambda p: p, cores: int | None = None,
+    publish: Callable[[Path], object] = lambda p: p, cores: int | None = None, exhaustive: bool = False,
 ) -> Path:  # fmt: skip
     """Advise on ``model_path``; returns the run folder (``publish`` builds its report). ``BadInput`` before anything
-    starts when the model, its example or the space cannot be worked with."""
+    starts when the model, its example or the space cannot be worked with. ``exhaustive``: every candidate through
+    every round, none dropped (what the race is checked against)."""
     cores = cores or cpu_count()
     bound = profile.capacity_bound_ms
     model = examine(model_path, example, bound)
@@ -96,7 +97,7 @@ def run(
     options = profile.as_dict() | {
         "profile": profile.name, "kind": "advise", "model": model_path, "example": str(example) if example else None,
         "budget_min": budget_min, "cores": cores, "only": list(only), "exclude": list(exclude),
-        "candidates": [asdict(c) for c in candidates], "left_out": left_out,
+        "candidates": [asdict(c) for c in candidates], "left_out": left_out, "exhaustive": exhaustive,
     }  # fmt: skip
     run_ = Run(path, manifest({}, options))
     alab = lab.model_copy(update={"state_dir": lab.state_dir / "advise"})
@@ -131,7 +132,8 @@ def run(
                 if name in started:
                     control.stop(alab, started.pop(name)[1])
 
-            result = race_.race(searches, budget_min * 60, say=lambda line: progress(f"    {line}"), on_drop=drop)
+            result = race_.race(searches, budget_min * 60, say=lambda line: progress(f"    {line}"), on_drop=drop,
+                                exhaustive=exhaustive)  # fmt: skip
             write_json(path / "race.json", {
                 "rounds": result.rounds, "stopped": result.stopped, "events": result.events,
                 "fates": {n: asdict(f) for n, f in result.fates.items()},

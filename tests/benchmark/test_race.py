@@ -67,3 +67,10 @@ def test_the_race_picks_the_best_or_one_within_the_factor_and_rarely_drops_a_clo
     assert picked_well >= 95  # the bound: the best, or one within the factor of it, in 95 runs of 100
     assert dropped_close <= 5  # and a candidate within the factor of the best dropped in 5 at most
     assert max(spent) <= BUDGET_S
+
+
+def test_an_exhaustive_grid_drops_none_and_runs_every_round():
+    r = one_race(4, {"a": 300.0, "b": 150.0, "c": 90.0}, exhaustive=True, max_rounds=3)
+    assert r.rounds == 3 and not [e for e in r.events if " dropped" in e]
+    assert all(max(p.round for p in c.probes) == 3 for c in r.capacities.values())  # every candidate, every round
+    assert r.leader == "a" and r.fates["c"].fate == "dropped"  # the verdict at the end still reads the intervals
