@@ -153,7 +153,7 @@ def test_a_model_backend_of_the_users_own_is_one_module(tmp_path, monkeypatch):
 
 
 def test_an_unknown_model_backend_is_refused_with_the_known_ones():
-    with pytest.raises(ValueError, match="unknown model backend 'nope'; known: cpu, io, real"):
+    with pytest.raises(ValueError, match="unknown model backend 'nope'; known: cpu, io, onnx, python, real, sklearn"):
         make_stack(model_sync={"kind": "nope"})
 
 
