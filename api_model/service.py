@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from api_common import deadline
 from api_common.deadline import Deadline
 from api_common.errors import ApiError
-from api_model.backends._user import score
+from api_model.backends import score
 from api_model.batching import AsyncBatcher, ThreadBatcher
 from api_model.model import burn_cpu
 from api_model.schemas import Prediction, check_batch_size, check_model_name

@@ -93,11 +93,13 @@ def summarise(run: Path) -> dict[str, Any]:
 
 def sections(summary: dict[str, Any]) -> list[Section]:
     bound = summary["options"].get("capacity_bound_ms", 250)
-    figures = " / ".join(f"{r['side']}{num(r['qps'], '.0f')}" for r in summary["rounds_found"]) or "-"
+    figures = " / ".join(f"{r['side']}{num(r['qps'], '.0f')}" for r in summary["rounds_found"])
+    alone = "the bracket alone: no round fit the budget"
+    rounds = f"{summary['rounds']} rounds: {figures}" if summary["rounds"] else alone
     head = Section(
         "Capacity of the endpoint",
         f"{summary['url']}: {summary['capacity_text']} at p99 <= {bound:.0f} ms (LoadGen, open loop; 95% interval, "
-        f"{summary['rounds']} rounds: {figures})",
+        f"{rounds})",
         verdict=True,
     )  # fmt: skip
     rows = [[num(p["qps"], ".0f"), p["round"] or "bracket", num(p["p99_ms"], ".0f"), p["errors"], p["verdict"]]

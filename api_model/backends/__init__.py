@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from api_common.registry import Registry
 from api_model.model import draw_latency_ms
 
@@ -30,6 +32,17 @@ class ModelApiSettings(Protocol):
     model_threads: int
     model_path: str
     model_input_shape: list[int] | None
+
+
+PROBABILITY_TOLERANCE = 1e-3  # a classifier's probabilities sum to 1 within this
+
+
+def score(outputs) -> float:
+    """The lab's one score of a model's own outputs for an item: a classifier's top probability, else the first
+    value (a backend with ``outputs`` answers it as its ``detail``)."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    probabilities = len(outputs) > 1 and outputs.min() >= 0 and abs(outputs.sum() - 1) < PROBABILITY_TOLERANCE
+    return float(outputs.max() if probabilities else outputs[0])
 
 
 def simulated_ms(settings: ModelApiSettings, n: int, single: bool) -> float:

@@ -20,12 +20,11 @@ from functools import lru_cache
 import numpy as np
 
 from api_common.errors import ApiError
-from api_model.backends import Backend, ModelApiSettings
+from api_model.backends import Backend, ModelApiSettings, score
 
 # A file's ending, or ``module:callable``, says which loader opens it.
 KINDS = {".onnx": "onnx", ".joblib": "sklearn", ".pkl": "sklearn", ".pickle": "sklearn", ".pt": "torchscript",
          ".pth": "torchscript", ".ts": "torchscript"}  # fmt: skip
-PROBABILITY_TOLERANCE = 1e-3  # a classifier's probabilities sum to 1 within this
 
 
 class NotAModel(ValueError):
@@ -75,13 +74,6 @@ def rows(out, n: int) -> np.ndarray:
     if arr.ndim == 0 or arr.shape[0] != n:
         raise ApiError(500, "model_error", f"the model answered {n} items with an output of shape {list(arr.shape)}")
     return arr.reshape(n, -1)
-
-
-def score(outputs) -> float:
-    """The lab's one score of an item: a classifier's top probability, else its first value."""
-    outputs = np.asarray(outputs, dtype=np.float64)
-    probabilities = len(outputs) > 1 and outputs.min() >= 0 and abs(outputs.sum() - 1) < PROBABILITY_TOLERANCE
-    return float(outputs.max() if probabilities else outputs[0])
 
 
 def shape_setting(settings: ModelApiSettings, what: str) -> tuple[int, ...]:

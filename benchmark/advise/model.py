@@ -89,4 +89,4 @@ def examine(model: str, example: Path | None, bound_ms: float, threads: int = 1)
     if single > bound_ms:
         raise BadInput(f"{model}: one call takes {single:.0f} ms here (median of {TIMED_CALLS}), over the bound of "
                        f"{bound_ms:g} ms: no configuration can meet it")  # fmt: skip
-    return UserModel(path, kind, features, shape, outputs, _user.score(outputs), single)
+    return UserModel(path, kind, features, shape, outputs, backends.score(outputs), single)

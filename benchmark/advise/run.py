@@ -196,6 +196,7 @@ def _write_configs(path: Path, result: race_.Race, candidates: list[Candidate], 
     lines = [f"{k}={v}" for k, v in sorted(env.items()) if k in keys]
     write_atomic(path / "recommended.env", "\n".join(lines) + "\n")
     compose = [f"# {c.name}: docker compose -f docker-compose.yml -f recommended.compose.yml up {c.service}",
+               "# MODEL_*_MODEL_PATH is this machine's path: mount the model file at it in the container",
                "services:", f"  {c.service}:", "    environment:"]  # fmt: skip
     compose += [f"      {k}: {json.dumps(v)}" for k, v in (line.split("=", 1) for line in lines)]
     write_atomic(path / "recommended.compose.yml", "\n".join(compose) + "\n")
