@@ -77,6 +77,10 @@ class ServiceSettings(BaseSettings):
     def runner(self) -> servers.Server:
         return servers.get(self.server)
 
+    def startup_s(self) -> float:
+        """How long it may take to answer its health check once started, at least (its server's own start)."""
+        return self.runner().startup_s
+
     def worker_count(self) -> int:
         return self.runner().workers(self)
 

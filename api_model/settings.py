@@ -47,6 +47,10 @@ class ModelApiSettings(ServiceSettings):
         backends.get(name)  # raises with the known names
         return name
 
+    def startup_s(self) -> float:
+        """Its server's start and its model's load, whichever is longer."""
+        return max(super().startup_s(), self.backend().startup_s)
+
     def backend(self) -> backends.Backend:
         # The registry keeps each backend once per process: a dict lookup per call. Not cached on the settings:
         # model_copy would carry a cached backend into a copy of another kind.

@@ -61,12 +61,16 @@ def model_request(protocol: Protocol, name: str, features: list[float], profile:
     return (params | {"profile": profile} if profile and protocol.name == "lab" else params), body
 
 
+REFUSED = (429, 503)  # a model tier's answers that say "not now": overloaded, not broken
+
+
 def model_score(status: int, body: Any) -> float:
-    """The score from a model API answer; a refusal by its overload policy is passed on as this
-    service's own (503 with Retry-After: a client may retry it); any other answer that is not a
-    prediction is a 502."""
-    if status == 503 and isinstance(body, dict) and body.get("error") == "overloaded":
-        raise overloaded("the model API refused the call: it is overloaded")
+    """The score from a model API answer; a refusal by overload (a 503 or 429: the lab's overload policy, or a
+    model server's own, such as BentoML's batches that cannot meet their ``max_latency_ms``) is passed on as this
+    service's own (503 with Retry-After: a client may retry it); any other answer that is not a prediction is a
+    502."""
+    if status in REFUSED:
+        raise overloaded(f"the model API refused the call (HTTP {status}): it is overloaded")
     if status != 200:
         raise ApiError(502, "model_error", f"model API answered HTTP {status}")
     try:

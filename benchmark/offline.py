@@ -32,32 +32,49 @@ def interfaces() -> list[str]:
     return sorted(name for _, name in socket.if_nameindex())
 
 
-def _load(stack, chain: str, clients: int, seconds: float) -> dict:
+def _load(stack, chain: str, clients: int, seconds: float) -> tuple[dict, dict]:
+    """The statuses answered to ``clients`` closed-loop clients over ``seconds``, and each error's count by its
+    status, the lab's error code and the head of its message (what a failed run is read by)."""
     import httpx
 
     from api_common.contract import SAMPLE
 
     url = stack.scoring(chain).predict_url
     statuses: Counter = Counter()
+    errors: Counter = Counter()
     lock = threading.Lock()
     end = time.monotonic() + seconds
 
     def client() -> None:
         with httpx.Client(timeout=10) as c:
             while time.monotonic() < end:
+                error = None
                 try:
-                    code = c.post(url, json=SAMPLE).status_code
+                    reply = c.post(url, json=SAMPLE)
+                    code = reply.status_code
+                    if code != 200:
+                        error = _error_of(reply)
                 except httpx.HTTPError as exc:
                     code = type(exc).__name__
                 with lock:
                     statuses[str(code)] += 1
+                    if error:
+                        errors[f"{code} {error}"] += 1
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return dict(statuses)
+    return dict(statuses), dict(errors)
+
+
+def _error_of(reply) -> str:
+    try:
+        body = reply.json()
+        return f"{body['error']}: {str(body.get('message', ''))[:100]}"
+    except (ValueError, KeyError, TypeError):
+        return reply.text[:100]
 
 
 def inside(variant_name: str, clients: int, seconds: float, state: Path) -> dict:
@@ -82,7 +99,7 @@ def inside(variant_name: str, clients: int, seconds: float, state: Path) -> dict
     try:
         out["started_s"] = round(time.monotonic() - t0, 1)
         out["checks"] = verify(stack, chains=(chain,))
-        out["statuses"] = _load(stack, chain, clients, seconds)
+        out["statuses"], out["errors"] = _load(stack, chain, clients, seconds)
         prom = state / "model.prom"
         time.sleep(2 * FLUSH_S)  # the workers write their batch counts every FLUSH_S
         prom.write_text(collect(control.metrics_folder(lab, f"model-{chain}"), f"model-{chain}"))

@@ -135,7 +135,7 @@ def load_features(stack: Stack, only_missing: bool = False) -> int:
 
 
 def _startup_s(stack: Stack, name: str) -> float:
-    return 0.0 if name == "redis" else stack.service(name).settings.runner().startup_s
+    return 0.0 if name == "redis" else stack.service(name).settings.startup_s()
 
 
 def metrics_folder(lab: LabSettings, name: str, instance: str = "") -> Path:

@@ -68,6 +68,13 @@ class Backend:
     # (settings, feature vectors) -> the model's own outputs per item (a classifier's probabilities, a regressor's
     # values), answered beside the score; None for a model whose score is all it says (api_model/backends/_user.py).
     outputs: Callable[[ModelApiSettings, list[list[float]]], list[list[float]]] | None = None
+    # How long a worker may take to load it (``warm``) before it answers its health check, at least, on a busy
+    # machine; the lab's startup timeout when longer. The sentence encoder takes 5.5 s of CPU per worker here
+    # when idle, torch 1.4 s to import: three such chains started at once on 2 cores outlast the lab's 30 s.
+    startup_s: float = 0.0
+
+
+TORCH_STARTUP_S = 90.0  # a backend that imports torch (a CPU build's import alone: 1.4 s idle here)
 
 
 REGISTRY: Registry[Backend] = Registry(__name__, __path__, "BACKEND", "LAB_BACKEND_PATH", "model backend")

@@ -84,7 +84,7 @@ def shape_setting(settings: ModelApiSettings, what: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def backend(name: str, open_: Callable[[ModelApiSettings], Loaded], describes: str) -> Backend:
+def backend(name: str, open_: Callable[[ModelApiSettings], Loaded], describes: str, startup_s: float = 0.0) -> Backend:
     """A loader's backend: ``open_`` loads the model in this process (once per process, path and threads)."""
 
     @lru_cache(maxsize=4)
@@ -108,7 +108,7 @@ def backend(name: str, open_: Callable[[ModelApiSettings], Loaded], describes: s
 
     return Backend(
         name, lambda s, model_name, items: [score(o) for o in outputs(s, items)], warm=loaded, describes=describes,
-        outputs=lambda s, items: outputs(s, items).tolist(),
+        outputs=lambda s, items: outputs(s, items).tolist(), startup_s=startup_s,
     )  # fmt: skip
 
 

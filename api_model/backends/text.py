@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from api_model.backends import Backend
+from api_model.backends import TORCH_STARTUP_S, Backend
 
 MAX_WORDS = 16  # the sentence is made from the first 16 features
 WORDS = (
@@ -62,4 +62,5 @@ def scores(name: str, batch: list[list[float]], threads: int = 1) -> list[float]
 BACKEND = Backend(
     "text", lambda s, name, items: scores(name, items, s.model_threads), warm=lambda s: load(s.model_threads),
     describes="all-MiniLM-L6-v2 sentence encoder with a linear head, its own compute time",
+    startup_s=2 * TORCH_STARTUP_S,
 )  # fmt: skip

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from api_model.backends import Backend
+from api_model.backends import TORCH_STARTUP_S, Backend
 from api_model.backends._cache import cached
 from api_model.backends.real import MAX_PIXEL, PIXELS, digit, images
 
@@ -92,5 +92,5 @@ def scores(model_dir: str | Path, name: str, batch: list[list[float]], threads: 
 BACKEND = Backend(
     "torch", lambda s, name, items: scores(s.model_dir, name, items, s.model_threads),
     warm=lambda s: load(str(s.model_dir), s.model_threads),
-    describes="PyTorch MLP on the 8x8 digits, its own compute time",
+    describes="PyTorch MLP on the 8x8 digits, its own compute time", startup_s=TORCH_STARTUP_S,
 )  # fmt: skip

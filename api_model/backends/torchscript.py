@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from api_model.backends import TORCH_STARTUP_S
 from api_model.backends._user import Loaded, NotAModel, backend, shape_setting
 
 
@@ -27,4 +28,4 @@ def _open(settings) -> Loaded:
     return Loaded(run, shape, np.dtype(np.float32))
 
 
-BACKEND = backend("torchscript", _open, "the user's TorchScript model (torch, CPU)")
+BACKEND = backend("torchscript", _open, "the user's TorchScript model (torch, CPU)", startup_s=TORCH_STARTUP_S)

@@ -39,6 +39,17 @@ def test_a_model_answer_that_is_not_a_prediction_is_502(status, body):
     assert err.value.status == 502
 
 
+@pytest.mark.parametrize(
+    ("status", "body"), [(503, {"error": "overloaded"}), (503, "process is overloaded"), (429, None)]
+)
+def test_a_model_tier_that_refuses_by_overload_is_passed_on_as_503(status, body):
+    # The lab's own model API says so in its error shape; BentoML answers a batch that cannot meet its
+    # max_latency_ms with a 503 of its own: both are "retry later", not a broken model tier.
+    with pytest.raises(ApiError) as err:
+        service.model_score(status, body)
+    assert err.value.status == 503 and err.value.code == "overloaded" and "Retry-After" in err.value.headers
+
+
 def test_aggregate_is_the_mean():
     assert service.aggregate("1", [0.2, 0.4]) == {
         "detail": pytest.approx(0.3),
