@@ -1,21 +1,23 @@
-"""A race of candidate configurations: screened briefly, then measured round by round, each dropped only when the
-lab's decision rule says it is worse than the leader, stopped once the leader stands apart.
+"""A race of candidate configurations: screened briefly, then measured round by round, each dropped only when the lab's
+decision rule says it is worse than the leader, stopped once the leader stands apart.
 
 Every candidate is a capacity search (``benchmark.loadgen.search.Search``): its bracket is the screening, then
-rounds of probes around its estimate, every survivor's probes of a round shuffled together so that the machine's
-drift hits them alike (as ``lab compare`` runs them). After each round from ``min_rounds`` on, the leader is the
-survivor with the highest capacity, and every other survivor's ratio to it is paired by round
-(``Capacity.ratio_to``): "lower" (its interval wholly under 1/FACTOR) drops it; "equivalent" (wholly within the
-factor's margin) keeps it beside the leader; "unresolved" asks for another round. The race stops when no survivor
-is unresolved, at ``max_rounds``, or when the next round does not fit the budget, and says for each candidate its
-fate and the evidence.
+rounds of probes around its estimate. The screening drops a candidate at once when it failed twice (the bracket runs
+a failed probe again) at a load under the leader's highest pass divided by ``SCREEN_MARGIN``: its capacity is under
+the one, the leader's over the other, so its ratio is under 1/SCREEN_MARGIN without an interval. The survivors run
+rounds: every survivor's probes of a round shuffled together so that the machine's drift hits them alike (as ``lab
+compare`` runs them). After each round from ``min_rounds`` on, the leader is the survivor with the highest capacity,
+and every other survivor's ratio to it is paired by round (``Capacity.ratio_to``): "lower" (its interval wholly
+under 1/FACTOR) drops it; "equivalent" (wholly within the factor's margin) keeps it beside the leader; "unresolved"
+asks for another round. The race stops when no survivor is unresolved, at ``max_rounds``, or when the next round
+does not fit the budget, and says for each candidate its fate and the evidence.
 
 Why not Optuna (ask-and-tell, its pruners) or SMAC3's intensifier: their trials report one number each and are
 compared by value; here a candidate is re-measured in rounds *together with* the others, and what separates two
 candidates is the interval of their ratio paired by round, which cancels the drift of a shared machine (the
-headline's ratio moved from 11-13x to 8x between two days here; paired ratios within a run repeat). The space is
-a few tens of discrete configurations, so there is nothing for a sampler to model: what costs time is deciding
-between close candidates, which is what a race on paired intervals does (F-Race's idea, on the lab's statistics).
+headline's ratio moved from 11-13x to 8x between two days here; paired ratios within a run repeat). The space is a
+few tens of discrete configurations, so there is nothing for a sampler to model: what costs time is deciding between
+close candidates, which is what a race on paired intervals does (F-Race's idea, on the lab's statistics).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ from benchmark.loadgen import stats
 from benchmark.loadgen.records import Capacity
 from benchmark.loadgen.search import PROBE_OVERHEAD_S, Search
 
+# A screening drop needs the leader to have passed this many times the load the candidate failed at twice: far
+# beyond the decision's factor (1.1), so that a stall of a shared machine slowing the candidate's two probes by up
+# to 1.5x cannot drop one that is close, and coarse enough for brackets that grow 1.5x-2x a probe.
+SCREEN_MARGIN = 1.5
 MIN_ROUNDS = 2  # a ratio paired by round needs two rounds before its interval means anything
 MAX_ROUNDS = 6
 DECISION_RESAMPLES = 500  # the bootstrap draws of a decision between rounds (the final figures use the full count)
@@ -98,6 +104,14 @@ def race(
         if not s.guess or not any(p.passed for p in s.probes):
             fates[name] = Fate(name, "failed")
             note(f"{name}: no load passed in its screening: out of the race")
+    if not exhaustive:
+        for name, fate in _screen({n: s for n, s in searches.items() if n not in fates}).items():
+            fates[name] = fate
+            note(
+                f"screening: {name} dropped, it failed twice at {fate.ratio['failed_qps']:.0f} QPS, "
+                f"{fate.leader} passed {fate.ratio['passed_qps']:.0f}"
+            )
+            on_drop(name)
     survivors = [n for n in searches if n not in fates]
     rounds, stopped = 0, "max rounds"
     while rounds < max_rounds and survivors:
@@ -149,6 +163,22 @@ def race(
         fates[n] = Fate(n, fate, rounds, ratio, leader or "")
     note(f"the race stopped after {rounds} rounds ({stopped}): leader {leader or 'none'}")
     return Race(caps, {n: fates[n] for n in searches}, rounds, stopped, events)
+
+
+def _screen(searches: dict[str, Search]) -> dict[str, Fate]:
+    """The candidates the screening drops: each whose bracket closed on a load it failed twice that is under the
+    screening leader's highest passing load / SCREEN_MARGIN (the leader: the highest pass of all)."""
+    passes = {n: max(p.target_qps for p in s.probes if p.passed) for n, s in searches.items()}
+    if not passes:
+        return {}
+    leader = max(passes, key=passes.__getitem__)
+    dropped = {}
+    for n, s in searches.items():
+        if n != leader and s.over is not None and s.over.target_qps * SCREEN_MARGIN < passes[leader]:
+            ratio = {"failed_qps": s.over.target_qps, "passed_qps": passes[leader], "verdict": "lower",
+                     "ratio": None, "low": None, "high": s.over.target_qps / passes[leader]}  # fmt: skip
+            dropped[n] = Fate(n, "dropped", 0, ratio, leader)
+    return dropped
 
 
 def _ratio_text(ratio: dict | None) -> str:

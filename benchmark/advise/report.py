@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmark.advise import race as race_
 from benchmark.loadgen import capacity, stats
 from benchmark.render.tables import Section, num, ratio_text
 from benchmark.rundir import load_manifest
@@ -99,9 +100,11 @@ def sections(summary: dict) -> list[Section]:
              for r in rows]  # fmt: skip
     board = Section(
         "Every candidate and its fate",
-        f"Raced in interleaved rounds; a candidate is dropped only when its ratio to the leader, paired by round, has "
-        f"its 95% interval wholly under {1 / stats.FACTOR:.2f}x; * marks the Pareto frontier (no other candidate has "
-        f"both more capacity and less memory). The race stopped after {summary['rounds']} rounds: "
+        f"Screened by each one's bracket (dropped when it failed twice at a load the leader passed at "
+        f"{race_.SCREEN_MARGIN:g}x), then raced in interleaved rounds; a candidate is dropped only when its ratio "
+        f"to the leader, paired by round, has its 95% interval wholly under {1 / stats.FACTOR:.2f}x; * marks the "
+        f"Pareto frontier (no other candidate has both more capacity and less memory). The race stopped after "
+        f"{summary['rounds']} rounds: "
         f"{summary['stopped']}.",
         ["candidate", "capacity (QPS)", "p50 ms", "memory MB", "fate", "probes", "probe s"], table,
     )  # fmt: skip
@@ -114,6 +117,11 @@ def sections(summary: dict) -> list[Section]:
 def _fate(row: dict) -> str:
     if row["fate"] == "failed":
         return f"failed: {row.get('failed') or 'no probe passed'}"
+    if row["fate"] == "dropped" and row["round"] == 0:  # by the screening (race._screen): two failures, one pass
+        r = row["ratio"]
+        return (
+            f"dropped in screening: failed twice at {r['failed_qps']:.0f} QPS, the leader passed {r['passed_qps']:.0f}"
+        )
     if row["fate"] == "dropped":
         return f"dropped after round {row['round']}: {ratio_text(row['ratio'])}"
     if row["fate"] in ("equivalent", "unresolved"):
