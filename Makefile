@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
-.PHONY: run bench compare test check lint up advise down status load smoke venv servers lock-servers clean
+.PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers lock-servers clean
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -36,6 +36,9 @@ up: $(STAMP)  ## start the stack in the background; return once every service is
 advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXAMPLE=file, BUDGET_MIN=30, ONLY=...)
 	$(BIN)/lab advise --model $(MODEL) $(if $(EXAMPLE),--example $(EXAMPLE)) $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN)) \
 		$(if $(ONLY),--only $(ONLY))
+
+example-model: $(STAMP)  ## models to try make advise on, in models/: the lab's MLP as ONNX, joblib, TorchScript, an example
+	$(BIN)/python -m benchmark.advise.examples models
 
 compare: $(STAMP) $(SERVERS_STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
 	$(BIN)/lab compare $(if $(VARIANTS),--variants $(VARIANTS))

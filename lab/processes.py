@@ -265,3 +265,16 @@ def tier_rss(records: list, service: str) -> dict:
         except psutil.Error:
             continue
     return {"model_rss_mb": total, "model_processes": count}
+
+
+def cpu_seconds(records: list) -> float:
+    """The CPU time (user and system) the live processes of ``records`` have used so far, their escaped members
+    included: read before and after a stretch of load, the difference is what serving it cost (a worker that ends
+    between the two readings takes its share with it)."""
+    ticks = 0
+    for rec in records:
+        for pid in members(rec):
+            fields = _stat(pid)
+            if fields:
+                ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the line)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -50,6 +50,7 @@ def summarise(run: Path) -> dict[str, Any]:
                                                                            else "not raced"),
             "round": fate.get("round"), "ratio": fate.get("ratio"), "probes": len(cap.probes) if cap else 0,
             "probe_s": round(sum(p.duration_s for p in cap.probes), 1) if cap else 0.0,
+            "cpu_ms": cap.cpu_ms_per_request() if cap else None,
         })  # fmt: skip
     recommended = _read(run / "recommended.json")
     return {
@@ -75,8 +76,8 @@ def headline(summary: dict) -> list[str]:
     lines = [
         f"run: {rec['candidate']} ({rec['service']}; {', '.join(f'{k}={v}' for k, v in row['overrides'].items())})",
         f"  capacity at p99 <= {bound:.0f} ms: {row['capacity_text']} (95% interval, {summary['rounds']} rounds)",
-        f"  single request p50 {num(row['single_p50_ms'], '.1f')} ms; memory {num(row['model_rss_mb'], '.0f')} MB "
-        f"(every process of the tier)",
+        f"  single request p50 {num(row['single_p50_ms'], '.1f')} ms; CPU {num(row['cpu_ms'], '.2f')} ms per request "
+        f"(under capacity); memory {num(row['model_rss_mb'], '.0f')} MB (every process of the tier)",
     ]  # fmt: skip
     up = _runner_up(summary, rec["candidate"])
     if up:
@@ -96,7 +97,8 @@ def sections(summary: dict) -> list[Section]:
     head = Section("Advice: what to run", "\n".join(headline(summary)), verdict=True, image="pareto.png")
     rows = sorted(summary["rows"], key=lambda r: -(r.get("capacity_qps") or 0))
     table = [[r["name"] + (" *" if r["name"] in summary["frontier"] else ""), r["capacity_text"],
-              num(r["single_p50_ms"], ".1f"), num(r["model_rss_mb"], ".0f"), _fate(r), r["probes"], num(r["probe_s"])]
+              num(r["single_p50_ms"], ".1f"), num(r.get("cpu_ms"), ".2f"), num(r["model_rss_mb"], ".0f"), _fate(r),
+              r["probes"], num(r["probe_s"])]
              for r in rows]  # fmt: skip
     board = Section(
         "Every candidate and its fate",
@@ -106,7 +108,7 @@ def sections(summary: dict) -> list[Section]:
         f"Pareto frontier (no other candidate has both more capacity and less memory). The race stopped after "
         f"{summary['rounds']} rounds: "
         f"{summary['stopped']}.",
-        ["candidate", "capacity (QPS)", "p50 ms", "memory MB", "fate", "probes", "probe s"], table,
+        ["candidate", "capacity (QPS)", "p50 ms", "CPU ms/request", "memory MB", "fate", "probes", "probe s"], table,
     )  # fmt: skip
     space = summary["options"].get("left_out") or []
     notes = Section("The space", "Servers left out: " + ("; ".join(space) if space else "none"), fold=True)

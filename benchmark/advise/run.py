@@ -124,6 +124,7 @@ def run(
                 searches[c.name] = capacity.Search(
                     url, bound, profile.capacity_probe_s, out / "loadgen", budget_s=budget_min * 60, progress=progress,
                     label=f"{c.name} ", rounds=race_.MAX_ROUNDS, body=out / "body.json",
+                    meter=lambda records=started[c.name][1]: processes.cpu_seconds(records),
                 )  # fmt: skip
             if not searches:
                 raise BadInput("no candidate started and answered the example: see each one's status.json")

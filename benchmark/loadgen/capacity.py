@@ -7,6 +7,7 @@ themselves ``probing``; this joins them to a running chain and saves each search
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmark.loadgen import search as policy
@@ -32,11 +33,13 @@ class Search(policy.Search):
         self, url: str, bound_ms: float, duration_s: float, out: Path, budget_s: float = 120.0,
         start_qps: float = 40.0, entities: int = 10000, progress=print, label: str = "",
         client_cpus: set[int] | None = None, rounds: int = policy.ROUNDS, body: Path | None = None,
+        meter: Callable[[], float] | None = None,
     ):  # fmt: skip
         self.out = out
         # LoadGen's cores when the chain is pinned; ``body``: one fixed request, for an endpoint of the user's.
         measure = measurer(url, bound_ms, entities, out, client_cpus, body)
-        super().__init__(bound_ms, duration_s, measure, budget_s, start_qps, progress, label, rounds=rounds)
+        super().__init__(bound_ms, duration_s, measure, budget_s, start_qps, progress, label, rounds=rounds,
+                         meter=meter)  # fmt: skip
 
     def result(self, interval: bool = True) -> Capacity:
         cap = super().result(interval)

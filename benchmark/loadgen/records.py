@@ -49,6 +49,9 @@ class Probe:
     speed_ms: float | None = None  # resources.speed_unit_ms, median over the probe: higher is a slower machine
     started_at: float | None = None  # Unix time: when it ran, to read the probes of interleaved searches in order
     round: int = 0  # the round it ran in (search.interleave); 0: the bracket, and every probe of a format-2 file
+    # The CPU seconds the server under test used during the probe (all its processes, from /proc), when the search
+    # was given a meter of it (``lab advise``): CPU per request is this over ``queries``.
+    server_cpu_s: float | None = None
 
     @property
     def point(self) -> stats.Point:
@@ -69,6 +72,14 @@ class Capacity:
     seconds: float | None = None
     around: float | None = None  # the fit used the probes within WINDOW of this load
     rounds: int = 0  # the rounds its search completed after the bracket
+
+    def cpu_ms_per_request(self) -> float | None:
+        """The server's CPU milliseconds per request, over the probes that passed (under its capacity: past it,
+        refused and late queries cost CPU too) and were metered; None when none was."""
+        metered = [p for p in self.probes if p.passed and p.server_cpu_s is not None and p.queries]
+        if not metered:
+            return None
+        return 1000 * sum(p.server_cpu_s for p in metered) / sum(p.queries for p in metered)
 
     def by_round(self) -> dict[int, list[stats.Point]]:
         """The probes the fit uses (``_window``), by the round they ran in."""

@@ -68,8 +68,11 @@ class Search:
     def __init__(
         self, bound_ms: float, duration_s: float, measure: Measure, budget_s: float = 120.0, start_qps: float = 40.0,
         progress=print, label: str = "", clock: Callable[[], float] = time.monotonic, rounds: int = ROUNDS,
+        meter: Callable[[], float] | None = None,
     ):  # fmt: skip
+        """``meter``: the server's CPU seconds so far (``lab.processes.cpu_seconds``), read around each probe."""
         self.bound_ms, self.duration_s, self.measure, self.clock = bound_ms, duration_s, measure, clock
+        self.meter = meter
         self.budget_s, self.progress, self.label, self.rounds = budget_s, progress, label, rounds
         self.probes: list[Probe] = []
         self.spent = 0.0
@@ -144,7 +147,10 @@ class Search:
     def probe(self, qps: float, seconds: float, phase: str, round_no: int) -> Probe:
         """Measure one probe, as a probe of round ``round_no`` (0: the bracket), and say what it found."""
         t0 = self.clock()
+        cpu0 = self.meter() if self.meter else None
         p = replace(self.measure(qps, seconds, phase), round=round_no)
+        if cpu0 is not None:
+            p = replace(p, server_cpu_s=round(self.meter() - cpu0, 3))
         self.spent += self.clock() - t0
         self.probes.append(p)
         p99 = f"{p.p99_ms:.0f} ms" if p.p99_ms is not None else "-"

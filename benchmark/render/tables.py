@@ -70,7 +70,7 @@ def verdict_of(r: dict) -> str:
 
 def ratio_text(r: dict | None, unit: str = "x") -> str:
     """``higher: 2.10x (1.90-2.40)``: the verdict (``stats.Decision``), the ratio and its paired 95% interval."""
-    if not r:
+    if not r or r.get("ratio") is None:  # no ratio: the advisor's screening gives loads, not a ratio
         return "-"
     if r.get("low") is None:
         return f"unresolved: {r['ratio']:.2f}{unit} (no interval)"

@@ -82,3 +82,29 @@ def test_an_exhaustive_grid_drops_none_and_runs_every_round():
     assert r.rounds == 3 and not [e for e in r.events if " dropped" in e]
     assert all(max(p.round for p in c.probes) == 3 for c in r.capacities.values())  # every candidate, every round
     assert r.leader == "a" and r.fates["c"].fate == "dropped"  # the verdict at the end still reads the intervals
+
+
+def test_cpu_per_request_reads_the_metered_probes_under_capacity():
+    from dataclasses import replace
+
+    from benchmark.loadgen.records import Capacity, Probe
+
+    def probe(passed, cpu, queries):
+        p = Probe(100.0, passed, 10.0, 5.0, 100.0, 0, "VALID", 10.0, "", queries=queries)
+        return replace(p, server_cpu_s=cpu)
+
+    cap = Capacity(100.0, 250, [probe(True, 1.0, 1000), probe(True, 3.0, 1000), probe(False, 9.0, 1000)], False)
+    assert cap.cpu_ms_per_request() == pytest.approx(2.0)  # (1 + 3) s / 2000 queries; the failed probe left out
+    assert Capacity(100.0, 250, [probe(True, None, 1000)], False).cpu_ms_per_request() is None  # not metered
+
+
+def test_a_search_given_a_meter_records_each_probes_cpu():
+    readings = iter([10.0, 10.4, 10.4, 11.0])
+    s = search.Search(250, 4, lambda q, sec, ph: _probe(q), meter=lambda: next(readings), progress=lambda *_: None)
+    assert [s.probe(50, 4, "bracket", 0).server_cpu_s for _ in range(2)] == [0.4, 0.6]
+
+
+def _probe(qps):
+    from benchmark.loadgen.records import Probe
+
+    return Probe(qps, True, 10.0, 5.0, qps, 0, "VALID", 10.0, "", queries=int(4 * qps))

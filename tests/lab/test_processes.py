@@ -69,3 +69,19 @@ def test_pinning_a_spawned_group_and_pinning_it_back(tmp_path):
         for rec in (born_pinned, free):
             processes.stop(rec, timeout=5)
             processes.reap(rec)
+
+
+def test_cpu_seconds_counts_the_group_its_children_included(tmp_path):
+    from tests.conftest import wait_for
+
+    # A leader that waits and a child that burns CPU until told to stop: the reading grows with the child's work.
+    burner = "import time\nend = time.process_time() + 0.5\nwhile time.process_time() < end: pass\ntime.sleep(60)"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {burner!r}]); time.sleep(60)"
+    rec = processes.spawn("c", [sys.executable, "-c", code], {}, tmp_path / "c.log", owner="pc")
+    try:
+        wait_for(lambda: processes.cpu_seconds([rec]) >= 0.5, timeout=30)  # the child's 0.5 s, read from /proc
+        assert processes.cpu_seconds([rec]) < 0.5 + 5  # and not the machine's: two interpreters' start-up at most
+    finally:
+        processes.stop(rec, timeout=5)
+        processes.reap(rec)
+    assert processes.cpu_seconds([rec]) == 0.0  # nothing left to read
