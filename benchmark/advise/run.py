@@ -35,6 +35,10 @@ from lab.stack import Stack, build_stack
 
 DEFAULT_BUDGET_MIN = 30.0
 WARM_UP_REQUESTS = 20
+# The bracket starts at this share of the rate one client gets in a closed loop (1000 / its single-request p50): a
+# load every candidate carries with room to spare (under it, its utilisation is at most this share), so that no
+# bracket spends its longest probes far under the knee (a probe at 40 QPS needs 11.5 s for its 460 queries here).
+START_SHARE = 0.5
 TOLERANCE = 1e-4  # a served answer against the model run in Python: float32 runtimes, JSON's round trip
 
 
@@ -125,6 +129,7 @@ def run(
                     url, bound, profile.capacity_probe_s, out / "loadgen", budget_s=budget_min * 60, progress=progress,
                     label=f"{c.name} ", rounds=race_.MAX_ROUNDS, body=out / "body.json",
                     meter=lambda records=started[c.name][1]: processes.cpu_seconds(records),
+                    start_qps=max(1.0, START_SHARE * 1000 / status["single_p50_ms"]),
                 )  # fmt: skip
             if not searches:
                 raise BadInput("no candidate started and answered the example: see each one's status.json")
