@@ -11,6 +11,7 @@ import httpx
 import numpy as np
 import pytest
 
+from benchmark.advise import examples
 from cli import main as cli
 from lab import control
 from lab.settings import LabSettings
@@ -23,18 +24,13 @@ SHORT = ["--only", "uvicorn-w1-t1,granian-w1-t1,gunicorn-gthread-w1x4-t1", "--bu
 
 @pytest.fixture(scope="module")
 def user_model(tmp_path_factory):
-    """The lab's scikit-learn MLP exported as a user would: an ONNX file (skl2onnx), and one example request."""
-    from skl2onnx import to_onnx
-    from sklearn.datasets import load_digits
-
+    """The lab's scikit-learn MLP exported as a user would (``make example-model``): an ONNX file (skl2onnx), and one
+    example request."""
     from api_model.backends.real import _train
 
     folder = tmp_path_factory.mktemp("model")
-    mlp = _train()
-    (folder / "mlp.onnx").write_bytes(to_onnx(mlp, np.zeros((1, 64), dtype=np.float32)).SerializeToString())
-    example = load_digits().data[3].tolist()
-    (folder / "example.json").write_text(json.dumps(example))
-    return folder, mlp, example
+    examples.export(folder, say=lambda line: None)
+    return folder, _train(), examples.example()
 
 
 @pytest.fixture
