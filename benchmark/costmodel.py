@@ -1,0 +1,100 @@
+"""A cost model of a chain's capacity at the p99 bound, from figures that need no capacity search: its single-request
+latency, its CPU per request (every process of the chain, at a low load), how many requests it holds at once, and
+the machine's cores. It carries a ratio measured on this machine to one with more cores.
+
+A request holds one of the chain's *slots* (a sync worker's thread) for its latency, and takes its CPU per request
+from the machine's *cores*. Each is a queue of ``c`` servers: the slots, ``concurrency`` servers of service time the
+latency (Little's law caps it at concurrency / latency); the cores, ``cores`` servers of service time the CPU per
+request (capped at cores / CPU per request). Waiting is Erlang C's (M/M/c: Poisson arrivals, exponential service),
+scaled for the spread of the service time (Allen-Cunneen: M/D/c waits about half as long as M/M/c), and a request's
+p99 is taken as its latency plus the p99 of its wait; the capacity is the highest rate whose p99 stays
+within the bound for both queues. The lab checks it against measured capacity (``doc/FINDINGS.md``).
+
+Written here rather than taken from a library: Erlang C is a closed form of a few lines, and the maintained queueing
+packages on PyPI (ciw, queueing-tool) simulate networks event by event, which is what the tests do to check it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+QUANTILE = 0.99
+TOLERANCE_QPS = 1e-3  # the bisection's resolution
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What a chain costs a request, measured at a low load."""
+
+    latency_ms: float  # a single request's time, unloaded (its p50)
+    cpu_ms: float  # CPU per request, every process of the chain (both tiers)
+    concurrency: int | None  # requests it holds at once (workers x threads); None: no bound of its own (async)
+    # The spread of the latency, as its squared coefficient of variation (variance / mean**2) over single requests:
+    # 0 for a constant time, 1 for an exponential one (M/M/c's own). The lab's chains wait on models of 40-50 ms:
+    # near 0.
+    latency_scv: float = 1.0
+    cpu_scv: float = 1.0  # the same of the CPU per request (not measured per request: M/M/c's, which leans low)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    qps: float
+    bound_by: str  # "slots" (its concurrency: Little's law) or "cores" (CPU)
+    slots_qps: float | None  # the capacity each queue alone would allow (None: no bound of its own)
+    cores_qps: float
+
+
+def erlang_c(servers: int, offered: float) -> float:
+    """The probability that an arrival waits in an M/M/c queue of ``servers`` at ``offered`` load (arrival rate x
+    service time, in servers); 1 at or past saturation. Summed term by term (a**k / k!), never a factorial."""
+    if offered <= 0:
+        return 0.0
+    if offered >= servers:
+        return 1.0
+    term, below = 1.0, 0.0  # a**k / k!, from k = 0
+    for k in range(servers):
+        below += term
+        term *= offered / (k + 1)
+    top = term / (1 - offered / servers)  # a**c / c! / (1 - rho)
+    return top / (below + top)
+
+
+def wait_quantile_ms(rate_qps: float, servers: int, service_ms: float, q: float = QUANTILE, scv: float = 1.0) -> float:
+    """The ``q`` quantile of the wait in an M/G/c queue whose service has squared coefficient of variation ``scv``:
+    M/M/c's, P(W > t) = C * exp(-(c mu - lambda) t), scaled by (1 + scv) / 2 (Allen-Cunneen's approximation: half
+    of it for a constant service time, M/D/c); inf past saturation."""
+    mu = 1000.0 / service_ms  # per server, per second
+    spare = servers * mu - rate_qps
+    if spare <= 0:
+        return math.inf
+    waits = erlang_c(servers, rate_qps / mu)
+    if waits <= 1 - q:
+        return 0.0
+    return (1 + scv) / 2 * 1000.0 * math.log(waits / (1 - q)) / spare
+
+
+def _highest(ok, ceiling: float) -> float:
+    """The highest rate in (0, ceiling) for which ``ok(rate)`` holds, ``ok`` holding below it and failing above."""
+    low, high = 0.0, ceiling
+    while high - low > TOLERANCE_QPS * max(1.0, low):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low
+
+
+def capacity(costs: Costs, cores: int, bound_ms: float, q: float = QUANTILE) -> Prediction:
+    """The predicted capacity of a chain with ``costs`` on ``cores`` cores at a ``q`` quantile within ``bound_ms``."""
+    if costs.latency_ms > bound_ms:
+        return Prediction(0.0, "slots", 0.0, 0.0)
+    room = bound_ms - costs.latency_ms  # what a request may wait, in either queue
+    slots = None
+    if costs.concurrency is not None:
+        n, s = costs.concurrency, costs.latency_ms
+        slots = _highest(lambda r: wait_quantile_ms(r, n, s, q, costs.latency_scv) <= room, n * 1000.0 / s)
+    s = costs.cpu_ms
+    fits = lambda r: wait_quantile_ms(r, cores, s, q, costs.cpu_scv) <= room  # noqa: E731
+    cpu = _highest(fits, cores * 1000.0 / s) if s > 0 else math.inf
+    if slots is not None and slots <= cpu:
+        return Prediction(slots, "slots", slots, cpu)
+    return Prediction(cpu, "cores", slots, cpu)

@@ -1,0 +1,58 @@
+"""The cost model's arithmetic on known inputs, and its queue's waits against a simulation of the same queue."""
+
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+import pytest
+
+from benchmark import costmodel as cm
+
+
+def test_erlang_c_on_known_values():
+    assert cm.erlang_c(1, 0.5) == pytest.approx(0.5)  # M/M/1: an arrival waits with the utilisation's probability
+    assert cm.erlang_c(2, 1.0) == pytest.approx(1 / 3)
+    assert cm.erlang_c(5, 0.0) == 0.0 and cm.erlang_c(5, 5.0) == 1.0  # idle; saturated
+    assert cm.erlang_c(200, 150.0) < 1e-3  # many servers at 75%: summed term by term, no overflow
+
+
+def _simulated_p99_wait_ms(rate: float, servers: int, service_ms: float, constant: bool, n: int = 60_000) -> float:
+    """A first-come-first-served queue of ``servers`` with Poisson arrivals, event by event."""
+    rng = np.random.default_rng(7)
+    arrivals = np.cumsum(rng.exponential(1 / rate, n))
+    service = np.full(n, service_ms / 1000) if constant else rng.exponential(service_ms / 1000, n)
+    free, waits = [0.0] * servers, np.empty(n)
+    for i, at in enumerate(arrivals):
+        start = max(at, heapq.heappop(free))
+        waits[i] = start - at
+        heapq.heappush(free, start + service[i])
+    return 1000 * float(np.quantile(waits[n // 10 :], 0.99))  # the first tenth: the queue filling from empty
+
+
+@pytest.mark.parametrize(("rate", "constant"), [(30.0, True), (40.0, True), (30.0, False), (40.0, False)])
+def test_the_wait_quantile_matches_a_simulated_queue(rate, constant):
+    # Five sync workers of 102 ms (the default sync chain's shape): M/D/5 and M/M/5 at 61% and 82% load.
+    predicted = cm.wait_quantile_ms(rate, 5, 102.0, scv=0.0 if constant else 1.0)
+    simulated = _simulated_p99_wait_ms(rate, 5, 102.0, constant)
+    assert predicted == pytest.approx(simulated, rel=0.15)  # an approximation (Allen-Cunneen) and a finite run
+
+
+def test_capacity_is_bound_by_its_slots_or_its_cores_and_tends_to_their_limits():
+    sync = cm.Costs(latency_ms=100.0, cpu_ms=5.0, concurrency=5, latency_scv=0.0)
+    p = cm.capacity(sync, cores=2, bound_ms=250)
+    assert p.bound_by == "slots" and p.qps < 5 / 0.1  # under Little's law's 50/s: it waits at the bound
+    assert cm.capacity(sync, cores=2, bound_ms=1e6).qps == pytest.approx(50.0, rel=0.01)  # no bound: Little's law
+    async_ = cm.Costs(latency_ms=50.0, cpu_ms=4.0, concurrency=None)
+    p = cm.capacity(async_, cores=2, bound_ms=250)
+    assert p.bound_by == "cores" and p.slots_qps is None and p.qps < 2 * 1000 / 4
+    assert cm.capacity(async_, cores=2, bound_ms=1e6).qps == pytest.approx(500.0, rel=0.01)  # cores / CPU
+
+
+def test_more_cores_carry_more_and_a_slow_request_carries_nothing():
+    async_ = cm.Costs(latency_ms=50.0, cpu_ms=4.0, concurrency=None)
+    figures = [cm.capacity(async_, cores=c, bound_ms=250).qps for c in (1, 2, 4, 8, 16)]
+    assert figures == sorted(figures) and figures[-1] > 15 * figures[0]  # more than linear: pooling shortens waits
+    assert cm.capacity(cm.Costs(300.0, 1.0, 4), cores=2, bound_ms=250).qps == 0.0
+    assert math.isinf(cm.wait_quantile_ms(60.0, 5, 102.0))  # past saturation
