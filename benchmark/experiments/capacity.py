@@ -51,7 +51,17 @@ def _search(ctx: Context, chain: str, client_cpus: set[int] | None) -> capacity.
         ctx.stack.scoring(chain).predict_url, profile.capacity_bound_ms, profile.capacity_probe_s,
         ctx.path / "loadgen" / chain, budget_s=profile.capacity_budget_s, entities=ctx.stack.redis.entities,
         progress=ctx.progress, label=f"{chain} ", client_cpus=client_cpus, rounds=profile.capacity_rounds,
+        meter=_meter(ctx, chain),
     )  # fmt: skip
+
+
+def _meter(ctx: Context, chain: str):
+    """The CPU seconds of the chain's processes so far (Redis's included: probes run one at a time, so what it spends
+    during one is that chain's); None for a chain the lab did not start."""
+    names = chain_processes(ctx.stack, chain)
+    if not names:
+        return None
+    return lambda: processes.cpu_seconds([r for r in state_file(ctx.lab).read() if r.name in names])
 
 
 def run(ctx: Context) -> dict:

@@ -107,6 +107,8 @@ def summarise_run(run: Path) -> dict[str, Any]:
                 "capacity_speed_ms": cap.machine("speed_ms"),
                 "capacity_rounds_found": cap.rounds_found(),
                 "capacity_round_spread": cap.round_spread(),
+                # CPU of the chain's processes per request, over its probes under capacity (None: not metered)
+                "capacity_cpu_ms_per_request": cap.cpu_ms_per_request(),
             }
             if cap.client_saturated:
                 notes.append("capacity: the LoadGen client passed 90% of a core in some probe")
