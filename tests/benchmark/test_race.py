@@ -108,3 +108,24 @@ def _probe(qps):
     from benchmark.loadgen.records import Probe
 
     return Probe(qps, True, 10.0, 5.0, qps, 0, "VALID", 10.0, "", queries=int(4 * qps))
+
+
+def test_an_advisors_pick_is_checked_against_an_exhaustive_run_of_the_same_candidates(tmp_path):
+    import json
+
+    from benchmark.advise import against
+    from benchmark.loadgen.records import save
+
+    knees = {"a": 300.0, "b": 150.0, "c": 90.0}
+    runs = {"grid": (one_race(5, knees, exhaustive=True, max_rounds=3), 600), "race": (one_race(5, knees), 200)}
+    for folder, (r, seconds) in runs.items():
+        for name, cap in r.capacities.items():
+            save(tmp_path / folder / "candidates" / name / "loadgen" / "capacity.json", cap)
+        ended = f"2026-12-04T10:{seconds // 60:02d}:{seconds % 60:02d}+00:00"
+        (tmp_path / folder / "manifest.json").write_text(json.dumps({"started": "2026-12-04T10:00:00+00:00",
+                                                                     "ended": ended, "format": 2}))  # fmt: skip
+    (tmp_path / "race" / "recommended.json").write_text(json.dumps({"candidate": "c"}))  # a wrong pick, on purpose
+    out = against.check(tmp_path / "grid", tmp_path / "race")
+    assert out["pick"] == "c" and out["better"] == ["a", "b"]  # both beat it by the rule, in the grid's own rounds
+    assert out["time_share"] == pytest.approx(200 / 600) and out["exhaustive"]["candidates"] == 3
+    assert out["rows"]["a"]["ratio_to_pick"]["verdict"] == "higher" and out["rows"]["c"]["ratio_to_pick"] is None
