@@ -79,13 +79,15 @@ def race(
     max_rounds: int = MAX_ROUNDS, factor: float = stats.FACTOR, say: Callable[[str], None] = lambda line: None,
     resamples: int = DECISION_RESAMPLES, final_resamples: int = stats.BOOTSTRAP_RESAMPLES,
     final_intervals: bool = True, on_drop: Callable[[str], None] = lambda name: None, exhaustive: bool = False,
+    on_left: Callable[[float], None] = lambda seconds: None,
 ) -> Race:  # fmt: skip
     """Race ``searches`` (one per candidate, each with ``rounds`` at least ``max_rounds``) within ``budget_s`` of
     probing in all; ``say`` hears each decision as it is made, ``on_drop`` each candidate dropped (its server can
-    stop). ``exhaustive``: no candidate is dropped and every one runs every round (the grid the race is checked
-    against). ``resamples``: the bootstrap draws of a decision
-    between rounds; ``final_resamples`` and ``final_intervals``: those of the figures it ends with (a simulation
-    of many races may spare them)."""
+    stop), ``on_left`` the probing it has left at most after the screening and each round (the survivors' rounds,
+    within the budget). ``exhaustive``: no candidate is dropped and every one runs every round (the grid the race
+    is checked against). ``resamples``: the bootstrap draws of a decision between rounds; ``final_resamples`` and
+    ``final_intervals``: those of the figures it ends with (a simulation of many races may spare them).
+    """
     rng = random.Random(seed)
     events: list[str] = []
 
@@ -114,6 +116,12 @@ def race(
             on_drop(name)
     survivors = [n for n in searches if n not in fates]
     rounds, stopped = 0, "max rounds"
+
+    def say_left() -> None:
+        planned = sum(searches[n].remaining_s() for n in survivors)
+        on_left(max(0.0, min(planned, budget_s - spent())))
+
+    say_left()
     while rounds < max_rounds and survivors:
         plans = {n: searches[n].round_plan() for n in survivors}
         todo = [(n, qps, sec) for n, plan in plans.items() for qps, sec in plan]
@@ -126,10 +134,12 @@ def race(
         for n in survivors:
             searches[n].close_round()
         if exhaustive or rounds < min_rounds or len(survivors) == 1:
+            say_left()
             continue
         caps = {n: searches[n].result(interval=False) for n in survivors}
         leader = _leader(caps)
         if leader is None:
+            say_left()
             continue
         open_ = []
         for n in survivors:
@@ -148,6 +158,7 @@ def race(
             elif verdict == "unresolved":
                 open_.append(n)
         survivors = [n for n in survivors if n not in fates]
+        say_left()
         if not open_:
             stopped = "separated"
             break

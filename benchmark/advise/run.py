@@ -138,8 +138,10 @@ def run(
                 if name in started:
                     control.stop(alab, started.pop(name)[1])
 
+            planned = sum(s.remaining_s() for s in searches.values())
+            progress.begin("race", min(planned, budget_min * 60))  # each line now says the time left
             result = race_.race(searches, budget_min * 60, say=lambda line: progress(f"    {line}"), on_drop=drop,
-                                exhaustive=exhaustive)  # fmt: skip
+                                exhaustive=exhaustive, on_left=progress.left)  # fmt: skip
             write_json(path / "race.json", {
                 "rounds": result.rounds, "stopped": result.stopped, "events": result.events,
                 "fates": {n: asdict(f) for n, f in result.fates.items()},

@@ -129,3 +129,10 @@ def test_an_advisors_pick_is_checked_against_an_exhaustive_run_of_the_same_candi
     assert out["pick"] == "c" and out["better"] == ["a", "b"]  # both beat it by the rule, in the grid's own rounds
     assert out["time_share"] == pytest.approx(200 / 600) and out["exhaustive"]["candidates"] == 3
     assert out["rows"]["a"]["ratio_to_pick"]["verdict"] == "higher" and out["rows"]["c"]["ratio_to_pick"] is None
+
+
+def test_the_race_says_what_it_has_left_and_it_shrinks():
+    said: list[float] = []
+    r = one_race(6, {"a": 300.0, "b": 150.0, "c": 100.0}, on_left=said.append)
+    assert len(said) == r.rounds + 1  # after the screening, then after each round
+    assert said[0] <= BUDGET_S and said == sorted(said, reverse=True) and said[-1] < said[0]
