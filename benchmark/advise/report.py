@@ -47,7 +47,7 @@ def summarise(run: Path) -> dict[str, Any]:
             "model_rss_mb": status.get("model_rss_mb"), "capacity_qps": cap.qps if cap else None,
             "low": cap.low if cap else None, "high": cap.high if cap else None,
             "capacity_text": cap.text() if cap else "-", "fate": fate.get("fate", "failed" if status.get("failed")
-                                                                           else "not raced"),
+                                                                           else "not decided"),
             "round": fate.get("round"), "ratio": fate.get("ratio"), "probes": len(cap.probes) if cap else 0,
             "probe_s": round(sum(p.duration_s for p in cap.probes), 1) if cap else 0.0,
             "cpu_ms": cap.cpu_ms_per_request() if cap else None,
@@ -55,7 +55,7 @@ def summarise(run: Path) -> dict[str, Any]:
     recommended = _read(run / "recommended.json")
     return {
         "kind": "advise", "options": opts, "model": _read(run / "model.json") or {}, "rows": rows,
-        "frontier": frontier(rows), "recommended": recommended, "rounds": race.get("rounds", 0),
+        "frontier": frontier(rows), "recommended": recommended, "rounds": race.get("rounds"),
         "stopped": race.get("stopped"), "events": race.get("events", []),
     }  # fmt: skip
 
@@ -65,12 +65,19 @@ def _runner_up(summary: dict, chosen: str) -> dict | None:
     return max(others, key=lambda r: r["capacity_qps"]) if others else None
 
 
+def title(summary: dict) -> str:
+    model, opts = summary["model"], summary["options"]
+    return f"How to serve {Path(model.get('path') or '?').name} on this machine ({opts.get('cores')} cores)"
+
+
 def headline(summary: dict) -> list[str]:
     """The answer in a few lines: what to run, what it carries, the runner-up and how far apart."""
     opts, model = summary["options"], summary["model"]
     bound = opts.get("capacity_bound_ms", 250)
     rec = summary.get("recommended")
     if not rec:
+        if summary.get("rounds") is None:  # no race.json: the run ended before its race did
+            return ["no recommendation: the run ended before its race did (the candidates' figures so far are below)"]
         return [f"no recommendation: no candidate held p99 <= {bound:.0f} ms (see each candidate's fate below)"]
     row = next(r for r in summary["rows"] if r["name"] == rec["candidate"])
     lines = [
@@ -105,15 +112,19 @@ def sections(summary: dict) -> list[Section]:
         f"Screened by each one's bracket (dropped when it failed twice at a load the leader passed at "
         f"{race_.SCREEN_MARGIN:g}x), then raced in interleaved rounds; a candidate is dropped only when its ratio "
         f"to the leader, paired by round, has its 95% interval wholly under {1 / stats.FACTOR:.2f}x; * marks the "
-        f"Pareto frontier (no other candidate has both more capacity and less memory). The race stopped after "
-        f"{summary['rounds']} rounds: "
-        f"{summary['stopped']}.",
+        f"Pareto frontier (no other candidate has both more capacity and less memory). " + _stopped(summary),
         ["candidate", "capacity (QPS)", "p50 ms", "CPU ms/request", "memory MB", "fate", "probes", "probe s"], table,
     )  # fmt: skip
     space = summary["options"].get("left_out") or []
     notes = Section("The space", "Servers left out: " + ("; ".join(space) if space else "none"), fold=True)
     log = Section("The race, decision by decision", "\n".join(summary["events"]) or "-", fold=True)
     return [head, board, notes, log]
+
+
+def _stopped(summary: dict) -> str:
+    if summary["rounds"] is None:
+        return "The race did not end: the run stopped before it."
+    return f"The race stopped after {summary['rounds']} rounds: {summary['stopped']}."
 
 
 def _fate(row: dict) -> str:

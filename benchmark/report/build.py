@@ -86,8 +86,11 @@ def _lines(text: str) -> str:
     return "<br>".join(html.escape(line).replace("  ", "&nbsp;&nbsp;") for line in text.splitlines())
 
 
-def render_html(manifest: dict, parts: list[Section], images: dict[str, bytes], links: list[str]) -> str:
-    out = [f"<!doctype html><meta charset='utf-8'><title>{TITLE}</title><style>{CSS}</style><h1>{TITLE}</h1>"]
+def render_html(
+    manifest: dict, parts: list[Section], images: dict[str, bytes], links: list[str], title: str = TITLE
+) -> str:
+    title = html.escape(title)
+    out = [f"<!doctype html><meta charset='utf-8'><title>{title}</title><style>{CSS}</style><h1>{title}</h1>"]
     if not manifest.get("complete"):
         reason = html.escape(str(manifest.get("incomplete_reason", "interrupted")))
         out.append(f"<p class='warn'>INCOMPLETE RUN: {reason}. The figures below are what it measured.</p>")
@@ -115,8 +118,8 @@ def render_html(manifest: dict, parts: list[Section], images: dict[str, bytes], 
     return "\n".join(out) + "\n"
 
 
-def render_markdown(manifest: dict, parts: list[Section], images: dict[str, bytes]) -> str:
-    out = [f"# {TITLE}", ""]
+def render_markdown(manifest: dict, parts: list[Section], images: dict[str, bytes], title: str = TITLE) -> str:
+    out = [f"# {title}", ""]
     if not manifest.get("complete"):
         out += [f"**INCOMPLETE RUN**: {manifest.get('incomplete_reason', 'interrupted')}", ""]
     for s in parts:
@@ -139,6 +142,7 @@ def build(run: Path) -> Path:
     """Rebuild the report of ``run`` from its files; returns the path of ``report.html``."""
     manifest = load_manifest(run)
     kind = manifest.get("options", {}).get("kind")
+    title = TITLE
     if kind == "compare":
         summary = compare_rows.summarise_compare(run)
         parts = [*compare_sections.sections(summary), run_section(manifest)]
@@ -146,6 +150,7 @@ def build(run: Path) -> Path:
         own = importlib.import_module(OWN_REPORTS[kind])
         summary = own.summarise(run)
         parts = [*own.sections(summary), run_section(manifest)]
+        title = getattr(own, "title", lambda s: TITLE)(summary)  # a report of its own may name itself
     else:
         summary = summarise_run(run)
         parts = sections(summary, manifest, [s for exp in all_experiments() for s in exp.sections(summary)])
@@ -154,6 +159,6 @@ def build(run: Path) -> Path:
         sorted(str(p.relative_to(run)) for p in (run / "locust").glob("*.html")) if (run / "locust").exists() else []
     )
     write_json(run / "summary.json", summary)
-    write_atomic(run / "summary.md", render_markdown(manifest, parts, images))
-    write_atomic(run / "report.html", render_html(manifest, parts, images, links))
+    write_atomic(run / "summary.md", render_markdown(manifest, parts, images, title))
+    write_atomic(run / "report.html", render_html(manifest, parts, images, links, title))
     return run / "report.html"
