@@ -18,9 +18,10 @@ from api_common.ports import PortInUse
 from benchmark import experiments
 from benchmark.profiles import Profile, ProfileError
 from benchmark.progress import Progress
+from benchmark.rundir import write_json
 from feature_store.loader import load
 from feature_store.server import RedisBinaryNotFound
-from lab import control, health, processes, variants
+from lab import control, probe, processes, variants
 from lab.launcher import serve
 from lab.settings import LabSettings
 from lab.smoke import smoke, table
@@ -221,23 +222,29 @@ def cmd_serve(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     if args.service not in stack.names():
         print(f"error: no service {args.service!r}; one of {', '.join(stack.names())}", file=sys.stderr)
         return 2
+    lab.state_dir.mkdir(parents=True, exist_ok=True)
+    # What a container's health check asks (lab/probe.py), on this machine's loopback, before the host is set.
+    write_json(probe.where(lab.state_dir), _health_check(stack, args.service))
     if args.host:  # a container listens on every interface of its own network namespace
         stack = build_stack({args.service: {"host": args.host}})
-    lab.state_dir.mkdir(parents=True, exist_ok=True)
     serve(stack, args.service, lab.state_dir)
     return 0  # not reached: serve() replaces this process
 
 
+def _health_check(stack: Stack, name: str) -> dict:
+    """What answers ``name``'s health on this machine (``lab.probe``'s form): Redis's PING, or a URL."""
+    if name == "redis":
+        return {"redis_port": stack.redis.port}
+    svc = stack.service(name)
+    return {"url": svc.health_url, "lab_json": svc.health_json}
+
+
 def cmd_health(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     """Exit 0 when the service answers its own health check on this machine (a container's HEALTHCHECK)."""
-    if args.service == "redis":
-        ok = health.redis_ok(f"redis://127.0.0.1:{stack.redis.port}/0", timeout=args.timeout)
-    elif args.service in stack.names():
-        svc = stack.service(args.service)
-        ok = health.http_ok(svc.health_url, timeout=args.timeout, lab_json=svc.health_json)
-    else:
+    if args.service not in stack.names():
         print(f"error: no service {args.service!r}; one of {', '.join(stack.names())}", file=sys.stderr)
         return 2
+    ok = probe.healthy(_health_check(stack, args.service), timeout=args.timeout)
     print(f"{args.service}: {'OK' if ok else 'not healthy'}")
     return 0 if ok else 1
 
