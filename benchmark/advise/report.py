@@ -137,8 +137,10 @@ def _fate(row: dict) -> str:
         )
     if row["fate"] == "dropped":
         return f"dropped after round {row['round']}: {ratio_text(row['ratio'])}"
-    if row["fate"] in ("equivalent", "unresolved"):
-        return f"{row['fate']}: {ratio_text(row['ratio'])}"
+    if row["fate"] == "equivalent":
+        return ratio_text(row["ratio"])  # "equivalent: 0.98x (0.93-1.04)"
+    if row["fate"] == "unresolved":  # at the end, or stopped once the rounds left could not decide it
+        return f"unresolved after round {row['round']}: {ratio_text(row['ratio']).split(': ', 1)[-1]}"
     return row["fate"]
 
 
