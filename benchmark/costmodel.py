@@ -8,7 +8,8 @@ latency (Little's law caps it at concurrency / latency); the cores, ``cores`` se
 request (capped at cores / CPU per request). Waiting is Erlang C's (M/M/c: Poisson arrivals, exponential service),
 scaled for the spread of the service time (Allen-Cunneen: M/D/c waits about half as long as M/M/c), and a request's
 p99 is taken as its latency plus the p99 of its wait; the capacity is the highest rate whose p99 stays
-within the bound for both queues. The lab checks it against measured capacity (``doc/FINDINGS.md``).
+within the bound for both queues. Not yet checked against measured capacity (issue 35): until it is, its
+figures are arithmetic, not findings.
 
 Written here rather than taken from a library: Erlang C is a closed form of a few lines, and the maintained queueing
 packages on PyPI (ciw, queueing-tool) simulate networks event by event, which is what the tests do to check it.

@@ -4,7 +4,7 @@
 URL and answer ``lab health`` checks: one source); this script reads it and checks with the standard library alone,
 ``-S`` keeping even site-packages out. ``python -m cli health`` imports the lab and its dependencies: 0.57 s of CPU
 per check measured here, so five containers checked every 5 s took about 0.6 of a core from the services they
-checked (issue 36); this takes under a tenth of that. Exit 0 when healthy, 1 when not.
+checked (issue 36); this one took 0.08 s, about a seventh. Exit 0 when healthy, 1 when not.
 """
 
 import http.client

@@ -61,7 +61,7 @@ def test_the_probe_says_healthy_unhealthy_and_not_yet(server, tmp_path):
     assert _run(tmp_path, [sys.executable, "-S", str(PROBE)])[0] == 1  # no health.json yet: not started
 
 
-def test_the_probe_is_a_tenth_of_lab_healths_cpu(server, tmp_path):
+def test_the_probe_is_a_fraction_of_lab_healths_cpu(server, tmp_path):
     (tmp_path / probe.FILE).write_text(json.dumps({"url": f"http://127.0.0.1:{server.server_port}/health"}))
     code, cheap = _run(tmp_path, [sys.executable, "-S", str(PROBE)])
     assert code == 0
