@@ -33,9 +33,9 @@ lint: $(STAMP)  ## ruff, and import-linter's contracts: layers look down only, n
 up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name, CONFIG=file)
 	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT)) $(if $(CONFIG),--config $(CONFIG))
 
-advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXAMPLE=file, BUDGET_MIN=30, ONLY=...)
+advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXAMPLE=file, BUDGET_MIN=30, ONLY=..., CHAIN=1)
 	$(BIN)/lab advise --model $(MODEL) $(if $(EXAMPLE),--example $(EXAMPLE)) $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN)) \
-		$(if $(ONLY),--only $(ONLY))
+		$(if $(ONLY),--only $(ONLY)) $(if $(CHAIN),--chain)
 
 example-model: $(STAMP)  ## models to try make advise on, in models/: the lab's MLP as ONNX, joblib, TorchScript, an example
 	$(BIN)/python -m benchmark.advise.examples models

@@ -70,7 +70,7 @@ def cmd_advise(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     try:
         path = run(args.model, Path(args.example) if args.example else None, lab, _profile(args), args.budget_min,
                    split(args.only), split(args.exclude), _tracker(), publish=build,
-                   exhaustive=args.exhaustive)  # fmt: skip
+                   exhaustive=args.exhaustive, chain=args.chain)  # fmt: skip
     except BadInput as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -270,6 +270,12 @@ def parser() -> argparse.ArgumentParser:
     advise_p.add_argument("--budget-min", type=float, default=30.0, help="minutes of probing at most (default 30)")
     advise_p.add_argument("--only", help="servers or candidates to try, comma-separated (e.g. uvicorn,granian)")
     advise_p.add_argument("--exclude", help="servers or candidates to leave out, comma-separated")
+    advise_p.add_argument(
+        "--chain",
+        action="store_true",
+        help="measure each candidate through its chain's scoring "
+        "handler (Redis, the twin in front of the model tier), not the model tier alone",
+    )
     advise_p.add_argument("--exhaustive", action="store_true", help="no candidate dropped: every one through every "
                           "round (the grid a race is checked against)")  # fmt: skip
     _add_profile_options(advise_p, ("capacity_bound_ms", "capacity_probe_s"))

@@ -80,11 +80,13 @@ def headline(summary: dict) -> list[str]:
             return ["no recommendation: the run ended before its race did (the candidates' figures so far are below)"]
         return [f"no recommendation: no candidate held p99 <= {bound:.0f} ms (see each candidate's fate below)"]
     row = next(r for r in summary["rows"] if r["name"] == rec["candidate"])
+    where, tiers = ("through the scoring handler", "both tiers") if opts.get("chain") else ("", "the tier")
     lines = [
         f"run: {rec['candidate']} ({rec['service']}; {', '.join(f'{k}={v}' for k, v in row['overrides'].items())})",
-        f"  capacity at p99 <= {bound:.0f} ms: {row['capacity_text']} (95% interval, {summary['rounds']} rounds)",
+        f"  capacity {where + ' ' if where else ''}at p99 <= {bound:.0f} ms: {row['capacity_text']} "
+        f"(95% interval, {summary['rounds']} rounds)",
         f"  single request p50 {num(row['single_p50_ms'], '.1f')} ms; CPU {num(row['cpu_ms'], '.2f')} ms per request "
-        f"(under capacity); memory {num(row['model_rss_mb'], '.0f')} MB (every process of the tier)",
+        f"(under capacity); memory {num(row['model_rss_mb'], '.0f')} MB (every process of {tiers})",
     ]  # fmt: skip
     up = _runner_up(summary, rec["candidate"])
     if up:

@@ -2,6 +2,10 @@
 own port, checked against the model's own answer and warmed up, then raced (``race.py``) on the lab's capacity
 method; the recommendation written as a configuration that ``lab up --config`` starts.
 
+``chain``: each candidate is measured through the scoring handler of its chain (the Flask twin in front of a WSGI
+model tier, the FastAPI twin in front of an ASGI one), with one Redis for the run holding the example's first
+features as an entity, so that the join gives back the example and the answer is still the model's own.
+
 The candidates run side by side while the race lasts (an idle server costs next to no CPU; within a round every
 survivor must see the same machine, so none is restarted between rounds), and each is stopped once it is dropped;
 nothing is left running at the end. One that fails to start, answers wrongly or fails every probe is recorded with
@@ -14,10 +18,11 @@ import json
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import httpx
+import redis
 
 from api_common import protocols
 from api_common.ports import free_ports
@@ -29,6 +34,7 @@ from benchmark.loadgen import capacity
 from benchmark.profiles import Profile
 from benchmark.progress import Progress
 from benchmark.rundir import Run, manifest, new_run_dir, write_atomic, write_json
+from feature_store.entities import encode, key
 from lab import control, processes
 from lab.settings import LabSettings
 from lab.stack import Stack, build_stack
@@ -40,25 +46,65 @@ WARM_UP_REQUESTS = 20
 # bracket spends its longest probes far under the knee (a probe at 40 QPS needs 11.5 s for its 460 queries here).
 START_SHARE = 0.5
 TOLERANCE = 1e-4  # a served answer against the model run in Python: float32 runtimes, JSON's round trip
+ENTITY = "advise-example"  # --chain: the entity whose stored features are the example's first ones
+STORED = 4  # --chain: how many of the example's features the store holds (the lab's default per entity)
 
 
-def stack_for(candidate: Candidate, model: UserModel, port: int) -> Stack:
-    return build_stack({candidate.service: candidate.overrides | model.settings() | {"port": port}})
+@dataclass(frozen=True)
+class Ports:
+    """A candidate's ports: its model tier's, and with ``--chain`` its scoring handler's and the run's Redis."""
+
+    model: int
+    scoring: int | None = None
+    redis: int | None = None
 
 
-def request(stack: Stack, candidate: Candidate, model: UserModel) -> tuple[str, bytes]:
-    """The URL (its query included) and body of one prediction, in the candidate's protocol."""
-    svc = stack.service(candidate.service)
+def scoring_of(candidate: Candidate) -> str:
+    """The scoring handler in front of a candidate's model tier: its own chain's twin."""
+    return f"scoring-{candidate.chain}"
+
+
+def stack_for(candidate: Candidate, model: UserModel, ports: Ports) -> Stack:
+    overrides = {candidate.service: candidate.overrides | model.settings() | {"port": ports.model}}
+    if ports.scoring is not None:
+        overrides |= {scoring_of(candidate): {"port": ports.scoring}, "redis": {"port": ports.redis}}
+    return build_stack(overrides)
+
+
+def measured(candidate: Candidate, ports: Ports) -> str:
+    """The service whose predict path the race measures."""
+    return scoring_of(candidate) if ports.scoring is not None else candidate.service
+
+
+def split(model: UserModel) -> int:
+    """--chain: the example's first ``split`` features are stored for ``ENTITY``, the rest sent (at least one)."""
+    return max(0, min(STORED, len(model.example) - 1))
+
+
+def store_example(stack: Stack, model: UserModel) -> None:
+    """--chain: write the example's first features as ``ENTITY``'s in the run's Redis."""
+    client = redis.Redis.from_url(stack.redis.effective_url, socket_timeout=5)
+    try:
+        client.set(key(stack.redis.key_prefix, ENTITY), encode(model.example[: split(model)]))
+    finally:
+        client.close()
+
+
+def request(stack: Stack, candidate: Candidate, model: UserModel, ports: Ports) -> tuple[str, bytes]:
+    """The URL (its query included) and body of one prediction, in the measured service's protocol."""
+    svc = stack.service(measured(candidate, ports))
+    if svc.role == "scoring":
+        return svc.predict_url, json.dumps({"entity_id": ENTITY, "features": model.example[split(model) :]}).encode()
     params, body = protocols.get(svc.protocol).request(model.example, svc.settings.default_model)
     url = str(httpx.URL(svc.predict_url, params=params))
     return url, json.dumps(body).encode()
 
 
-def check(stack: Stack, candidate: Candidate, model: UserModel) -> float:
-    """One answer must equal the model's own in Python; returns the median single-request latency (ms) of the
-    warm-up, whose answers are thrown away."""
-    svc = stack.service(candidate.service)
-    url, body = request(stack, candidate, model)
+def check(stack: Stack, candidate: Candidate, model: UserModel, ports: Ports) -> float:
+    """One answer must equal the model's own in Python (through the scoring handler, the mean of its models' equal
+    answers); returns the median single-request latency (ms) of the warm-up, whose answers are thrown away."""
+    svc = stack.service(measured(candidate, ports))
+    url, body = request(stack, candidate, model, ports)
     headers = {"Content-Type": "application/json"}
     times = []
     with httpx.Client(timeout=10) as client:
@@ -82,10 +128,12 @@ def run(
     model_path: str, example: Path | None, lab: LabSettings, profile: Profile, budget_min: float = DEFAULT_BUDGET_MIN,
     only: tuple[str, ...] = (), exclude: tuple[str, ...] = (), progress: Callable[[str], None] | Progress = print,
     publish: Callable[[Path], object] = lambda p: p, cores: int | None = None, exhaustive: bool = False,
+    chain: bool = False,
 ) -> Path:  # fmt: skip
     """Advise on ``model_path``; returns the run folder (``publish`` builds its report). ``BadInput`` before anything
     starts when the model, its example or the space cannot be worked with. ``exhaustive``: every candidate through
-    every round, none dropped (what the race is checked against)."""
+    every round, none dropped (what the race is checked against). ``chain``: measured through the scoring
+    handler."""
     cores = cores or cpu_count()
     bound = profile.capacity_bound_ms
     model = examine(model_path, example, bound)
@@ -102,6 +150,7 @@ def run(
         "profile": profile.name, "kind": "advise", "model": model_path, "example": str(example) if example else None,
         "budget_min": budget_min, "cores": cores, "only": list(only), "exclude": list(exclude),
         "candidates": [asdict(c) for c in candidates], "left_out": left_out, "exhaustive": exhaustive,
+        "chain": chain,
     }  # fmt: skip
     run_ = Run(path, manifest({}, options))
     alab = lab.model_copy(update={"state_dir": lab.state_dir / "advise"})
@@ -115,15 +164,21 @@ def run(
     try:
         with run_.recording():
             searches = {}
-            ports = free_ports(len(candidates))
-            for c, port in zip(candidates, ports, strict=True):
+            free = iter(free_ports(3 * len(candidates) + 1))
+            redis_port = next(free) if chain else None
+            if chain:
+                store = build_stack({"redis": {"port": redis_port}})
+                control.start(store, alab, ["redis"], log=lambda *_: None, instance="redis")
+                store_example(store, model)
+            for c in candidates:
+                ports = Ports(next(free), next(free), redis_port) if chain else Ports(next(free))
                 out = path / "candidates" / c.name
-                status = _start(c, model, port, alab, out, progress)
+                status = _start(c, model, ports, alab, out, progress)
                 write_json(out / "status.json", status)
                 if "failed" in status:
                     continue
                 started[c.name] = (c, status.pop("_records"))
-                url, body = request(stack_for(c, model, port), c, model)
+                url, body = request(stack_for(c, model, ports), c, model, ports)
                 write_atomic(out / "body.json", body)
                 searches[c.name] = capacity.Search(
                     url, bound, profile.capacity_probe_s, out / "loadgen", budget_s=budget_min * 60, progress=progress,
@@ -154,24 +209,30 @@ def run(
     return path
 
 
-def _start(c: Candidate, model: UserModel, port: int, alab: LabSettings, out: Path, progress) -> dict:
-    """Start one candidate, check it and warm it up; its status (``failed`` with the reason when it did not)."""
+def _start(c: Candidate, model: UserModel, ports: Ports, alab: LabSettings, out: Path, progress) -> dict:
+    """Start one candidate (with ``--chain``, its scoring handler too), check it and warm it up; its status
+    (``failed`` with the reason when it did not)."""
     progress(f"  {c.name}: starting")
     t0 = time.monotonic()
-    stack = stack_for(c, model, port)
+    stack = stack_for(c, model, ports)
+    names = [c.service] + ([scoring_of(c)] if ports.scoring is not None else [])
     try:
-        records = control.start(stack, alab, [c.service], log=lambda *_: None, instance=c.name)
+        records = control.start(stack, alab, names, log=lambda *_: None, instance=c.name)
     except control.StartupError as exc:
         reason = "did not start: " + " ".join(str(exc).split())[:400]
         progress(f"    {reason}")
         return {"failed": reason}
     try:
-        single_ms = check(stack, c, model)
+        single_ms = check(stack, c, model, ports)
     except (ValueError, httpx.HTTPError) as exc:
         control.stop(alab, records)
         progress(f"    wrong answer: {exc}")
         return {"failed": f"wrong answer: {exc}"}
     rss = processes.tier_rss(records, c.service)
+    if ports.scoring is not None:  # the memory the run compares: both tiers
+        scoring = processes.tier_rss(records, scoring_of(c))
+        rss = {"model_rss_mb": rss["model_rss_mb"] + scoring["model_rss_mb"], "scoring_rss_mb": scoring["model_rss_mb"],
+               "model_processes": rss["model_processes"] + scoring["model_processes"]}  # fmt: skip
     progress(f"    up in {time.monotonic() - t0:.1f} s: p50 {single_ms:.1f} ms, {rss['model_rss_mb']:.0f} MB")
     return {"single_p50_ms": single_ms, **rss, "start_s": round(time.monotonic() - t0, 1), "_records": records}
 

@@ -70,6 +70,28 @@ def test_advise_races_real_candidates_and_its_answer_runs(user_model, lab_env, c
     assert body["detail"] == pytest.approx(expected.max(), abs=1e-5)
 
 
+def test_advise_chain_measures_through_the_scoring_handlers(user_model, lab_env, capsys):
+    """``--chain``: one candidate per chain, each behind its own twin's scoring handler and the run's Redis; the
+    answer through the chain (the example joined back from the store) must be the model's own, or the candidate
+    fails its check."""
+    folder, _, _ = user_model
+    argv = ["advise", "--model", str(folder / "mlp.onnx"), "--example", str(folder / "example.json"), "--chain",
+            "--only", "uvicorn-w1-t1,gunicorn-gthread-w1x4-t1", "--budget-min", "2",
+            "--capacity-probe-s", "1"]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert "capacity through the scoring handler at p99" in capsys.readouterr().out
+    run = next((lab_env / "results").glob("*-advise"))
+    assert json.loads((run / "manifest.json").read_text())["options"]["chain"] is True
+    for name in ("uvicorn-w1-t1", "gunicorn-gthread-w1x4-t1"):
+        status = json.loads((run / "candidates" / name / "status.json").read_text())
+        assert "failed" not in status, status  # started, and answered the model's own score through the chain
+        assert 0 < status["scoring_rss_mb"] < status["model_rss_mb"]  # both tiers' memory, the scoring one's apart
+        body = json.loads((run / "candidates" / name / "body.json").read_text())
+        assert body["entity_id"] and len(body["features"]) == 64 - 4  # four of the example's 64 come from Redis
+    lab = LabSettings()
+    assert control.state_file(lab.model_copy(update={"state_dir": lab.state_dir / "advise"})).read() == []
+
+
 BAD_MODELS = {
     "raises.py": "def predict(batch):\n    raise RuntimeError('weights missing')\n",
     "nan.py": "import numpy as np\ndef predict(batch):\n    return np.full((len(batch), 1), np.nan)\n",
