@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
-.PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers lock-servers clean
+.PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers nginx lock-servers clean
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -14,7 +14,7 @@ run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profil
 bench: $(STAMP)  ## the same with the full-length experiments (about 70 minutes on 2 cores, estimated)
 	$(BIN)/lab run --full
 
-test: $(STAMP) $(SERVERS_STAMP)  ## install everything from scratch and run the whole test suite (a Docker engine included)
+test: $(STAMP) $(SERVERS_STAMP) nginx  ## install everything from scratch and run the whole test suite (a Docker engine included)
 	$(MAKE) --no-print-directory lint
 	@# The container tier (tests/containers) needs an engine: install and start one, else that tier says why it skips.
 	-docker/engine.sh
@@ -30,8 +30,8 @@ lint: $(STAMP)  ## ruff, and import-linter's contracts: layers look down only, n
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-logo --no-cache
 
-up: $(STAMP)  ## start the stack in the background; return once every service is healthy (VARIANT=name, CONFIG=file)
-	$(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT)) $(if $(CONFIG),--config $(CONFIG))
+up: $(STAMP) $(if $(PROXY),nginx)  ## start the stack in the background; return once every service is healthy (VARIANT=name, CONFIG=file, PROXY=nginx)
+	$(if $(PROXY),SCORING_SYNC_PROXY=$(PROXY) SCORING_ASYNC_PROXY=$(PROXY)) $(BIN)/lab up $(if $(VARIANT),--variant $(VARIANT)) $(if $(CONFIG),--config $(CONFIG))
 
 advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXAMPLE=file, BUDGET_MIN=30, ONLY=..., CHAIN=1)
 	$(BIN)/lab advise --model $(MODEL) $(if $(EXAMPLE),--example $(EXAMPLE)) $(if $(BUDGET_MIN),--budget-min $(BUDGET_MIN)) \
@@ -80,6 +80,9 @@ $(SERVERS_STAMP): requirements/model-servers.txt requirements/triton.txt | $(STA
 	  && $(VENV_TRITON)/bin/python -m pip install --quiet --no-deps -e . ) & triton=$$!; \
 	wait $$main && wait $$triton
 	touch $(SERVERS_STAMP)
+
+nginx:  ## Debian's nginx (nginx-light) for PROXY=nginx, installed with apt-get where none is found
+	deploy/nginx.sh
 
 servers: $(SERVERS_STAMP)  ## install the model servers and real models (make test and make compare do; make run needs none)
 

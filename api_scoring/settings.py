@@ -9,6 +9,7 @@ from pydantic_settings import SettingsConfigDict
 from api_common.contract import predict_path
 from api_common.settings import AsyncService, ServiceSettings, SyncService
 
+PROXIED_OFFSET = 10_000  # behind a proxy, the handler at 15001 and 18001: the README's ports stay the proxy's
 Fanout = Literal["sequential", "concurrent"]
 # The default shares one client per worker process; "per_request" is the original lab's code path.
 HttpClient = Literal["shared", "per_request"]
@@ -54,6 +55,14 @@ class ScoringSettings(ServiceSettings):
     # How the models are called: over HTTP, or as jobs on the model tier's Redis stream (the job-queue
     # architecture, api_common/jobqueue.py), in the feature store's Redis.
     model_transport: Literal["http", "queue"] = "http"
+    # A buffering proxy in front of the handler (lab/proxy.py): nginx listens on ``port`` (the one clients use)
+    # and the handler on loopback at ``app_port`` (None: ``port`` + PROXIED_OFFSET).
+    proxy: Literal["none", "nginx"] = "none"
+    app_port: int | None = None
+
+    def bind_port(self) -> int:
+        """Where the handler's own server listens."""
+        return self.port if self.proxy == "none" else self.app_port or self.port + PROXIED_OFFSET
 
 
 class ScoringSyncSettings(SyncService, ScoringSettings):

@@ -131,9 +131,7 @@ def _one(
     t0 = time.monotonic()
     stack = _stack(v, redis_port)
     try:
-        records = control.start(
-            stack, vlab, [f"model-{v.chain}", f"scoring-{v.chain}"], log=lambda *_: None, instance=v.name
-        )
+        records = control.start(stack, vlab, stack.chain_names(v.chain), log=lambda *_: None, instance=v.name)
     except control.StartupError as exc:  # its row says why; the other variants are still measured
         reason = "did not start: " + " ".join(str(exc).split())[:400]
         progress(f"    {reason}")

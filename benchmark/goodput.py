@@ -85,7 +85,7 @@ def point(variant: str, chain: str, policy: str, multiple: float, offered_qps: f
     )  # fmt: skip
 
 
-def _queries(folder: Path) -> tuple[list[float], list[float], list[int]]:
+def queries(folder: Path) -> tuple[list[float], list[float], list[int]]:
     with open(folder / "queries.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return [float(r["sent_s"]) for r in rows], [float(r["latency_ms"]) for r in rows], [int(r["status"]) for r in rows]
@@ -101,7 +101,7 @@ def _stack(variant: Variant, redis_port: int, policy: str | None) -> Stack:
 
 
 def _start(stack: Stack, chain: str, lab: LabSettings) -> list:
-    names = [f"model-{chain}", f"scoring-{chain}"]
+    names = stack.chain_names(chain)
     records = control.start(stack, lab, names, log=lambda *_: None)
     verify(stack, chains=(chain,))
     warm_up(stack, chains=(chain,))
@@ -181,7 +181,7 @@ def run(
                             folder = out / policy / f"x{m:g}"
                             capacity.probe(stack.scoring(v.chain).predict_url, qps, probe_s, bound,
                                            stack.redis.entities, folder, phase="goodput")  # fmt: skip
-                            p = point(v.name, v.chain, policy, m, qps, bound, *_queries(folder))
+                            p = point(v.name, v.chain, policy, m, qps, bound, *queries(folder))
                             progress(f"    {v.name} {policy:5} x{m:g} ({qps:.0f} QPS): goodput {p.goodput_qps:.1f}/s, "
                                      f"refused {p.share(p.refused):.0%}, failed {p.share(p.failed):.0%}, "
                                      f"served p99 {p.served_p99_ms or math.nan:.0f} ms")  # fmt: skip
@@ -214,7 +214,7 @@ def summarise(run: Path) -> dict[str, Any]:
                 if not (probe / "queries.csv").exists():
                     continue
                 p = point(name, status.get("chain", ""), policy, mult, mult * status["capacity_qps"], bound,
-                          *_queries(probe))  # fmt: skip
+                          *queries(probe))  # fmt: skip
                 rows.append(asdict(p) | {"goodput_qps": p.goodput_qps})
     return {"kind": "goodput", "options": opts, "bound_ms": bound, "capacity": caps, "points": rows}
 

@@ -88,14 +88,14 @@ def inside(variant_name: str, clients: int, seconds: float, state: Path) -> dict
 
     variant = variants.get(variant_name)
     chain = variant.chain
-    redis_port, model_port, scoring_port = free_ports(3)
+    redis_port, model_port, scoring_port, app_port = free_ports(4)
     stack = variants.stack_for(variant, {"redis": {"port": redis_port, "entities": 50},
                                          f"model-{chain}": {"port": model_port},
-                                         f"scoring-{chain}": {"port": scoring_port}})  # fmt: skip
+                                         f"scoring-{chain}": {"port": scoring_port, "app_port": app_port}})  # fmt: skip
     lab = LabSettings(state_dir=state, results_dir=state / "results")
     out: dict = {"variant": variant_name, "interfaces": interfaces()}
     t0 = time.monotonic()
-    records = control.start(stack, lab, ["redis", f"model-{chain}", f"scoring-{chain}"], log=lambda *_: None)
+    records = control.start(stack, lab, ["redis", *stack.chain_names(chain)], log=lambda *_: None)
     try:
         out["started_s"] = round(time.monotonic() - t0, 1)
         out["checks"] = verify(stack, chains=(chain,))

@@ -26,6 +26,9 @@ def settings_snapshot(stack: Stack) -> dict:
             snap[svc.name] = s.model_dump(mode="json") | {
                 "workers_effective": s.worker_count(), "concurrency": s.concurrency(), "app_module": svc.app_module,
             }  # fmt: skip
+    for front in stack.proxies:
+        snap[front.name] = {"listen": f"{front.host}:{front.port}", "upstream": front.upstream,
+                            **front.settings.model_dump(mode="json")}  # fmt: skip
     return snap
 
 
@@ -36,7 +39,7 @@ def locust_processes() -> int:
 
 def chain_processes(stack: Stack, chain: str) -> tuple[str, ...]:
     """The lab's processes that serve ``chain``: none when the chain runs at a user's URL."""
-    return () if stack.remote(chain) else ("redis", f"model-{chain}", f"scoring-{chain}")
+    return () if stack.remote(chain) else ("redis", *stack.chain_names(chain))
 
 
 def scrape_metrics(

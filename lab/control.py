@@ -40,19 +40,29 @@ def state_file(lab: LabSettings) -> StateFile:
 
 
 def is_healthy(stack: Stack, name: str) -> bool:
+    """Its own check: a scoring handler behind a proxy is asked directly, the proxy through itself."""
     if name == "redis":
         return health.redis_ok(stack.redis.effective_url)
-    return health.http_ok(stack.service(name).health_url, lab_json=stack.service(name).health_json)
+    if (front := stack.proxy(name)) is not None:
+        return health.http_ok(front.health_url)
+    return health.http_ok(stack.service(name).own_health_url, lab_json=stack.service(name).health_json)
 
 
 def address(stack: Stack, name: str) -> str:
-    return stack.redis.effective_url if name == "redis" else stack.service(name).url
+    if name == "redis":
+        return stack.redis.effective_url
+    front = stack.proxy(name)
+    return front.url if front is not None else stack.service(name).own_url
 
 
 def _port(stack: Stack, name: str) -> tuple[str, int]:
     if name == "redis":
         return stack.redis.host, stack.redis.port
+    if (front := stack.proxy(name)) is not None:
+        return front.host, front.port
     s = stack.service(name).settings
+    if stack.service(name).role == "scoring":
+        return ("127.0.0.1" if s.proxy != "none" else s.host), s.bind_port()
     return s.host, s.port
 
 
@@ -135,7 +145,7 @@ def load_features(stack: Stack, only_missing: bool = False) -> int:
 
 
 def _startup_s(stack: Stack, name: str) -> float:
-    return 0.0 if name == "redis" else stack.service(name).settings.startup_s()
+    return 0.0 if name == "redis" or stack.proxy(name) is not None else stack.service(name).settings.startup_s()
 
 
 def metrics_folder(lab: LabSettings, name: str, instance: str = "") -> Path:

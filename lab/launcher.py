@@ -15,6 +15,7 @@ from api_common.metrics import prepare_dir
 from api_common.servers import Launch
 from api_model.model_servers import BATCH_DIR_ENV, SETTINGS_ENV, settings_class_path
 from feature_store import server as redis_server
+from lab import proxy
 from lab.stack import Stack
 
 
@@ -22,6 +23,8 @@ def command(stack: Stack, name: str, workdir: Path) -> list[str]:
     """The command line that starts service ``name`` of ``stack``."""
     if name == "redis":
         return redis_server.command(stack.redis, workdir)
+    if (front := stack.proxy(name)) is not None:
+        return proxy.command(front, workdir)
     svc = stack.service(name)
     s = svc.settings
     server = s.runner()
@@ -29,6 +32,8 @@ def command(stack: Stack, name: str, workdir: Path) -> list[str]:
         return server.command(Launch(s))  # its own program: no app of the service's framework
     if s.app_kind not in server.serves(s):
         raise ValueError(f"{name}: server {s.server} (worker class {s.worker_class}) does not serve {s.app_kind} apps")
+    if svc.role == "scoring" and s.proxy != "none":  # behind its proxy: on loopback, at its own port
+        s = s.model_copy(update={"host": "127.0.0.1", "port": s.bind_port()})
     return server.command(Launch(s, svc.app_module))
 
 
@@ -41,7 +46,7 @@ def environment(
     """
     env = dict(os.environ if base is None else base)
     env["PYTHONUNBUFFERED"] = "1"
-    if name != "redis":
+    if name != "redis" and stack.proxy(name) is None:
         settings = stack.service(name).settings
         env.update(settings.to_env())
         if not settings.runner().runs_app:  # its own program rebuilds its settings from their class

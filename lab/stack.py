@@ -11,6 +11,7 @@ from api_common.settings import ServiceSettings
 from api_model.settings import ModelApiSettings, ModelAsyncSettings, ModelSyncSettings
 from api_scoring.settings import ScoringAsyncSettings, ScoringSettings, ScoringSyncSettings
 from feature_store.settings import RedisSettings
+from lab.proxy import Proxy, ProxySettings
 
 __all__ = ["CHAINS", "Service", "Stack", "build_stack"]
 
@@ -35,7 +36,19 @@ class Service:
 
     @property
     def url(self) -> str:
+        """Where clients reach it: behind a proxy, the proxy's (the same port)."""
         return self.external_url or self.settings.base_url
+
+    @property
+    def own_url(self) -> str:
+        """Where its own server listens: behind a proxy, loopback at the handler's ``app_port``."""
+        if self.role == "scoring" and not self.external_url and self.settings.proxy != "none":
+            return f"http://127.0.0.1:{self.settings.bind_port()}"
+        return self.url
+
+    @property
+    def own_health_url(self) -> str:
+        return self.health_url.replace(self.url, self.own_url, 1)
 
     @property
     def health_url(self) -> str:
@@ -64,6 +77,7 @@ class Service:
 class Stack:
     redis: RedisSettings
     services: tuple[Service, ...]
+    proxies: tuple[Proxy, ...] = ()  # nginx in front of a chain's scoring handler (lab/proxy.py)
 
     def service(self, name: str) -> Service:
         for svc in self.services:
@@ -72,7 +86,16 @@ class Stack:
         raise KeyError(f"unknown service {name!r}; known: {', '.join(self.names())}")
 
     def names(self) -> list[str]:
-        return (["redis"] if not self.redis.external else []) + [s.name for s in self.services]
+        """Every process the lab starts, in the order it starts them: a proxy after the handler behind it."""
+        own = [p.name for p in self.proxies if not self.remote(p.chain)]
+        return (["redis"] if not self.redis.external else []) + [s.name for s in self.services] + own
+
+    def chain_names(self, chain: str) -> list[str]:
+        """The processes that serve ``chain`` beside Redis, in the order they start: its proxy after its handler."""
+        return [f"model-{chain}", f"scoring-{chain}"] + [p.name for p in self.proxies if p.chain == chain]
+
+    def proxy(self, name: str) -> Proxy | None:
+        return next((p for p in self.proxies if p.name == name), None)
 
     def scoring(self, chain: str) -> Service:
         return self.service(f"scoring-{chain}")
@@ -94,7 +117,8 @@ class Stack:
         for svc in self.services:
             url = urls.get(svc.chain) if svc.role == "scoring" else None
             services.append(replace(svc, external_url=target_url(url)) if url else svc)
-        return replace(self, services=tuple(services))
+        proxies = tuple(p for p in self.proxies if not urls.get(p.chain))
+        return replace(self, services=tuple(services), proxies=proxies)
 
 
 class BadTargetUrl(ValueError):
@@ -140,7 +164,7 @@ def build_stack(overrides: dict[str, dict[str, Any]] | None = None) -> Stack:
     """The stack from environment variables, with ``overrides`` (per service name) on top."""
     o = overrides or {}
     redis = RedisSettings(**o.get("redis", {}))
-    services = []
+    services, proxies = [], []
     for chain in CHAINS:  # each chain's settings classes say which chain they are (their env prefix)
         model = _wire_queue(MODEL_SETTINGS[chain](**o.get(f"model-{chain}", {})), redis)
         scoring = _wire(SCORING_SETTINGS[chain](**o.get(f"scoring-{chain}", {})), model, redis)
@@ -148,4 +172,7 @@ def build_stack(overrides: dict[str, dict[str, Any]] | None = None) -> Stack:
             Service(f"model-{chain}", "model", chain, model),
             Service(f"scoring-{chain}", "scoring", chain, scoring),
         ]
-    return Stack(redis=redis, services=tuple(services))
+        if scoring.proxy == "nginx":
+            upstream = f"127.0.0.1:{scoring.bind_port()}"
+            proxies.append(Proxy(chain, scoring.host, scoring.port, upstream, ProxySettings(**o.get("proxy", {}))))
+    return Stack(redis=redis, services=tuple(services), proxies=tuple(proxies))

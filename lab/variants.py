@@ -12,6 +12,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from api_common.settings import cpu_count
+from lab import proxy
 from lab.stack import Stack, build_stack
 
 CORES = cpu_count()
@@ -64,12 +65,17 @@ class Variant:
 
     def missing(self) -> list[str]:
         """What it needs that is not installed: its modules, and its model tier's server's own needs."""
-        own = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        own = [m for m in self.requires if importlib.util.find_spec(m) is None] + self._programs()
         try:
             server = stack_for(self).model(self.chain).settings.runner()
         except ValueError as exc:  # a server whose module imports something absent
             return [*own, str(exc)]
         return own + [m for m in server.absent() if m not in own]
+
+    def _programs(self) -> list[str]:
+        """The programs it needs that are not found: nginx for a proxied chain."""
+        fronted = self.scoring.get("proxy", "none") != "none"
+        return ["nginx"] if fronted and proxy.find_binary(proxy.ProxySettings()) is None else []
 
     def install(self) -> str:
         """The make targets that install what it needs and is missing (``make servers`` for a model server or a
@@ -79,6 +85,7 @@ class Variant:
         except ValueError:
             server = "make servers"
         own = [INSTALLED_BY.get(m, "make venv") for m in self.requires if importlib.util.find_spec(m) is None]
+        own += ["make nginx" for _ in self._programs()]
         server_missing = [server] if len(self.missing()) > len(own) else []
         return " and ".join(dict.fromkeys(own + server_missing))
 
@@ -208,6 +215,8 @@ VARIANTS = {
         Variant("sync-waitress", "sync", "waitress instead of gunicorn: one process, 16 threads (model API too), "
                 "model calls concurrent", model=WAITRESS, scoring=WAITRESS | {"fanout": "concurrent"},
                 requires=("waitress",), baseline="sync-gthread"),
+        Variant("sync-nginx", "sync", "nginx in front of the scoring handler, buffering whole requests and answers "
+                "(lab/proxy.py), as gunicorn's docs ask for sync workers", scoring={"proxy": "nginx"}, baseline="sync"),
         Variant("sync-floor", "sync", "the floor: no framework, a bare WSGI app doing the same steps on the same "
                 "gunicorn sync workers, model calls concurrent (model API bare too)",
                 model=BARE, scoring=BARE | {"fanout": "concurrent"}),
@@ -230,6 +239,8 @@ VARIANTS = {
             "async-gunicorn-uvicorn", "async", "non-blocking Redis (redis.asyncio), on gunicorn + uvicorn workers",
             model=SEED_ASYNC_SERVER, scoring=SEED_ASYNC_SERVER | HTTPX, requires=("uvicorn_worker",),
         ),
+        Variant("async-nginx", "async", "nginx in front of the scoring handler, buffering whole requests and "
+                "answers (lab/proxy.py)", scoring={"proxy": "nginx"}, baseline="async"),
         Variant("async-httpx", "async", "plain uvicorn, one worker per core, httpx's own connection pool (the "
                 "default until its pool's cost was found to grow with its connections: doc/NOTEBOOK.md)",
                 scoring=HTTPX),

@@ -83,10 +83,14 @@ def _fresh_ports(n: int) -> list[int]:
 
 def free_stack_ports(entities: int) -> dict[str, dict]:
     """Settings overrides that put Redis and every service on its own free port."""
-    redis_port, *ports = _fresh_ports(1 + len(SERVICES))
-    return {"redis": {"port": redis_port, "entities": entities}} | {
-        name: {"port": port} for name, port in zip(SERVICES, ports, strict=True)
+    scoring = [n for n in SERVICES if n.startswith("scoring-")]
+    redis_port, *ports = _fresh_ports(1 + len(SERVICES) + len(scoring))
+    found = {"redis": {"port": redis_port, "entities": entities}} | {
+        name: {"port": port} for name, port in zip(SERVICES, ports, strict=False)
     }
+    for name, port in zip(scoring, ports[len(SERVICES) :], strict=True):
+        found[name]["app_port"] = port  # where the handler listens behind a proxy (lab/proxy.py)
+    return found
 
 
 def make_stack(entities: int = 200, **overrides: dict) -> Stack:

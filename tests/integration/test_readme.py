@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import socket
 import subprocess
 from pathlib import Path
 
@@ -14,9 +15,9 @@ import pytest
 from api_common.contract import SAMPLE
 from api_model.model import score
 from cli.main import parser
-from lab import control, variants
+from lab import control, proxy, variants
 from lab.smoke import expected_prediction
-from tests.conftest import lab_settings, make_stack, missing_variant, outcome, run_cases
+from tests.conftest import Skip, lab_settings, make_stack, missing_variant, outcome, run_cases
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
@@ -93,10 +94,17 @@ SHOWS = {"async-granian": "granian", "sync-granian": "granian", "async-batch": "
          "async-bentoml-xgboost": "bentoml_service:Scorer"}  # fmt: skip
 
 
+PROXIED = "PROXY=nginx"  # make up PROXY=nginx: nginx in front of both scoring handlers, on their ports
+
+
 def _after_up(variant: str | None, path: Path) -> None:
-    """``make up`` (``VARIANT=...`` too) is ``control.up``: once it returns, the curl commands answer 200 with
-    ``"detail"``, the value computed locally."""
-    stack = make_stack()
+    """``make up`` (``VARIANT=...`` and ``PROXY=nginx`` too) is ``control.up``: once it returns, the curl commands
+    answer 200 with ``"detail"``, the value computed locally; once ``make down`` returns nothing listens."""
+    if variant == PROXIED:
+        stack, variant = make_stack(scoring_sync={"proxy": "nginx"}, scoring_async={"proxy": "nginx"}), None
+        assert [p.name for p in stack.proxies] == ["proxy-sync", "proxy-async"]
+    else:
+        stack = make_stack()
     if variant:
         ports = {name: {"port": stack.service(name).settings.port} for name in DEFAULT_PORTS.values()}
         redis = {"port": stack.redis.port, "entities": stack.redis.entities}
@@ -116,6 +124,11 @@ def _after_up(variant: str | None, path: Path) -> None:
             check_answer(stack, svc.role, svc.chain, cmd, run_curl(cmd, svc.settings.port))
     finally:
         control.down(lab, log=lambda *_: None)
+    for name in stack.names():  # make down leaves nothing listening: every port refuses
+        address = control.address(stack, name).removeprefix("http://").removeprefix("redis://").split("/")[0]
+        host, port = address.rsplit(":", 1)
+        with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=2):
+            pass
 
 
 AT_ONCE = 3  # stacks brought up at once, each on its own ports and state folder (start-up is mostly waiting)
@@ -125,10 +138,15 @@ AT_ONCE = 3  # stacks brought up at once, each on its own ports and state folder
 def brought_up(tmp_path_factory) -> dict:
     """Each case's outcome: None, its failure, or a skip reason; ``AT_ONCE`` stacks at a time."""
     run = lambda variant: _after_up(variant, tmp_path_factory.mktemp(variant or "default"))  # noqa: E731
-    return run_cases([None, *SHOWS], run, AT_ONCE, missing_variant)
+    skip = lambda case: proxy_missing() if case == PROXIED else missing_variant(case)  # noqa: E731
+    return run_cases([None, PROXIED, *SHOWS], run, AT_ONCE, skip)
+
+
+def proxy_missing() -> Skip | None:
+    return Skip("nginx is not installed (make nginx)") if proxy.find_binary(proxy.ProxySettings()) is None else None
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("variant", [None, *SHOWS])
+@pytest.mark.parametrize("variant", [None, PROXIED, *SHOWS])
 def test_after_up_the_readme_curl_commands_answer_a_prediction(variant, brought_up):
     outcome(brought_up[variant])

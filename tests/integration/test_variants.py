@@ -26,7 +26,7 @@ def _check(name: str, path) -> str | None:
     stack = variants.stack_for(variant, free_stack_ports(entities=50))
     lab = lab_settings(path)
     chain = variant.chain
-    records = control.start(stack, lab, ["redis", f"model-{chain}", f"scoring-{chain}"], log=lambda *_: None)
+    records = control.start(stack, lab, ["redis", *stack.chain_names(chain)], log=lambda *_: None)
     try:
         url = stack.scoring(chain).predict_url
         reply = httpx.post(url, json=SAMPLE, timeout=10)
