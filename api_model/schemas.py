@@ -31,6 +31,7 @@ class Prediction(BaseModel):
     outputs: list[float] | None = Field(
         None, description="A user's model: its own outputs for the item (class probabilities, or values)."
     )
+    version: str | None = Field(None, description="The model version this tier serves, when its settings name one.")
 
 
 def check_batch_size(items: list, cap: int) -> list:

@@ -37,7 +37,10 @@ class Job:
             rows = [(score(o), o) for o in backend.outputs(settings, self.items)]
         else:
             rows = [(s, None) for s in predictions(settings, self.model, self.items)]
-        answer = lambda s, o: Prediction(detail=s, model=self.model, latency_ms=self.latency_ms, outputs=o)  # noqa: E731
+        version = settings.version or None
+        answer = lambda s, o: Prediction(  # noqa: E731
+            detail=s, model=self.model, latency_ms=self.latency_ms, outputs=o, version=version
+        )
         return [answer(s, o).model_dump(exclude_none=True) for s, o in rows]
 
     def result(self, settings: ModelApiSettings) -> dict:

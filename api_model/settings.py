@@ -40,6 +40,9 @@ class ModelApiSettings(ServiceSettings):
     # claims it from a worker that died (under the scoring handler's 1 s model timeout).
     queue_url: str = "redis://127.0.0.1:6379/0"
     claim_idle_ms: int = 500
+    # Which version of the model this tier serves, said in every answer (``version``): a blue/green update runs two
+    # tiers side by side (benchmark/bluegreen.py) and a client sees which one answered. Empty: not said.
+    version: str = ""
 
     @field_validator("kind")
     @classmethod

@@ -148,6 +148,11 @@ def _startup_s(stack: Stack, name: str) -> float:
     return 0.0 if name == "redis" or stack.proxy(name) is not None else stack.service(name).settings.startup_s()
 
 
+def run_folder(lab: LabSettings) -> Path:
+    """Where the services' working files go (a proxy's configuration, Redis's data)."""
+    return lab.state_dir / "run"
+
+
 def metrics_folder(lab: LabSettings, name: str, instance: str = "") -> Path:
     """Where service ``name``'s processes keep their Prometheus multiprocess files."""
     return lab.state_dir / "metrics" / instance / name
@@ -166,7 +171,7 @@ def start(stack: Stack, lab: LabSettings, names: list[str], log=print, instance:
     if stack.redis.external and not health.redis_ok(stack.redis.effective_url):
         raise StartupError(f"external Redis at {stack.redis.effective_url} does not answer PING")
     owner = uuid.uuid4().hex
-    workdir = lab.state_dir / "run"
+    workdir = run_folder(lab)
     workdir.mkdir(parents=True, exist_ok=True)
     before = state.read()
     records: list[Record] = []

@@ -185,6 +185,24 @@ def stop(rec: Record, timeout: float = 10.0) -> bool:
     return True
 
 
+def reload(rec: Record, timeout: float = 30.0) -> float:
+    """SIGHUP the group's leader (nginx's master: re-read the configuration, start new workers, let the old ones
+    finish what they hold) and wait until every process of the group that was there before, the leader aside, has
+    exited; returns the seconds that took. Only the leader we spawned is signalled (same PID and start time)."""
+    if not (rec.pid == rec.pgid and rec.start_ticks is not None and _start_ticks(rec.pid) == rec.start_ticks):
+        raise ProcessLookupError(f"{rec.name} (pid {rec.pid}) is not running as the lab started it")
+    # Its children, by parent PID: nginx clears its workers' environment, so they carry no ownership tag; they
+    # are only watched here, never signalled.
+    old = {c.pid: _start_ticks(c.pid) for c in psutil.Process(rec.pid).children()}
+    t0 = time.monotonic()
+    os.kill(rec.pid, signal.SIGHUP)
+    while time.monotonic() - t0 < timeout:
+        if not [p for p, t in old.items() if _start_ticks(p) == t and _pgid_of(p) is not None]:
+            return time.monotonic() - t0
+        time.sleep(0.01)
+    raise TimeoutError(f"{rec.name}: its old workers still run {timeout:g} s after the reload")
+
+
 def _signal_group(rec: Record, sig: signal.Signals) -> None:
     if not members(rec, escaped=False):
         return

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +26,7 @@ from api_common.contract import HEALTH_PATH, predict_path
 from api_common.errors import HTTP_CODES
 
 TEMP_KINDS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")  # every one, or nginx wants its default path
+ACCESS_LOG = "access.log"  # with ``access_log``: one line per answer, "<epoch s> <upstream host:port> <status>"
 PACKAGE = "nginx-light"  # Debian's; ``make nginx`` installs it where apt-get works
 
 
@@ -52,21 +53,26 @@ class ProxySettings(BaseSettings):
     # Idle connections kept open to the handler per nginx worker (HTTP/1.1 upstream keep-alive); a server that
     # closes after each answer (gunicorn's sync workers, ``Connection: close``) gets a new one each time.
     upstream_keepalive: int = 64
+    # Each answer's end time, the upstream that gave it and its status, to access.log in the proxy's folder: what a
+    # blue/green switch is checked against (benchmark/bluegreen.py). Off by default: a write per request.
+    access_log: bool = False
 
 
 @dataclass(frozen=True)
 class Proxy:
-    """One nginx in front of one chain's scoring handler."""
+    """One nginx in front of one chain's scoring handler (``role`` "scoring") or of its model tier ("model": the
+    blue/green update's switch, benchmark/bluegreen.py)."""
 
     chain: str
     host: str  # where it listens: the scoring handler's own host and port
     port: int
     upstream: str  # host:port of the handler behind it
     settings: ProxySettings
+    role: str = "scoring"
 
     @property
     def name(self) -> str:
-        return f"proxy-{self.chain}"
+        return f"proxy-{self.chain}" if self.role == "scoring" else f"proxy-{self.role}-{self.chain}"
 
     @property
     def url(self) -> str:
@@ -79,6 +85,8 @@ class Proxy:
 
     @property
     def predict_url(self) -> str:
+        if self.role != "scoring":
+            raise ValueError(f"{self.name} fronts a {self.role} tier: its paths are that tier's")
         return f"{self.url}{predict_path(self.chain)}"
 
 
@@ -118,6 +126,7 @@ def config(proxy: Proxy, prefix: Path) -> str:
     )
     pages = "".join(f"        error_page {status} /_lab_error/{status};\n" for status in ERRORS)
     temp = "\n".join(f"    {kind}_temp_path {prefix / kind};" for kind in TEMP_KINDS)
+    log = f"log_format lab '$msec $upstream_addr $status';\n    access_log {prefix / ACCESS_LOG} lab;"
     return f"""# Written by the lab (lab/proxy.py) for {proxy.name}; rewritten at every start.
 {user}worker_processes {s.workers};
 pid {prefix / "nginx.pid"};
@@ -126,7 +135,7 @@ events {{
     worker_connections {s.worker_connections};
 }}
 http {{
-    access_log off;
+    {log if s.access_log else "access_log off;"}
     server_tokens off;
 {temp}
     client_header_timeout {s.client_header_timeout_s:g}s;
@@ -159,13 +168,33 @@ http {{
 """
 
 
+def folder(proxy: Proxy, workdir: Path) -> Path:
+    """Where ``proxy`` keeps its configuration, pid, temporary files and access log: one per port (stacks side by
+    side)."""
+    return (workdir / f"{proxy.name}-{proxy.port}").resolve()
+
+
+def write_config(proxy: Proxy, workdir: Path) -> Path:
+    prefix = folder(proxy, workdir)
+    prefix.mkdir(parents=True, exist_ok=True)
+    conf = prefix / "nginx.conf"
+    conf.write_text(config(proxy, prefix))
+    return conf
+
+
 def command(proxy: Proxy, workdir: Path) -> list[str]:
     """Write the configuration under ``workdir`` and return the command that runs nginx in the foreground."""
     binary = find_binary(proxy.settings)
     if binary is None:
         raise NginxNotFound(f"nginx is not installed: `make nginx` installs Debian's {PACKAGE} (apt-get)")
-    prefix = (workdir / f"{proxy.name}-{proxy.port}").resolve()  # one per port: stacks side by side
-    prefix.mkdir(parents=True, exist_ok=True)
-    conf = prefix / "nginx.conf"
-    conf.write_text(config(proxy, prefix))
-    return [binary, "-p", str(prefix), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
+    conf = write_config(proxy, workdir)
+    return [binary, "-p", str(conf.parent), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
+
+
+def switch(proxy: Proxy, workdir: Path, upstream: str) -> Proxy:
+    """``proxy`` pointed at ``upstream``: its configuration rewritten in place. The running nginx reads it when its
+    master gets SIGHUP (``processes.reload``): new workers take new connections at once, the old ones finish the
+    requests they hold and exit ("graceful shutdown" in nginx's docs), so nothing in flight is dropped."""
+    turned = replace(proxy, upstream=upstream)
+    write_config(turned, workdir)
+    return turned

@@ -28,7 +28,7 @@ from benchmark.rundir import write_atomic, write_json
 class HttpSut:
     """The client side as LoadGen's system under test."""
 
-    def __init__(self, url: str, entities: int, timeout_s: float, body: bytes | None = None):
+    def __init__(self, url: str, entities: int, timeout_s: float, body: bytes | None = None, fresh: bool = False):
         import mlperf_loadgen as lg
 
         self.lg = lg
@@ -36,10 +36,12 @@ class HttpSut:
         self.body = body  # one fixed JSON body for every query (an endpoint of the user's), else the lab's
         self.entities = entities
         self.timeout_s = timeout_s
+        self.fresh = fresh  # a new connection per query (clients that do not keep connections alive)
         self.errors = 0
         self.statuses: dict[int, int] = {}
         self.queries: list[tuple[float, float, int]] = []  # (sent, seconds from the first; latency ms; status)
         self.t0: float | None = None
+        self.t0_epoch: float | None = None  # the wall clock at t0: a run's queries set beside other processes' logs
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
@@ -49,7 +51,8 @@ class HttpSut:
         import aiohttp  # the session must be created inside the loop that uses it
 
         return aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.timeout_s), connector=aiohttp.TCPConnector(limit=0)
+            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            connector=aiohttp.TCPConnector(limit=0, force_close=self.fresh),
         )
 
     async def _send(self, query_id: int, index: int, issued: float) -> None:
@@ -75,7 +78,8 @@ class HttpSut:
         # Never block LoadGen's thread: only schedule the work on the loop. LoadGen calls this at each
         # query's scheduled time, so the latency counts from here, queueing in the client included.
         issued = time.perf_counter()
-        self.t0 = issued if self.t0 is None else self.t0
+        if self.t0 is None:
+            self.t0, self.t0_epoch = issued, time.time()
         for s in samples:
             self.loop.call_soon_threadsafe(self.loop.create_task, self._send(s.id, s.index, issued))
 
@@ -115,7 +119,7 @@ def parse_summary(text: str) -> dict:
 
 def run(
     url: str, qps: float, duration_s: float, min_queries: int, bound_ms: float, entities: int, outdir: Path,
-    body: Path | None = None,
+    body: Path | None = None, fresh: bool = False,
 ) -> dict:  # fmt: skip
     import mlperf_loadgen as lg
 
@@ -134,7 +138,7 @@ def run(
     log.log_output.outdir = str(outdir)
     log.log_output.copy_summary_to_stdout = False
     n = 1024
-    sut_impl = HttpSut(url, entities, max(10.0, bound_ms / 1000 * 20), body.read_bytes() if body else None)
+    sut_impl = HttpSut(url, entities, max(10.0, bound_ms / 1000 * 20), body.read_bytes() if body else None, fresh)
     sut = lg.ConstructSUT(sut_impl.issue_queries, sut_impl.flush_queries)
     qsl = lg.ConstructQSL(n, n, lambda _s: None, lambda _s: None)
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -156,6 +160,8 @@ def run(
         "statuses": {str(k): v for k, v in sut_impl.statuses.items()},
         "client_cpu_pct": 100 * cpu / wall if wall else None,
         "wall_s": wall,
+        "t0_epoch": sut_impl.t0_epoch,
+        "fresh_connections": fresh,
     }
     lines = ["sent_s,latency_ms,status"] + [f"{t:.4f},{lat:.3f},{st}" for t, lat, st in sorted(sut_impl.queries)]
     write_atomic(outdir / "queries.csv", "\n".join(lines) + "\n")
@@ -173,9 +179,12 @@ def main() -> None:
     p.add_argument("--entities", type=int, default=10000)
     p.add_argument("--outdir", type=Path, required=True)
     p.add_argument("--body", type=Path, help="a JSON file sent as every query's body (else the lab's request)")
+    p.add_argument("--fresh-connections", action="store_true", help="a new connection per query (no keep-alive)")
     a = p.parse_args()
     body = a.body.resolve() if a.body else None  # before run() moves into the probe's folder
-    run(a.url, a.qps, a.duration_s, a.min_queries, a.bound_ms, a.entities, a.outdir.resolve(), body)
+    run(
+        a.url, a.qps, a.duration_s, a.min_queries, a.bound_ms, a.entities, a.outdir.resolve(), body, a.fresh_connections
+    )
 
 
 if __name__ == "__main__":

@@ -41,6 +41,14 @@ def test_predict_returns_the_deterministic_score(twin):
     assert 1 <= reply.body["latency_ms"] <= 2
 
 
+@pytest.mark.parametrize("chain", ["sync", "async"])
+def test_an_answer_says_the_version_the_tier_serves_when_it_names_one(chain):
+    (plain, path), (named, _) = make_twin(chain), make_twin(chain, version="green")
+    with plain, named:
+        assert "version" not in post_json(plain, path, [1, 2]).body  # none named: nothing said
+        assert post_json(named, path, [1, 2]).body["version"] == "green"
+
+
 def test_model_is_chosen_by_query_parameter(twin):
     client, path = twin
     reply = post_json(client, path + "?model=model-2", [1, 2, 3])

@@ -64,3 +64,18 @@ def test_nginx_accepts_the_configuration(tmp_path):
     cmd = proxy.command(front, tmp_path)
     checked = subprocess.run([*cmd[:-2], "-t"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
+
+
+def test_a_model_tiers_proxy_logs_each_answer_and_a_switch_rewrites_only_its_upstream(tmp_path):
+    front = proxy.Proxy("async", "127.0.0.1", 7001, "127.0.0.1:7002", proxy.ProxySettings(access_log=True), "model")
+    assert front.name == "proxy-model-async"
+    with pytest.raises(ValueError, match="model tier"):
+        front.predict_url  # noqa: B018 - a model tier's paths are its own, not the scoring contract's
+    first = proxy.write_config(front, tmp_path).read_text()
+    assert f"access_log {proxy.folder(front, tmp_path) / proxy.ACCESS_LOG} lab;" in first
+    quiet = proxy.Proxy("sync", "127.0.0.1", 1, "x:2", proxy.ProxySettings())
+    assert "access_log off;" in proxy.config(quiet, tmp_path)
+    turned = proxy.switch(front, tmp_path, "127.0.0.1:7003")
+    second = (proxy.folder(front, tmp_path) / "nginx.conf").read_text()
+    assert turned.upstream == "127.0.0.1:7003" and proxy.folder(turned, tmp_path) == proxy.folder(front, tmp_path)
+    assert second == first.replace("server 127.0.0.1:7002;", "server 127.0.0.1:7003;") != first
