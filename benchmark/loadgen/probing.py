@@ -23,7 +23,7 @@ from lab import processes
 
 def probe(
     url: str, qps: float, duration_s: float, bound_ms: float, entities: int, folder: Path, phase: str = "bracket",
-    cpus: set[int] | None = None, body: Path | None = None,
+    cpus: set[int] | None = None, body: Path | None = None, fresh: bool = False,
 ) -> Probe:  # fmt: skip
     """Run one probe in a child process (own process group, bounded in time)."""
     min_queries = max(64, int(qps * duration_s))
@@ -31,6 +31,7 @@ def probe(
         sys.executable, "-m", "benchmark.loadgen.probe", "--url", url, "--qps", f"{qps:.3f}",
         "--duration-s", str(duration_s), "--min-queries", str(min_queries), "--bound-ms", str(bound_ms),
         "--entities", str(entities), "--outdir", str(folder), *(["--body", str(body.resolve())] if body else []),
+        *(["--fresh-connections"] if fresh else []),
     ]  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from benchmark import slowloris as run
-from benchmark.slowclients import slowloris
+from benchmark.slowclients import KINDS, population, slowloris
 
 
 @pytest.fixture
@@ -76,3 +76,54 @@ def test_the_summary_pairs_each_attack_with_its_own_rounds_calm():
     assert s["sync-direct"]["goodput"] == [25.0, 20.0, 30.0]
     assert s["sync-direct"]["share"] == [pytest.approx(0.05), 0.0, pytest.approx(0.1)]  # 0/30 and 2/20
     assert s["sync-nginx"]["share"] == [0.9, 0.9, 0.9] and "async-direct" not in s
+
+
+@pytest.fixture
+def http_server():
+    """A threaded HTTP/1.1 server that answers every POST with its body's length, keeping connections alive."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Echo(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):  # noqa: N802 - the standard library's name
+            n = len(self.rfile.read(int(self.headers["Content-Length"])))
+            answer = f'{{"read": {n}}}'.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    server.daemon_threads = True
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_behaviour_sends_whole_valid_requests_and_stops_by_itself(http_server, kind):
+    t0 = time.monotonic()
+    with population(kind, "127.0.0.1", http_server, "/x", b"[1.0, 2.0]", 3, seconds=1.5, upload_s=0.3,
+                    byte_every_s=0.01) as pop:  # fmt: skip
+        time.sleep(2.0)  # past its own bound
+    assert time.monotonic() - t0 < 2.0 + 2 + 1  # its threads were joined (2 s each at most) once it stopped
+    assert pop.opened >= 3 and pop.answered >= 3, pop  # each client had its answer read whole at least once
+    if kind == "idle":  # an idle client holds its one connection: the server never closed it
+        assert pop.opened == 3 and pop.answered == 3 and pop.closed_by_server == 0
+    if kind == "upload":  # a body spread over 0.3 s: a few answers each within the 1.5 s
+        assert 3 <= pop.answered <= 3 * 1.5 / 0.3 + 3
+
+
+def test_every_behaviour_is_bounded_and_known():
+    with pytest.raises(ValueError, match="bounded"):
+        with population("idle", "127.0.0.1", 1, "/", b"[]", 501, 1):
+            pass
+    with pytest.raises(ValueError, match="unknown kind"):
+        with population("fast", "127.0.0.1", 1, "/", b"[]", 1, 1):
+            pass
