@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
-.PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers nginx lock-servers clean
+.PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers nginx lock-servers clean \
+	slowclients bluegreen
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -39,6 +40,12 @@ advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXA
 
 example-model: $(STAMP)  ## models to try make advise on, in models/: the lab's MLP as ONNX, joblib, TorchScript, an example
 	$(BIN)/python -m benchmark.advise.examples models
+
+slowclients: $(STAMP) nginx  ## slow clients against each server, facing them directly and behind nginx (SERVERS=..., about 40 min)
+	$(BIN)/lab slowclients $(if $(SERVERS),--servers $(SERVERS))
+
+bluegreen: $(STAMP) nginx  ## a blue/green model update and its rollback behind nginx, under load (CHAIN=sync|async)
+	$(BIN)/lab bluegreen $(if $(CHAIN),--chain $(CHAIN))
 
 compare: $(STAMP) $(SERVERS_STAMP)  ## variants side by side: Locust and LoadGen capacity, the decomposition (VARIANTS=...)
 	$(BIN)/lab compare $(if $(VARIANTS),--variants $(VARIANTS))

@@ -30,6 +30,11 @@ class ServiceSettings(BaseSettings):
     worker_class: str = "sync"
     threads: int = 1
     worker_connections: int = 1000  # gevent and asgi workers: concurrent clients per worker
+    # How long the server keeps an idle keep-alive connection (gunicorn's --keep-alive, uvicorn's
+    # --timeout-keep-alive, waitress's channel_timeout); None: the server's own default (2 s, 5 s, 120 s).
+    # gunicorn's sync workers keep none. Measured with idle connections held open (doc/FINDINGS.md, "Slow clients"):
+    # none of the servers is captured by them, so the defaults stand.
+    keepalive_s: float | None = None
     log_level: str = "warning"
     max_body_bytes: int = 64 * 1024
     # The overload policy (api_common/overload.py): "off" admits everything; "fixed" holds at most

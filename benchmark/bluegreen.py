@@ -1,6 +1,6 @@
 """A blue/green model update behind nginx, and its rollback, while a chain is under load.
 
-    python -m benchmark.bluegreen [--chain async] [--qps 150] [--hold-s 10]
+    lab bluegreen [--chain async] [--qps 150] [--hold-s 10]   (make bluegreen CHAIN=async)
 
 The pattern the neighbour lab in the seeds runs with two TorchServe instances. Here: one chain (Redis and its
 scoring handler) whose model tier is two tiers of the same server side by side, *blue* (the version in service) and
@@ -22,7 +22,6 @@ The results go to a new folder; the load and the stack stop by themselves.
 
 from __future__ import annotations
 
-import argparse
 import json
 import threading
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import httpx
 
-from api_common.contract import CHAINS, SAMPLE
+from api_common.contract import SAMPLE
 from api_common.ports import free_ports
 from benchmark import goodput
 from benchmark.loadgen import capacity, stats
@@ -161,18 +160,3 @@ def run(lab: LabSettings, chain: str, qps: float, hold_s: float, say=print) -> t
             f"{sw['p99_during_ms']:.1f} ms"
         )
     return path, summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmark.bluegreen", description=__doc__.split("\n\n")[0])
-    p.add_argument("--chain", choices=CHAINS, default="async")
-    p.add_argument("--qps", type=float, help="LoadGen's offered load (default: about half the chain's capacity)")
-    p.add_argument("--hold-s", type=float, default=10.0, help="seconds before, between and after the switches")
-    args = p.parse_args(argv)
-    _, summary = run(LabSettings(), args.chain, args.qps or OFFERED[args.chain], args.hold_s)
-    bad = summary["failed"] + summary["proxy_failed"] + sum(s["old_answers_after"] for s in summary["switches"])
-    return 1 if bad else 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,6 @@
 """What slow clients cost each server of the two chains, facing clients directly and behind nginx.
 
-    python -m benchmark.clientbehaviour [--servers sync,sync-gthread,...] [--sizes 10,50,200] [--probe-s 6]
+    lab slowclients [--servers sync,sync-gthread,...] [--sizes 10,50,200] [--probe-s 6]   (make slowclients)
 
 For each server (a variant of the registry: gunicorn sync workers, gthread, gevent, meinheld, waitress and granian
 for the sync chain; uvicorn for the async one), one stack with nginx in front of its scoring handler, which is also
@@ -21,7 +21,6 @@ itself; the results go to a new folder (``points.json``, ``summary.md``, ``slowc
 
 from __future__ import annotations
 
-import argparse
 import random
 import statistics
 import time
@@ -204,25 +203,3 @@ def plot(points: list[dict], sizes: tuple[int, ...], out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmark.clientbehaviour", description=__doc__.split("\n\n")[0])
-    p.add_argument("--servers", default=",".join(SERVERS), help="variants of the registry, comma-separated")
-    p.add_argument("--sizes", default=",".join(map(str, SIZES)), help="slow connections per population")
-    p.add_argument("--probe-s", type=float, default=6.0, help="seconds of LoadGen per condition (default 6)")
-    args = p.parse_args(argv)
-    servers = tuple(s for s in args.servers.split(",") if s)
-    unknown = [s for s in servers if s not in variants.VARIANTS]
-    if unknown:
-        p.error(f"unknown variants: {', '.join(unknown)}")
-    missing = {s: m for s in servers if (m := variants.VARIANTS[s].missing())}
-    for s, m in missing.items():
-        print(f"skipping {s}: {m}")
-    run(LabSettings(), tuple(s for s in servers if s not in missing), tuple(int(n) for n in args.sizes.split(",")),
-        args.probe_s)  # fmt: skip
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

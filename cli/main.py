@@ -194,6 +194,29 @@ def cmd_goodput(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int
     return 0
 
 
+def cmd_slowclients(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import clientbehaviour
+
+    servers = tuple(n for n in args.servers.split(",") if n) if args.servers else clientbehaviour.SERVERS
+    unknown = [n for n in servers if n not in variants.VARIANTS]
+    if unknown:
+        print(f"unknown variants: {', '.join(unknown)} (lab variants lists them)", file=sys.stderr)
+        return 2
+    missing = {n: m for n in servers if (m := variants.VARIANTS[n].missing())}
+    for n, m in missing.items():
+        print(f"skipping {n}: {', '.join(m)} not installed")
+    sizes = tuple(int(n) for n in args.sizes.split(",") if n)
+    clientbehaviour.run(lab, tuple(n for n in servers if n not in missing), sizes, args.probe_s)
+    return 0
+
+
+def cmd_bluegreen(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import bluegreen
+
+    _, out = bluegreen.run(lab, args.chain, args.qps or bluegreen.OFFERED[args.chain], args.hold_s)
+    return 1 if out["failed"] or out["proxy_failed"] or any(s["old_answers_after"] for s in out["switches"]) else 0
+
+
 def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
     """The sweep's axes from the flags given; the scoring workers when none is."""
     given = {"workers": args.workers, "max_wait_ms": args.max_wait_ms, "max_batch_size": args.batch_caps}
@@ -311,6 +334,16 @@ def parser() -> argparse.ArgumentParser:
     goodput_p.add_argument("--capacity-qps", dest="capacity_qps", metavar="VARIANT=QPS,...",
                            help="capacities already measured: their searches are skipped")  # fmt: skip
     _add_profile_options(goodput_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
+    slow_p = sub.add_parser("slowclients", help="slow clients against each server, facing them directly and behind "
+                            "nginx: the fast clients' goodput")  # fmt: skip
+    slow_p.add_argument("--servers", help="variants, comma-separated (default: every server of both chains: sync, "
+                        "sync-gthread, sync-gevent, sync-meinheld, sync-waitress, sync-granian, async)")  # fmt: skip
+    slow_p.add_argument("--sizes", default="10,50,200", help="slow connections per population (default 10,50,200)")
+    slow_p.add_argument("--probe-s", dest="probe_s", type=float, default=6.0, help="seconds per condition (6)")
+    bg_p = sub.add_parser("bluegreen", help="a blue/green model update and its rollback behind nginx, under load")
+    bg_p.add_argument("--chain", choices=CHAINS, default="async")
+    bg_p.add_argument("--qps", type=float, help="the offered load (default: about half the chain's capacity)")
+    bg_p.add_argument("--hold-s", dest="hold_s", type=float, default=10.0, help="seconds before, between and after")
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
@@ -377,6 +410,8 @@ COMMANDS = {
     "goodput": cmd_goodput,
     "variants": cmd_variants,
     "advise": cmd_advise,
+    "slowclients": cmd_slowclients,
+    "bluegreen": cmd_bluegreen,
 }
 
 

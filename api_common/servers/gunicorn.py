@@ -45,6 +45,8 @@ def _command(launch: Launch) -> list[str]:
         "--timeout", "30",
         "--config", "python:api_common.servers._gunicorn_hooks",
     ]  # fmt: skip
+    if s.keepalive_s is not None:
+        cmd += ["--keep-alive", f"{s.keepalive_s:g}"]
     if s.worker_class in ("gevent", "asgi"):
         cmd += ["--worker-connections", str(s.worker_connections)]
     if int(version("gunicorn").split(".")[0]) >= 24:

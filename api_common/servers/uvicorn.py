@@ -9,6 +9,7 @@ from api_common.servers import Launch, Server, worker_counts
 
 def _command(launch: Launch) -> list[str]:
     s = launch.settings
+    keepalive = ["--timeout-keep-alive", f"{s.keepalive_s:g}"] if s.keepalive_s is not None else []
     return [
         sys.executable, "-m", "uvicorn", launch.target, "--factory",
         "--host", s.host,
@@ -19,6 +20,7 @@ def _command(launch: Launch) -> list[str]:
         "--no-access-log",
         "--log-level", s.log_level,
         "--timeout-graceful-shutdown", "5",
+        *keepalive,
     ]  # fmt: skip
 
 

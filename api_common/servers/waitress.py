@@ -29,6 +29,7 @@ def _command(launch: Launch) -> list[str]:
         # up to the drain's bound (api_common/drain.py) the app answers, with the lab's JSON 413.
         f"--max-request-body-size={DRAIN_BYTES}",
         "--asyncore-use-poll",  # select() cannot watch a descriptor over 1024
+        *([f"--channel-timeout={max(1, round(s.keepalive_s))}"] if s.keepalive_s is not None else []),
         launch.target,
     ]  # fmt: skip
 

@@ -63,6 +63,19 @@ def test_uvicorn_command(tmp_path):
     assert cmd[cmd.index("--loop") + 1] == "uvloop" and cmd[cmd.index("--http") + 1] == "httptools"
 
 
+def test_a_keepalive_setting_reaches_each_servers_own_flag_and_none_leaves_their_defaults(tmp_path):
+    kept = build_stack({"scoring-sync": {"keepalive_s": 7}, "scoring-async": {"keepalive_s": 7},
+                        "model-sync": {"server": "waitress", "threads": 4, "keepalive_s": 7.4}})  # fmt: skip
+    gunicorn = launcher.command(kept, "scoring-sync", tmp_path)
+    uvicorn = launcher.command(kept, "scoring-async", tmp_path)
+    assert gunicorn[gunicorn.index("--keep-alive") + 1] == "7"
+    assert uvicorn[uvicorn.index("--timeout-keep-alive") + 1] == "7"
+    assert "--channel-timeout=7" in launcher.command(kept, "model-sync", tmp_path)
+    plain = build_stack()
+    assert "--keep-alive" not in launcher.command(plain, "scoring-sync", tmp_path)
+    assert "--timeout-keep-alive" not in launcher.command(plain, "scoring-async", tmp_path)
+
+
 def test_redis_command_has_no_persistence(tmp_path):
     cmd = launcher.command(build_stack(), "redis", tmp_path)
     assert cmd[cmd.index("--save") + 1] == "" and cmd[cmd.index("--appendonly") + 1] == "no"
