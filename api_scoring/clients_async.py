@@ -75,16 +75,32 @@ class ModelFanout:
             await self.client.aclose()
 
     async def _post(self, client: Any, params: dict, body: Any, headers: dict) -> tuple[int, Any]:
+        """One model call; sent once more if the server closed its connection before answering
+        (``service.closed_before_answer``)."""
+        try:
+            return await self._post_once(client, params, body, headers)
+        except ApiError as err:
+            if not service.closed_before_answer(err.__cause__):
+                raise
+        # One turn of the event loop first: the pool's other connections the server closed at the same moment (nginx
+        # closes all its idle ones on a reload) are seen closed and dropped, so the call goes out on a live one.
+        await asyncio.sleep(0)
+        return await self._post_once(client, params, body, headers)
+
+    async def _post_once(self, client: Any, params: dict, body: Any, headers: dict) -> tuple[int, Any]:
         try:
             async with self.slots:
                 resp = await client.post(self.url, params=params, json=body, headers=headers)
         except httpx.TimeoutException as exc:
-            # httpx-aiohttp 0.2 reports a refused connection as a ConnectTimeout; its cause says which.
-            if isinstance(exc.__cause__, OSError) and not isinstance(exc.__cause__, TimeoutError):
-                raise service.model_unreachable(exc.__cause__) from None
+            # httpx-aiohttp 0.2 reports a refused connection, and one closed under it, as a ConnectTimeout; its cause
+            # says which.
+            if service.closed_before_answer(exc) or (
+                isinstance(exc.__cause__, OSError) and not isinstance(exc.__cause__, TimeoutError)
+            ):
+                raise service.model_unreachable(exc.__cause__) from exc
             raise service.model_timeout(self.settings.model_timeout_s) from None
         except httpx.HTTPError as exc:
-            raise service.model_unreachable(exc) from None
+            raise service.model_unreachable(exc) from exc
         try:
             return resp.status_code, resp.json()
         except ValueError:
@@ -158,7 +174,7 @@ class AiohttpModelFanout(ModelFanout):
         if self.client is not None:
             await self.client.close()
 
-    async def _post(self, client: Any, params: dict, body: Any, headers: dict) -> tuple[int, Any]:
+    async def _post_once(self, client: Any, params: dict, body: Any, headers: dict) -> tuple[int, Any]:
         aiohttp = self._aiohttp
         try:
             async with client.post(self.url, params=params, json=body, headers=headers) as resp:
@@ -169,7 +185,7 @@ class AiohttpModelFanout(ModelFanout):
         except TimeoutError:
             raise service.model_timeout(self.settings.model_timeout_s) from None
         except aiohttp.ClientError as exc:
-            raise service.model_unreachable(exc) from None
+            raise service.model_unreachable(exc) from exc
 
 
 class FeatureReader:

@@ -49,8 +49,15 @@ class ModelCaller:
         if timeout_s <= 0:  # the budget is spent: the caller has given up, so no call is made
             raise service.model_timeout(timeout_s)
         headers = deadline.headers() if deadline is not None else {}  # what is left, for the model API
+        timeouts = (min(self.timeout[0], timeout_s), timeout_s)
         try:
-            resp = self._post(params, payload, (min(self.timeout[0], timeout_s), timeout_s), headers)
+            try:
+                resp = self._post(params, payload, timeouts, headers)
+            except requests.ConnectionError as exc:  # closed before it answered: once more (service.py says why)
+                left = service.call_timeout(self.settings, deadline)
+                if not service.closed_before_answer(exc) or left <= 0:
+                    raise
+                resp = self._post(params, payload, (min(self.timeout[0], left), left), headers)
         except requests.Timeout:
             raise service.model_timeout(timeout_s) from None
         except requests.RequestException as exc:

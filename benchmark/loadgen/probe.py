@@ -24,6 +24,8 @@ from pathlib import Path
 from api_common.contract import SAMPLE
 from benchmark.rundir import write_atomic, write_json
 
+SAMPLES = 10
+
 
 class HttpSut:
     """The client side as LoadGen's system under test."""
@@ -39,6 +41,7 @@ class HttpSut:
         self.fresh = fresh  # a new connection per query (clients that do not keep connections alive)
         self.errors = 0
         self.statuses: dict[int, int] = {}
+        self.samples: list[dict] = []  # the first answers that were not 200, what they said: a failure's reason
         self.queries: list[tuple[float, float, int]] = []  # (sent, seconds from the first; latency ms; status)
         self.t0: float | None = None
         self.t0_epoch: float | None = None  # the wall clock at t0: a run's queries set beside other processes' logs
@@ -63,10 +66,14 @@ class HttpSut:
         status = 0
         try:
             async with self.session.post(self.url, **sent) as resp:
-                await resp.read()
+                body = await resp.read()
                 status = resp.status
-        except Exception:  # noqa: BLE001 - any failure still completes the query, and is counted
+                if status != 200 and len(self.samples) < SAMPLES:
+                    self.samples.append({"status": status, "body": body[:300].decode(errors="replace")})
+        except Exception as exc:  # noqa: BLE001 - any failure still completes the query, and is counted
             status = 0
+            if len(self.samples) < SAMPLES:
+                self.samples.append({"status": 0, "body": f"{type(exc).__name__}: {exc}"[:300]})
         finally:
             if status != 200:
                 self.errors += 1
@@ -158,6 +165,7 @@ def run(
         **parse_summary(summary),
         "errors": sut_impl.errors,
         "statuses": {str(k): v for k, v in sut_impl.statuses.items()},
+        "failures": sut_impl.samples,
         "client_cpu_pct": 100 * cpu / wall if wall else None,
         "wall_s": wall,
         "t0_epoch": sut_impl.t0_epoch,
