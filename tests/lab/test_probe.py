@@ -17,6 +17,7 @@ import pytest
 from lab import probe
 
 PROBE = Path(probe.__file__)
+SHELL_PROBE = PROBE.with_suffix(".sh")  # the images' check: bash alone, no interpreter (issue 36)
 
 
 class _Health(BaseHTTPRequestHandler):
@@ -86,3 +87,44 @@ def test_lab_serve_writes_what_the_probe_asks_and_the_probe_sees_it_up(tmp_path)
         processes.stop(rec, timeout=5)
         processes.reap(rec)
     assert _run(tmp_path, [sys.executable, "-S", str(PROBE)])[0] == 1  # stopped: not healthy
+
+
+def _verdicts(state: Path, check: dict) -> tuple[int, int]:
+    """The exit status of the Python reference and of the bash probe on the same health.json."""
+    (state / probe.FILE).write_text(json.dumps(check))
+    return _run(state, [sys.executable, "-S", str(PROBE)])[0], _run(state, ["bash", str(SHELL_PROBE)])[0]
+
+
+def test_the_shell_probe_says_what_the_python_one_says(server, tmp_path):
+    url = f"http://127.0.0.1:{server.server_port}/health"
+    assert _run(tmp_path, ["bash", str(SHELL_PROBE)])[0] == 1  # no health.json yet: not started
+    assert _verdicts(tmp_path, {"url": url, "lab_json": True}) == (0, 0)
+    assert _verdicts(tmp_path, {"url": url.replace(str(server.server_port), "1"), "lab_json": True}) == (1, 1)
+    _Health.body = b'{"status": "starting"}'
+    try:
+        assert _verdicts(tmp_path, {"url": url, "lab_json": True}) == (1, 1)
+        assert _verdicts(tmp_path, {"url": url, "lab_json": False}) == (0, 0)
+    finally:
+        _Health.body = b'{"status": "OK"}'
+    assert _verdicts(tmp_path, {"redis_port": server.server_port}) == (1, 1)  # an HTTP server does not PONG
+
+
+def test_the_shell_probe_pings_redis_and_costs_a_fraction_of_the_python_one(tmp_path):
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def pong():
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                if conn.recv(64).startswith(b"PING"):
+                    conn.sendall(b"+PONG\r\n")
+
+    threading.Thread(target=pong, daemon=True).start()
+    (tmp_path / probe.FILE).write_text(json.dumps({"redis_port": listener.getsockname()[1]}))
+    code, python_cpu = _run(tmp_path, [sys.executable, "-S", str(PROBE)])
+    code_sh, shell_cpu = _run(tmp_path, ["bash", str(SHELL_PROBE)])
+    listener.close()
+    assert (code, code_sh) == (0, 0)
+    assert shell_cpu < python_cpu / 2, (shell_cpu, python_cpu)  # about 2 ms against 80 here; asserted at half
