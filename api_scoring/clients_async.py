@@ -97,7 +97,7 @@ class ModelFanout:
             if service.closed_before_answer(exc) or (
                 isinstance(exc.__cause__, OSError) and not isinstance(exc.__cause__, TimeoutError)
             ):
-                raise service.model_unreachable(exc.__cause__) from exc
+                raise service.model_unreachable(exc.__cause__ or exc) from exc
             raise service.model_timeout(self.settings.model_timeout_s) from None
         except httpx.HTTPError as exc:
             raise service.model_unreachable(exc) from exc

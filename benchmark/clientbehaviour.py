@@ -21,10 +21,12 @@ itself; the results go to a new folder (``points.json``, ``summary.md``, ``slowc
 
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -82,8 +84,7 @@ def conditions(sizes: tuple[int, ...]) -> list[tuple[str, str, int]]:
 def measure(stack: Stack, chain: str, dep: str, behaviour: str, n: int, probe_s: float, folder: Path,
             nginx_pid: int | None) -> dict:  # fmt: skip
     host, port, url = where(stack, chain, dep)
-    path = url.split(f":{port}", 1)[1]
-    body = ("[" + ", ".join(f"{x:g}" for x in SAMPLE) + "]").encode()
+    path, body = urlsplit(url).path, json.dumps(SAMPLE).encode()
     hold = probe_s + SETTLE_S + 30  # LoadGen's start-up and its tail; the population stops with the block anyway
     qps, held = OFFERED[chain], {}
     cpu0 = tree_cpu_s(nginx_pid) if nginx_pid and dep == "nginx" else None

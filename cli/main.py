@@ -202,9 +202,9 @@ def cmd_slowclients(stack: Stack, lab: LabSettings, args: argparse.Namespace) ->
     if unknown:
         print(f"unknown variants: {', '.join(unknown)} (lab variants lists them)", file=sys.stderr)
         return 2
-    missing = {n: m for n in servers if (m := variants.VARIANTS[n].missing())}
-    for n, m in missing.items():
-        print(f"skipping {n}: {', '.join(m)} not installed")
+    missing = [n for n in servers if variants.VARIANTS[n].missing()]
+    for n in missing:
+        print(f"skipping {n}: {variants.VARIANTS[n].missing_text()}")
     sizes = tuple(int(n) for n in args.sizes.split(",") if n)
     clientbehaviour.run(lab, tuple(n for n in servers if n not in missing), sizes, args.probe_s)
     return 0
