@@ -7,7 +7,7 @@ SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
 .PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers nginx lock-servers clean \
-	slowclients bluegreen
+	slowclients bluegreen parity k8s
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -116,7 +116,7 @@ PORT_scoring-async := 8001
 PORT_redis := 6379
 # Compose v2 (docker compose) where it is installed, else v1 (docker-compose: Debian 12's).
 COMPOSE    ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) -p $(IMAGE)
-.PHONY: lock docker-engine docker-base docker-wheels docker-build docker-network docker-stop compose-up compose-down \
+.PHONY: lock docker-engine docker-base docker-wheels docker-build docker-build-servers docker-network docker-stop compose-up compose-down \
 	compose-locust \
 	$(addprefix docker-run-,$(SERVICES))
 
@@ -138,6 +138,17 @@ docker-wheels: $(WHEELS)/.stamp  ## the images' wheels, from the lock (checked a
 
 docker-build: docker-engine docker-wheels  ## build the five service images and the load generator's (unit tests run in the build)
 	docker/build.sh $(IMAGE) $(LOCAL_BASE) "$(BASE)" $(foreach s,$(SERVICES),$(s)=$(PORT_$(s)))
+
+SERVERS_WHEELS := docker/wheelhouse-servers
+$(SERVERS_WHEELS)/.stamp: requirements/model-servers.txt | $(STAMP)
+	$(BIN)/python docker/wheelhouse.py requirements/model-servers.txt $(SERVERS_WHEELS)
+	cp requirements/model-servers.txt $(SERVERS_WHEELS)/model-servers.txt
+	touch $@
+
+docker-build-servers: docker-build $(SERVERS_WHEELS)/.stamp  ## the model servers' image (Ray Serve, BentoML, LitServe, torch), for compose's model-servers and ray profiles
+	@start=$$(date +%s); DOCKER_BUILDKIT=0 docker build -q -f docker/servers.Dockerfile --build-arg FROM_IMAGE=$(IMAGE)-model-async \
+		-t $(IMAGE)-model-servers $(SERVERS_WHEELS) >/dev/null \
+		&& echo "docker-build: $(IMAGE)-model-servers built in $$(( $$(date +%s) - start )) s"
 
 docker-network:
 	@# Five terminals may start at once, and the engine lets two networks share a name: one creates it, under a lock.
@@ -164,9 +175,11 @@ docker-stop:  ## stop and remove the lab's containers and its network
 
 # COMPOSE_PROFILES=queue adds the job-queue chain, =scale the scaled-out model tier (COMPOSE_SCALE replicas);
 # COMPOSE_FILES=docker/compose.cpus.yml adds an override file.
-compose-up: docker-build  ## the whole stack under compose, on its own bridge network (COMPOSE_PROFILES, COMPOSE_FILES)
-	COMPOSE_PROFILES=$(COMPOSE_PROFILES) $(COMPOSE) -f docker-compose.yml $(addprefix -f ,$(COMPOSE_FILES)) up -d --no-build \
-		$(if $(COMPOSE_SCALE),--scale model-pool=$(COMPOSE_SCALE))
+comma := ,
+compose-up: docker-build $(if $(filter model-servers ray,$(subst $(comma), ,$(COMPOSE_PROFILES))),docker-build-servers)  ## the whole stack under compose, on its own bridge network (COMPOSE_PROFILES, COMPOSE_FILES)
+	COMPOSE_PROFILES=$(COMPOSE_PROFILES) MODEL_SERVER=$(MODEL_SERVER) RAY_WORKERS=$(RAY_WORKERS) \
+	$(COMPOSE) -f docker-compose.yml $(addprefix -f ,$(COMPOSE_FILES)) up -d --no-build \
+		$(if $(COMPOSE_SCALE),--scale model-pool=$(COMPOSE_SCALE)) $(if $(RAY_WORKERS),--scale ray-worker=$(RAY_WORKERS))
 
 # Distributed Locust against the compose stack: a master and LOCUST_WORKERS workers, headless, bounded by
 # LOCUST_TIME; its CSV and HTML go to a new folder under results/ (LOCUST_RESULTS).
@@ -179,5 +192,14 @@ compose-locust:  ## distributed Locust (a master, LOCUST_WORKERS workers) agains
 	$(COMPOSE) --profile load rm -sf locust-master locust-worker >/dev/null
 	@echo "compose-locust: $(LOCUST_RESULTS)"
 
+# Both stacks up at once: compose's on the README's ports, make up's processes on free ports; their capacity
+# searches interleaved (about 25 min with the quick profile). Compose's containers are removed afterwards.
+parity: $(STAMP) compose-up  ## the images against make up, both chains interleaved: image/native ratios (PROFILE=quick|full)
+	$(BIN)/lab parity --profile $(or $(PROFILE),quick) --compose-files "$(COMPOSE_FILES)"; rc=$$?; $(MAKE) --no-print-directory compose-down; exit $$rc
+
+# Kubernetes manifests for the stack, from compose's table (lab/kube.py); the tests validate them offline.
+k8s: $(STAMP)  ## write deploy/k8s again from docker-compose.yml (Deployments, Services, probes, CPU, an HPA per model tier)
+	$(BIN)/python -m lab.kube deploy/k8s
+
 compose-down:  ## stop and remove compose's containers and network
-	$(COMPOSE) --profile load --profile queue --profile scale down --remove-orphans
+	$(COMPOSE) --profile load --profile queue --profile scale --profile model-servers --profile ray down --remove-orphans

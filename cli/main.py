@@ -217,6 +217,15 @@ def cmd_bluegreen(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> i
     return 1 if out["failed"] or out["proxy_failed"] or any(s["old_answers_after"] for s in out["switches"]) else 0
 
 
+def cmd_parity(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import parity
+
+    images = {"sync": args.image_sync_url, "async": args.image_async_url}
+    path = parity.run(lab, _profile(args), images, _tracker(), compose_files=args.compose_files)
+    print(f"\nreport: {path / 'report.html'}")
+    return 0
+
+
 def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
     """The sweep's axes from the flags given; the scoring workers when none is."""
     given = {"workers": args.workers, "max_wait_ms": args.max_wait_ms, "max_batch_size": args.batch_caps}
@@ -245,11 +254,17 @@ def cmd_serve(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     if args.service not in stack.names():
         print(f"error: no service {args.service!r}; one of {', '.join(stack.names())}", file=sys.stderr)
         return 2
+    # A container of a variant (compose's model-servers and ray profiles) serves that variant's settings, as
+    # `make up VARIANT=` does; what its environment sets explicitly (the model's URL under compose) stays.
+    variant = variants.get(args.variant) if args.variant else None
+    if variant is not None:
+        stack = variants.stack_for(variant)
     lab.state_dir.mkdir(parents=True, exist_ok=True)
     # What a container's health check asks (lab/probe.py), on this machine's loopback, before the host is set.
     write_json(probe.where(lab.state_dir), _health_check(stack, args.service))
     if args.host:  # a container listens on every interface of its own network namespace
-        stack = build_stack({args.service: {"host": args.host}})
+        on_host = {args.service: {"host": args.host}}
+        stack = variants.stack_for(variant, on_host) if variant is not None else build_stack(on_host)
     serve(stack, args.service, lab.state_dir)
     return 0  # not reached: serve() replaces this process
 
@@ -344,6 +359,14 @@ def parser() -> argparse.ArgumentParser:
     bg_p.add_argument("--chain", choices=CHAINS, default="async")
     bg_p.add_argument("--qps", type=float, help="the offered load (default: about half the chain's capacity)")
     bg_p.add_argument("--hold-s", dest="hold_s", type=float, default=10.0, help="seconds before, between and after")
+    parity_p = sub.add_parser("parity", help="the images (make compose-up) against make up's processes, both chains "
+                              "interleaved: each chain's image/native capacity ratio")  # fmt: skip
+    for chain, url in (("sync", "http://127.0.0.1:5001"), ("async", "http://127.0.0.1:8001")):
+        parity_p.add_argument(f"--image-{chain}-url", dest=f"image_{chain}_url", default=url,
+                              help=f"the {chain} chain's scoring handler in its image (default {url})")  # fmt: skip
+    parity_p.add_argument("--compose-files", default="", help="the override files compose ran with, recorded (make "
+                          "parity passes COMPOSE_FILES)")  # fmt: skip
+    _add_profile_options(parity_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
@@ -369,6 +392,8 @@ def parser() -> argparse.ArgumentParser:
     serve_p = sub.add_parser("serve", help="run one service in the foreground (container entry point)")
     serve_p.add_argument("service")
     serve_p.add_argument("--host", help="listen on this address instead of the service's own (containers: 0.0.0.0)")
+    serve_p.add_argument("--variant", default=os.environ.get("LAB_VARIANT") or None,
+                         help="serve this variant's settings (lab variants; a container's LAB_VARIANT)")  # fmt: skip
     health_p = sub.add_parser("health", help="exit 0 when a service answers its health check (container HEALTHCHECK)")
     health_p.add_argument("service")
     health_p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the answer (default 2)")
@@ -412,6 +437,7 @@ COMMANDS = {
     "advise": cmd_advise,
     "slowclients": cmd_slowclients,
     "bluegreen": cmd_bluegreen,
+    "parity": cmd_parity,
 }
 
 

@@ -41,6 +41,10 @@ class ServiceSettings(Protocol):
 
 
 def cpu_count() -> int:
+    """The cores this service may use: ``LAB_CPUS`` when set (a container held to a CPU quota sees every core of its
+    host in its affinity; a Kubernetes pod sets it from its own limit), else the cores it may be scheduled on."""
+    if os.environ.get("LAB_CPUS", "").strip():
+        return max(1, int(os.environ["LAB_CPUS"]))
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 

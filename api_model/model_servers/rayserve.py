@@ -1,5 +1,8 @@
 """Ray Serve as the model tier: a local Ray instance, one deployment answering the lab's contract.
 
+With ``LAB_RAY_ADDRESS`` set it joins a Ray cluster started apart instead (compose's ``ray`` profile: a head
+container and ``RAY_WORKERS`` worker containers) and places each replica on a worker's CPU.
+
 ``python -m api_model.model_servers.rayserve``: starts Ray in this process (``ray.init``: its GCS, raylet and
 workers are this process's children, in the service's process group), then Serve's HTTP proxy on the
 service's port, with ``workers`` replicas of one deployment whose ``__call__`` takes the lab's own contract
@@ -30,6 +33,12 @@ from api_model.schemas import FEATURES, check_model_name  # noqa: E402
 ONGOING_PER_BATCH = 2
 
 
+def cluster() -> str:
+    """The address of a Ray cluster to deploy to (``LAB_RAY_ADDRESS``, e.g. ``auto`` on its head), or "": a Ray
+    of this process's own."""
+    return os.environ.get("LAB_RAY_ADDRESS", "").strip()
+
+
 def deployment(settings):
     from ray import serve
     from starlette.requests import Request
@@ -43,7 +52,9 @@ def deployment(settings):
     @serve.deployment(
         num_replicas=settings.worker_count(),
         max_ongoing_requests=ONGOING_PER_BATCH * settings.max_batch_size,
-        ray_actor_options={"num_cpus": 0},  # the replicas share the machine, as the lab's workers do
+        # On one machine the replicas share it, as the lab's workers do; on a cluster each takes a worker's CPU
+        # (the head offers none), so that Ray places them on the worker containers.
+        ray_actor_options={"num_cpus": 1 if cluster() else 0},
         health_check_period_s=2,
     )
     class Scorer:
@@ -82,9 +93,14 @@ def main() -> int:
     settings = load_settings()
     env = {k: os.environ[k] for k in (SETTINGS_ENV, "PROMETHEUS_MULTIPROC_DIR") if k in os.environ}
     env |= {k: v for k, v in os.environ.items() if k.startswith(f"MODEL_{settings.chain.upper()}_")}
-    ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env},
-             _temp_dir=os.environ.get("LAB_RAY_TMP") or None)  # fmt: skip
-    serve.start(http_options={"host": settings.host, "port": settings.port}, logging_config={"log_level": "WARNING"})
+    if cluster():  # a Ray cluster started apart (compose's ray profile): its head is this machine
+        ray.init(address=cluster(), log_to_driver=False, runtime_env={"env_vars": env})
+    else:
+        ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": env},
+                 _temp_dir=os.environ.get("LAB_RAY_TMP") or None)  # fmt: skip
+    # The HTTP proxy on the head alone: the scoring handler calls it there; the replicas run on the workers.
+    serve.start(proxy_location="HeadOnly", http_options={"host": settings.host, "port": settings.port},
+                logging_config={"log_level": "WARNING"})  # fmt: skip
     serve.run(deployment(settings).bind(), name="lab", route_prefix="/", blocking=False)
     print(json.dumps({"rayserve": "up", "port": settings.port}), flush=True)
     done = threading.Event()

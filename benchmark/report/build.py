@@ -38,7 +38,12 @@ CSS = (
 TITLE = "ML serving lab: sync (Flask) vs async (FastAPI)"
 # Runs whose report is their own module's: its ``summarise(run)``, ``sections(summary)`` and ``plots(summary)``
 # (imported when such a run is built: goodput's and the advisor's pull in what only they need).
-OWN_REPORTS = {"goodput": "benchmark.goodput", "endpoint": "benchmark.endpoint", "advise": "benchmark.advise.report"}
+OWN_REPORTS = {
+    "goodput": "benchmark.goodput",
+    "endpoint": "benchmark.endpoint",
+    "advise": "benchmark.advise.report",
+    "parity": "benchmark.parity",
+}
 
 
 def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:

@@ -20,7 +20,8 @@ from lab.stack import build_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = build_stack()
-BUILT = {f"ml-serving-lab-{n}" for n in (*STACK.names(), "lab")}  # docker/build.sh's images
+# docker/build.sh's images, and make docker-build-servers's (docker/servers.Dockerfile)
+BUILT = {f"ml-serving-lab-{n}" for n in (*STACK.names(), "lab", "model-servers")}
 
 
 @pytest.fixture(scope="module")
