@@ -7,7 +7,7 @@ SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
 .PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers nginx lock-servers clean \
-	slowclients bluegreen parity k8s
+	slowclients bluegreen parity k8s scaleout
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -146,7 +146,7 @@ $(SERVERS_WHEELS)/.stamp: requirements/model-servers.txt | $(STAMP)
 	touch $@
 
 docker-build-servers: docker-build $(SERVERS_WHEELS)/.stamp  ## the model servers' image (Ray Serve, BentoML, LitServe, torch), for compose's model-servers and ray profiles
-	@start=$$(date +%s); DOCKER_BUILDKIT=0 docker build -q -f docker/servers.Dockerfile --build-arg FROM_IMAGE=$(IMAGE)-model-async \
+	@start=$$(date +%s); DOCKER_BUILDKIT=0 docker build -q -f docker/servers.Dockerfile --build-arg FROM_IMAGE=$(IMAGE)-lab \
 		-t $(IMAGE)-model-servers $(SERVERS_WHEELS) >/dev/null \
 		&& echo "docker-build: $(IMAGE)-model-servers built in $$(( $$(date +%s) - start )) s"
 
@@ -196,6 +196,23 @@ compose-locust:  ## distributed Locust (a master, LOCUST_WORKERS workers) agains
 # searches interleaved (about 25 min with the quick profile). Compose's containers are removed afterwards.
 parity: $(STAMP) compose-up  ## the images against make up, both chains interleaved: image/native ratios (PROFILE=quick|full)
 	$(BIN)/lab parity --profile $(or $(PROFILE),quick) --compose-files "$(COMPOSE_FILES)"; rc=$$?; $(MAKE) --no-print-directory compose-down; exit $$rc
+
+# The model tier scaled out: 1, then 2 replicas of one CPU share each, each count its own compose stack measured by
+# lab capacity --url through its scoring handler, then the ratio (benchmark/scaleout.py). TIER=ray: Ray worker
+# containers (RAY_WORKER_CPUS, default 0.5) serving the text model through Ray Serve, the handler on 8005;
+# TIER=pool: the lab's model pool with the CPU-bound model (docker/compose.pool-cpus.yml), the handler on 8003.
+TIER ?= ray
+SCALE_URL_ray := http://127.0.0.1:8005/api/v1/ml/async/predict
+SCALE_URL_pool := http://127.0.0.1:8003/api/v1/ml/async/predict
+SCALE_UP_ray = COMPOSE_PROFILES=ray RAY_WORKERS=$(1)
+SCALE_UP_pool = COMPOSE_PROFILES=scale COMPOSE_SCALE=$(1) COMPOSE_FILES=docker/compose.pool-cpus.yml
+scaleout: $(STAMP) docker-build-servers  ## the model tier scaled out, 1 then 2 replicas of one CPU share: capacity and ratio (TIER=ray|pool, about 15 min)
+	@runs=""; for n in 1 2; do \
+	  $(MAKE) --no-print-directory -s compose-up $(call SCALE_UP_$(TIER),$$n) >/dev/null || exit 1; \
+	  out=$$($(BIN)/lab capacity --url $(SCALE_URL_$(TIER)) --body docker/scaleout-body.json --profile $(or $(PROFILE),quick) \
+	        | tee /dev/stderr | sed -n 's/^report: \(.*\)\/report.html$$/\1/p'); rc=$$?; \
+	  $(MAKE) --no-print-directory -s compose-down >/dev/null 2>&1; [ -n "$$out" ] || exit 1; runs="$$runs $$out"; \
+	done; $(BIN)/python -m benchmark.scaleout $$runs
 
 # Kubernetes manifests for the stack, from compose's table (lab/kube.py); the tests validate them offline.
 k8s: $(STAMP)  ## write deploy/k8s again from docker-compose.yml (Deployments, Services, probes, CPU, an HPA per model tier)

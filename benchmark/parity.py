@@ -102,8 +102,16 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     chains = summary["chains"]
     lines = []
     for chain, c in chains.items():
-        said = {True: "parity holds", False: "parity does NOT hold", None: "not resolved"}[c["holds"]]
-        lines.append(f"{chain}: image/native {ratio_text(c['ratio'])}: {said} (bound {PARITY:g})")
+        r = c["ratio"] or {}
+        if c["holds"] is None:
+            said = "not resolved (no interval)"
+        elif c["holds"]:
+            said = "parity holds: " + ("the interval holds 1" if r["low"] <= 1 <= r["high"] else f"above {PARITY:g}")
+        else:
+            said = f"parity does NOT hold: the images measure {1 - r['ratio']:.0%} less" if r["ratio"] < 1 else (
+                "parity does NOT hold: the images measure more")  # fmt: skip
+        lines.append(f"{chain}: image / make up {r.get('ratio', 0):.2f}x ({num(r.get('low'), '.2f')}-"
+                     f"{num(r.get('high'), '.2f')}): {said}")  # fmt: skip
     head = Section("Do the images measure what make up measures?", "\n".join(lines), verdict=True)
     rows = [[chain, (c["native"] or {}).get("text", "-"), (c["image"] or {}).get("text", "-"), ratio_text(c["ratio"]),
              num((c["ratio"] or {}).get("rounds"), "d") if (c["ratio"] or {}).get("rounds") is not None else "-"]

@@ -86,6 +86,12 @@ def deployment(settings):
     return Scorer
 
 
+def app(args: dict | None = None):
+    """The deployment bound to the settings in the environment: the application KubeRay's RayService deploys
+    (``import_path: api_model.model_servers.rayserve:app`` in deploy/k8s/model-ray.yaml)."""
+    return deployment(load_settings()).bind()
+
+
 def main() -> int:
     import ray
     from ray import serve

@@ -4,7 +4,8 @@ Against containers publishing on 127.0.0.1 only (the tier's conftest says where 
 - the five ``make docker-run-*`` terminals answer the README's curl commands with ``make up``'s answers,
   at once (the Redis image carries the features), and ``make docker-stop`` leaves nothing;
 - compose (its own bridge network, services found by name) answers the same, the job-queue chain too;
-  fuzzed bodies get their 4xx JSON, never a 5xx; ``lab capacity --sync-url --async-url`` measures both chains;
+  fuzzed bodies get their 4xx JSON, never a 5xx; ``lab parity`` measures both chains in the images and in make up,
+  interleaved;
 - a model container whose service process is killed under load comes back (restart policy);
 - distributed Locust (a master and two workers) writes its CSV and HTML into the run's folder.
 """
@@ -136,28 +137,28 @@ def test_fuzzed_bodies_get_their_4xx_json_from_the_containers(compose, client, p
     assert sum(statuses.values()) >= FUZZ_EXAMPLES and any(400 <= s < 500 for s in statuses)
 
 
-# Per chain: a short search that still brackets the async chain's knee in compose (about 240 QPS, reached from
-# 40 QPS in five or six brackets, the first 11.5 s: the 459 queries a pass needs) and refines it in one round
-# (three probes of 8-16 s); 60 s held the bracket and no round.
+# Per search: a short search that still brackets the async chain's knee (about 350 QPS, reached from 40 QPS in six
+# or seven brackets, the first 11.5 s: the 459 queries a pass needs) and refines it in one round; four searches.
 CAPACITY_BUDGET_S = 120
 CAPACITY_ROUNDS = 1
 
 
-def test_lab_capacity_measures_both_chains_in_compose(compose, tmp_path):
+def test_lab_parity_measures_both_chains_in_compose_and_make_up_interleaved(compose, tmp_path):
+    """`lab parity` (make parity without its compose-up): the images' chains and make up's, four searches."""
     out = subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "lab"), "capacity", "--sync-url", "http://127.0.0.1:5001",
-         "--async-url", "http://127.0.0.1:8001", "--capacity-budget-s", str(CAPACITY_BUDGET_S),
+        [str(ROOT / ".venv" / "bin" / "lab"), "parity", "--capacity-budget-s", str(CAPACITY_BUDGET_S),
          "--capacity-rounds", str(CAPACITY_ROUNDS)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=4 * CAPACITY_BUDGET_S + 120,
+        cwd=tmp_path, capture_output=True, text=True, timeout=4 * CAPACITY_BUDGET_S * 2 + 180,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "left]" in out.stdout  # each step's line says the time left
-    runs = list(tmp_path.glob("results/*-capacity"))
+    runs = list(tmp_path.glob("results/*-parity"))
     assert len(runs) == 1, out.stdout[-2000:]
-    for chain in ("sync", "async"):
-        cap = records.load(runs[0] / "loadgen" / chain)
-        assert cap is not None and cap.qps > 0, (chain, out.stdout[-2000:])
-        assert cap.low is not None and cap.low <= cap.qps <= cap.high, (chain, cap.low, cap.qps, cap.high)
+    for name in ("native-sync", "native-async", "image-sync", "image-async"):
+        cap = records.load(runs[0] / "loadgen" / name)
+        assert cap is not None and cap.qps > 0, (name, out.stdout[-2000:])
+    summary = json.loads((runs[0] / "summary.json").read_text())
+    assert set(summary["chains"]) == {"sync", "async"}
+    assert "image/native" in (runs[0] / "report.html").read_text()
 
 
 RATE_QPS = 20  # the load while the model process is killed: well under either chain's capacity

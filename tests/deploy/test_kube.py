@@ -5,6 +5,7 @@ OpenAPI schemas, offline (kubernetes-validate carries them); the same services, 
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -30,9 +31,44 @@ def test_committed_manifests_are_what_the_generator_writes():
     assert on_disk == kube.files(), "deploy/k8s is stale or edited by hand: run make k8s"
 
 
+def core(obj: dict) -> list[dict]:
+    """What of ``obj`` the Kubernetes schemas cover: itself, or for KubeRay's RayService (a custom resource, whose
+    schema kubernetes-validate does not carry) the pod templates of its head and workers, as v1 PodTemplates."""
+    if obj["kind"] != "RayService":
+        return [obj]
+    cluster = obj["spec"]["rayClusterConfig"]
+    templates = [cluster["headGroupSpec"]["template"]] + [g["template"] for g in cluster["workerGroupSpecs"]]
+    return [{"apiVersion": "v1", "kind": "PodTemplate", "metadata": {"name": f"ray-{i}"}, "template": t}
+            for i, t in enumerate(templates)]  # fmt: skip
+
+
 @pytest.mark.parametrize("obj", committed(), ids=lambda o: f"{o['kind']}-{o['metadata']['name']}")
 def test_every_object_validates_against_the_kubernetes_schemas(obj):
-    kubernetes_validate.validate(obj, KUBERNETES, strict=True)  # raises with the field it rejects
+    for part in core(obj):
+        kubernetes_validate.validate(part, KUBERNETES, strict=True)  # raises with the field it rejects
+
+
+def test_the_ray_service_deploys_the_labs_own_ray_serve_application():
+    (ray,) = [o for o in committed() if o["kind"] == "RayService"]
+    assert ray["apiVersion"] == "ray.io/v1"
+    (application,) = yaml.safe_load(ray["spec"]["serveConfigV2"])["applications"]
+    module, _, name = application["import_path"].partition(":")
+    assert callable(getattr(importlib.import_module(module), name))  # the builder KubeRay's Serve calls
+    env = application["runtime_env"]["env_vars"]
+    assert env["MODEL_ASYNC_SERVER"] == "rayserve" and env["LAB_RAY_ADDRESS"] == "auto"
+    assert env["HF_HUB_OFFLINE"] == "1"  # nothing fetched at run time
+    cluster = ray["spec"]["rayClusterConfig"]
+    assert cluster["headGroupSpec"]["rayStartParams"]["num-cpus"] == "0"  # replicas go to the workers
+    (workers,) = cluster["workerGroupSpecs"]
+    assert workers["rayStartParams"]["num-cpus"] == "1" and workers["replicas"] == int(env["MODEL_ASYNC_WORKERS"])
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    (container,) = workers["template"]["spec"]["containers"]
+    assert container["image"] == compose["ray-worker"]["image"]
+    assert container["resources"]["limits"]["cpu"] == "500m"  # compose's ${RAY_WORKER_CPUS:-0.5}
+    (handler,) = [o for o in committed() if o["kind"] == "Deployment" and o["metadata"]["name"] == "scoring-ray"]
+    (spec,) = handler["spec"]["template"]["spec"]["containers"]
+    url = next(e["value"] for e in spec["env"] if e["name"] == "SCORING_ASYNC_MODEL_URL")
+    assert url == "http://model-ray-serve-svc:8000"  # KubeRay's Serve Service for the RayService
 
 
 def test_the_validator_rejects_what_is_wrong():
@@ -51,18 +87,19 @@ def test_manifests_and_compose_name_the_same_services_ports_and_images():
     objects = committed()
     by_kind = {kind: {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
                for kind in ("Deployment", "Service", "HorizontalPodAutoscaler")}  # fmt: skip
-    assert set(by_kind["Deployment"]) == set(by_kind["Service"]) == set(started)
+    assert set(by_kind["Deployment"]) == set(by_kind["Service"]) == set(started) | {"scoring-ray"}  # + the Ray tier's
     makefile = (ROOT / "Makefile").read_text()
     built = re.search(r"^SERVICES\s*:=\s*(.+)$", makefile, re.M).group(1).split()
     assert set(started) == set(built)  # make docker-build's images, tagged ml-serving-lab-NAME
-    for name, svc in started.items():
+    for name, svc in (started | {"scoring-ray": compose["scoring-ray"]}).items():
         host, container = (int(p) for p in svc["ports"][0].split(":")[-2:])
         (spec,) = by_kind["Deployment"][name]["spec"]["template"]["spec"]["containers"]
-        assert spec["image"] == svc["image"] == f"ml-serving-lab-{name}"
+        assert spec["image"] == svc["image"] in (f"ml-serving-lab-{name}", "ml-serving-lab-model-servers")
         assert [p["containerPort"] for p in spec["ports"]] == [container]
         assert [(p["port"], p["targetPort"]) for p in by_kind["Service"][name]["spec"]["ports"]] == [(host, container)]
         env = {e["name"]: e.get("value") for e in spec.get("env", [])}
-        assert {k: str(v) for k, v in (svc.get("environment") or {}).items()}.items() <= env.items()
+        wired = {k: kube._default(v) for k, v in (svc.get("environment") or {}).items() if not k.endswith("MODEL_URL")}
+        assert wired.items() <= env.items()
     assert set(by_kind["HorizontalPodAutoscaler"]) == {n for n in started if n.startswith("model-")}
 
 
@@ -79,7 +116,8 @@ def test_probes_are_the_images_own_health_check_with_no_interpreter():
             assert f"--interval={spec[probe]['periodSeconds']}s" in line
         # the startup probe waits at least as long as make up waits for the service
         startup = spec["startupProbe"]
-        assert startup["periodSeconds"] * startup["failureThreshold"] >= kube.startup_s(obj["metadata"]["name"])
+        serves = {e["name"]: e.get("value") for e in spec["env"]}.get("LAB_SERVICE") or obj["metadata"]["name"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= kube.startup_s(serves)
 
 
 def test_cpu_limits_follow_compose_per_tier_cores():

@@ -44,6 +44,7 @@ def offline_runs(tmp_path_factory) -> dict:
     """Each installed server's offline run, keyed by variant; a skip reason for one that is not installed."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.skip("unshare and ip (util-linux, iproute2) are needed for a loopback-only namespace")
+    tmp_path_factory.getbasetemp()  # made once, before the threads (two making it at once made two)
     return run_cases(SERVER_VARIANTS, lambda n: _offline(n, tmp_path_factory.mktemp(n)), AT_ONCE, missing_variant)
 
 

@@ -47,6 +47,7 @@ def _check(name: str, path) -> str | None:
 @pytest.fixture(scope="module")
 def checked(tmp_path_factory) -> dict:
     """Every installed variant's check, run ``AT_ONCE`` at a time: None, its failure, or a skip reason."""
+    tmp_path_factory.getbasetemp()  # made once, before the threads (two making it at once made two)
     return run_cases(CONTRACT, lambda name: _check(name, tmp_path_factory.mktemp(name)), AT_ONCE, missing_variant)
 
 
