@@ -201,6 +201,8 @@ parity: $(STAMP) compose-up  ## the images against make up, both chains interlea
 # lab capacity --url through its scoring handler, then the ratio (benchmark/scaleout.py). TIER=ray: Ray worker
 # containers (RAY_WORKER_CPUS, default 0.5) serving the text model through Ray Serve, the handler on 8005;
 # TIER=pool: the lab's model pool with the CPU-bound model (docker/compose.pool-cpus.yml), the handler on 8003.
+# CAPACITY_ARGS: lab capacity's options (e.g. --capacity-budget-s 600: a replica of half a core serves a few QPS,
+# whose probes need a minute each for the queries a p99 verdict needs).
 TIER ?= ray
 SCALE_URL_ray := http://127.0.0.1:8005/api/v1/ml/async/predict
 SCALE_URL_pool := http://127.0.0.1:8003/api/v1/ml/async/predict
@@ -209,7 +211,7 @@ SCALE_UP_pool = COMPOSE_PROFILES=scale COMPOSE_SCALE=$(1) COMPOSE_FILES=docker/c
 scaleout: $(STAMP) docker-build-servers  ## the model tier scaled out, 1 then 2 replicas of one CPU share: capacity and ratio (TIER=ray|pool, about 15 min)
 	@runs=""; for n in 1 2; do \
 	  $(MAKE) --no-print-directory -s compose-up $(call SCALE_UP_$(TIER),$$n) >/dev/null || exit 1; \
-	  out=$$($(BIN)/lab capacity --url $(SCALE_URL_$(TIER)) --body docker/scaleout-body.json --profile $(or $(PROFILE),quick) \
+	  out=$$($(BIN)/lab capacity --url $(SCALE_URL_$(TIER)) --body docker/scaleout-body.json --profile $(or $(PROFILE),quick) $(CAPACITY_ARGS) \
 	        | tee /dev/stderr | sed -n 's/^report: \(.*\)\/report.html$$/\1/p'); rc=$$?; \
 	  $(MAKE) --no-print-directory -s compose-down >/dev/null 2>&1; [ -n "$$out" ] || exit 1; runs="$$runs $$out"; \
 	done; $(BIN)/python -m benchmark.scaleout $$runs

@@ -158,7 +158,7 @@ def test_lab_parity_measures_both_chains_in_compose_and_make_up_interleaved(comp
         assert cap is not None and cap.qps > 0, (name, out.stdout[-2000:])
     summary = json.loads((runs[0] / "summary.json").read_text())
     assert set(summary["chains"]) == {"sync", "async"}
-    assert "image/native" in (runs[0] / "report.html").read_text()
+    assert "image / make up" in (runs[0] / "report.html").read_text()
 
 
 RATE_QPS = 20  # the load while the model process is killed: well under either chain's capacity
