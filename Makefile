@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
-.PHONY: run bench compare test check lint up advise example-model down status load smoke venv servers nginx lock-servers clean \
+.PHONY: run bench compare test test-containers check lint up advise example-model down status load smoke venv servers nginx lock-servers clean \
 	slowclients bluegreen parity k8s scaleout
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
@@ -19,7 +19,14 @@ test: $(STAMP) $(SERVERS_STAMP) nginx  ## install everything from scratch and ru
 	$(MAKE) --no-print-directory lint
 	@# The container tier (tests/containers) needs an engine: install and start one, else that tier says why it skips.
 	-docker/engine.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not containers_full"
+
+# The container tier grew past 10 minutes with the model servers' image (its wheelhouse and build: about 6 min cold)
+# and lab parity (four capacity searches): make test keeps the rest of it (the images, the original interface,
+# compose, fuzzing, a killed process, distributed Locust), this runs all of it.
+test-containers: $(STAMP) $(SERVERS_STAMP)  ## the whole container tier, its long part too (model servers, Ray, lab parity; about 15 min)
+	-docker/engine.sh
+	$(BIN)/python -m pytest tests/containers
 
 check: $(STAMP)  ## a change's short loop (a few minutes): lint, the layer contracts, the unit tests, one real stack's smoke
 	$(MAKE) --no-print-directory lint
@@ -202,7 +209,8 @@ parity: $(STAMP) compose-up  ## the images against make up, both chains interlea
 # containers (RAY_WORKER_CPUS, default 0.5) serving the text model through Ray Serve, the handler on 8005;
 # TIER=pool: the lab's model pool with the CPU-bound model (docker/compose.pool-cpus.yml), the handler on 8003.
 # CAPACITY_ARGS: lab capacity's options (e.g. --capacity-budget-s 600: a replica of half a core serves a few QPS,
-# whose probes need a minute each for the queries a p99 verdict needs).
+# whose probes need a minute each for the queries a p99 verdict needs). Compose returns before the last handler is
+# healthy: each count waits for its health check (3 min at most) before the load.
 TIER ?= ray
 SCALE_URL_ray := http://127.0.0.1:8005/api/v1/ml/async/predict
 SCALE_URL_pool := http://127.0.0.1:8003/api/v1/ml/async/predict
@@ -211,8 +219,10 @@ SCALE_UP_pool = COMPOSE_PROFILES=scale COMPOSE_SCALE=$(1) COMPOSE_FILES=docker/c
 scaleout: $(STAMP) docker-build-servers  ## the model tier scaled out, 1 then 2 replicas of one CPU share: capacity and ratio (TIER=ray|pool, about 15 min)
 	@runs=""; for n in 1 2; do \
 	  $(MAKE) --no-print-directory -s compose-up $(call SCALE_UP_$(TIER),$$n) >/dev/null || exit 1; \
+	  for i in $$(seq 180); do curl -sf $(SCALE_URL_$(TIER):/ml/async/predict=/healthcheck) >/dev/null && break; sleep 1; done; \
 	  out=$$($(BIN)/lab capacity --url $(SCALE_URL_$(TIER)) --body docker/scaleout-body.json --profile $(or $(PROFILE),quick) $(CAPACITY_ARGS) \
-	        | tee /dev/stderr | sed -n 's/^report: \(.*\)\/report.html$$/\1/p'); rc=$$?; \
+	        | while IFS= read -r line; do echo "$$line" >&2; echo "$$line"; done \
+	        | sed -n 's/^report: \(.*\)\/report.html$$/\1/p'); \
 	  $(MAKE) --no-print-directory -s compose-down >/dev/null 2>&1; [ -n "$$out" ] || exit 1; runs="$$runs $$out"; \
 	done; $(BIN)/python -m benchmark.scaleout $$runs
 

@@ -143,6 +143,7 @@ CAPACITY_BUDGET_S = 120
 CAPACITY_ROUNDS = 1
 
 
+@pytest.mark.containers_full  # four capacity searches: about 5 minutes
 def test_lab_parity_measures_both_chains_in_compose_and_make_up_interleaved(compose, tmp_path):
     """`lab parity` (make parity without its compose-up): the images' chains and make up's, four searches."""
     out = subprocess.run(

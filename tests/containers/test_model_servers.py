@@ -20,6 +20,8 @@ from tests.conftest import free_stack_ports, lab_settings, missing_variant
 from tests.containers.conftest import IMAGE, docker, make, ours, wait_healthy
 from tests.integration import test_readme as readme
 
+pytestmark = [pytest.mark.integration, pytest.mark.containers, pytest.mark.containers_full]
+
 VARIANT = "async-rayserve-text"  # compose's default MODEL_SERVER, and what the ray profile serves
 PORTS = {"model-servers": 8004, "ray": 8005}  # each profile's scoring handler
 # The servers' image: its wheelhouse from the lock (about 500 MB, 3 min here cold) and its build (2.5 min).
