@@ -26,7 +26,7 @@ VARIANT = "async-rayserve-text"  # compose's default MODEL_SERVER, and what the 
 PORTS = {"model-servers": 8004, "ray": 8005}  # each profile's scoring handler
 # The servers' image: its wheelhouse from the lock (about 500 MB, 3 min here cold) and its build (2.5 min).
 BUILD_TIMEOUT_S = 20 * 60
-# A model server in a container answers its check in 25-60 s here (Ray, torch and the text model loading); compose
+# A model server in a container answered its check in 23-45 s here (Ray, torch and the text model loading); compose
 # gives it 120 s to start (x-slow-start); Ray's worker joins after its head.
 HEALTHY_WITHIN_S = 240.0
 BODIES = ([5.1, 3.5, 1.4, 0.2], {"entity_id": "42"})  # the README's curl body, and an entity of the feature store
