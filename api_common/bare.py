@@ -60,8 +60,8 @@ def _head(status: int, data: bytes, headers: dict[str, str]) -> list[tuple[str, 
     return [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *headers.items()]
 
 
-def wsgi(routes: dict[tuple[str, str], Handler], max_body_bytes: int, json_library: str = "stdlib"):
-    """A WSGI app serving ``routes``."""
+def wsgi(routes: dict[tuple[str, str], Handler], max_body_bytes: int, json_library: str = "stdlib", drain: bool = True):
+    """A WSGI app serving ``routes``, inside the drain of unread bodies unless ``drain`` is off."""
     encode = encoder(json_library)
 
     def app(environ, start_response):
@@ -87,14 +87,16 @@ def wsgi(routes: dict[tuple[str, str], Handler], max_body_bytes: int, json_libra
         start_response(f"{status} {HTTPStatus(status).phrase}", _head(status, data, headers))
         return [data]
 
-    return WsgiDrain(app)
+    return WsgiDrain(app) if drain else app
 
 
 def asgi(
     routes: dict[tuple[str, str], AsyncHandler], max_body_bytes: int, json_library: str = "stdlib",
     startup: Callable[[], Awaitable[None]] | None = None, shutdown: Callable[[], Awaitable[None]] | None = None,
+    drain: bool = True,
 ):  # fmt: skip
-    """An ASGI app serving ``routes``, with ``startup`` and ``shutdown`` run by the server's lifespan."""
+    """An ASGI app serving ``routes``, with ``startup`` and ``shutdown`` run by the server's lifespan, inside the
+    drain of unread bodies unless ``drain`` is off."""
     encode = encoder(json_library)
 
     async def lifespan(receive, send) -> None:
@@ -144,4 +146,4 @@ def asgi(
         await send({"type": "http.response.start", "status": status, "headers": head})
         await send({"type": "http.response.body", "body": data})
 
-    return AsgiDrain(app)
+    return AsgiDrain(app) if drain else app

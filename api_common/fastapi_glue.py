@@ -13,6 +13,7 @@ from pydantic import BaseModel, TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api_common import deadline, overload
+from api_common.drain import AsgiDrain
 from api_common.errors import ApiError, http_error, internal_error
 from api_common.validation import read_json_stream
 
@@ -252,6 +253,32 @@ class MetricsMiddleware:
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
             self.metrics.finished(route, scope["method"], status, time.perf_counter() - t0)
+
+
+def install_layers(app, settings, metrics, service: str) -> None:
+    """The lab's own layers around an ASGI app (FastAPI's or Starlette's), each only when its setting is on
+    (``ServiceSettings``: ``lab ablation`` takes them out one at a time), added innermost first: the ``?profile=``
+    hook, the overload policy, the request metrics, and outermost the drain, so that an early answer still reaches
+    a client sending a body."""
+    if settings.profiling_hook:
+        app.add_middleware(ProfilingMiddleware, service=service, enabled=settings.profiling,
+                           folder=settings.profile_dir, router=app.router)  # fmt: skip
+    if settings.admission != "off":
+        app.add_middleware(AdmissionMiddleware, settings=settings)
+    if settings.metrics:
+        app.add_middleware(MetricsMiddleware, metrics=metrics)  # it times everything inside it
+    if settings.drain:
+        app.add_middleware(AsgiDrain)
+
+
+def wrap_layers(asgi_app, settings, metrics):
+    """The same layers around a plain ASGI callable (Quart's), but for the ``?profile=`` hook, which Quart's own
+    request hooks carry (``api_common.quart_glue``)."""
+    if settings.admission != "off":
+        asgi_app = AdmissionMiddleware(asgi_app, settings)
+    if settings.metrics:
+        asgi_app = MetricsMiddleware(asgi_app, metrics)
+    return AsgiDrain(asgi_app) if settings.drain else asgi_app
 
 
 def metrics_route(app: FastAPI, metrics) -> None:

@@ -19,9 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def install_error_handlers(app: Flask) -> None:
-    """Every error, ours or Werkzeug's, leaves as ``{"error", "message"}`` JSON, and reaches a client that
-    sent more than was read (``api_common.drain``: the outermost layer, around Flask's own)."""
-    app.wsgi_app = WsgiDrain(app.wsgi_app)
+    """Every error, ours or Werkzeug's, leaves as ``{"error", "message"}`` JSON."""
 
     def respond(err: ApiError):
         return jsonify(err.body()), err.status, err.headers
@@ -133,13 +131,37 @@ def install_profiling(app: Flask, service: str, enabled: bool, folder) -> None:
         return response
 
 
-def install_metrics(app: Flask, metrics) -> None:
-    """Count and time every request per route template, and serve ``/metrics``."""
-    import time
+def install_layers(app: Flask, settings, metrics, service: str) -> None:
+    """The lab's own layers, each only when its setting is on (``ServiceSettings``: ``lab ablation`` takes them out
+    one at a time): the ``?profile=`` hook, the request metrics (``/metrics`` is served either way), the overload
+    policy, and the drain, which reaches a client that sent more than was read (``api_common.drain``: the outermost
+    layer, around Flask's own)."""
+    if settings.profiling_hook:
+        install_profiling(app, service, settings.profiling, settings.profile_dir)
+    if settings.metrics:
+        install_metrics(app, metrics)
+    metrics_route(app, metrics)
+    if settings.admission != "off":
+        install_admission(app, settings)
+    if settings.drain:
+        app.wsgi_app = WsgiDrain(app.wsgi_app)
 
-    from flask import Response, g, request
+
+def metrics_route(app: Flask, metrics) -> None:
+    from flask import Response
 
     from api_common.metrics import CONTENT_TYPE
+
+    @app.get("/metrics")
+    def _metrics():
+        return Response(metrics.expose(), mimetype=CONTENT_TYPE)
+
+
+def install_metrics(app: Flask, metrics) -> None:
+    """Count and time every request per route template."""
+    import time
+
+    from flask import g, request
 
     @app.before_request
     def _begin():
@@ -152,7 +174,3 @@ def install_metrics(app: Flask, metrics) -> None:
             route = request.url_rule.rule if request.url_rule else "unmatched"
             metrics.finished(route, request.method, response.status_code, time.perf_counter() - g.pop("metrics_t0"))
         return response
-
-    @app.get("/metrics")
-    def _metrics():
-        return Response(metrics.expose(), mimetype=CONTENT_TYPE)

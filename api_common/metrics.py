@@ -27,8 +27,14 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 
 class Metrics:
-    def __init__(self, service: str):
+    """``enabled=False`` (a service's ``metrics`` setting off): no collector is made, recording does nothing and
+    ``expose`` answers no series; the middlewares that call it are not installed either."""
+
+    def __init__(self, service: str, enabled: bool = True):
         self.service = service
+        self.enabled = enabled
+        if not enabled:
+            return
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         # Multiprocess metrics are written to files and collected at scrape time: no registry of their own.
         reg = None if self.multiprocess else CollectorRegistry()
@@ -59,24 +65,36 @@ class Metrics:
         self._in_flight = self.in_flight.labels(service)
 
     def started(self) -> None:
+        if not self.enabled:
+            return
         self._in_flight.inc()
 
     def finished(self, route: str, method: str, status: int, seconds: float) -> None:
+        if not self.enabled:
+            return
         self._in_flight.dec()
         self.requests.labels(self.service, route, method, str(status)).inc()
         self.latency.labels(self.service, route).observe(seconds)
 
     def observe_batch(self, size: int) -> None:
+        if not self.enabled:
+            return
         self.batch_size.labels(self.service).observe(size)
 
     def expired_job(self) -> None:
+        if not self.enabled:
+            return
         self.expired.labels(self.service).inc()
 
     def observe_steps(self, spans_ms: dict[str, float]) -> None:
+        if not self.enabled:
+            return
         for step, ms in spans_ms.items():
             self.steps.labels(self.service, step).observe(ms / 1000)
 
     def expose(self) -> bytes:
+        if not self.enabled:
+            return b""
         if self.multiprocess:
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)

@@ -15,9 +15,8 @@ from werkzeug.exceptions import HTTPException
 
 from api_common import deadline, profiling
 from api_common.contract import HEALTH_PATH, METRICS_PATH, predict_path
-from api_common.drain import AsgiDrain
 from api_common.errors import ApiError, http_error, internal_error
-from api_common.fastapi_glue import AdmissionMiddleware, MetricsMiddleware
+from api_common.fastapi_glue import wrap_layers
 from api_common.metrics import CONTENT_TYPE, Metrics
 from api_common.validation import read_json_stream
 
@@ -63,7 +62,8 @@ def create_app(name: str, settings, metrics: Metrics) -> Quart:
     async def _start() -> None:
         # The metrics middleware labels a request by its route template (scope["route"].path, as Starlette's).
         request.scope["route"] = SimpleNamespace(path=request.url_rule.rule if request.url_rule else "unmatched")
-        if request.routing_exception is None:  # a 404 or 405 is answered as such, not as a profiling error
+        # A 404 or 405 is answered as such, not as a profiling error; without the hook the query is ignored.
+        if request.routing_exception is None and settings.profiling_hook:
             asked = profiling.requested(request.args.get("profile"), settings.profiling)
             if asked:
                 g.profile = profiling.RequestProfile(asked, name, settings.profile_dir, is_async=True)
@@ -88,5 +88,5 @@ def create_app(name: str, settings, metrics: Metrics) -> Quart:
     async def expose():
         return Response(metrics.expose(), content_type=CONTENT_TYPE)
 
-    app.asgi_app = AsgiDrain(MetricsMiddleware(AdmissionMiddleware(app.asgi_app, settings), metrics))
+    app.asgi_app = wrap_layers(app.asgi_app, settings, metrics)
     return app

@@ -49,6 +49,13 @@ class ServiceSettings(BaseSettings):
     admission_interval_ms: float = 500.0
     profiling: bool = False
     profile_dir: Path = Path(".lab/profiles")
+    # The lab's own layers, each a switch that takes it out of the request's path (``lab ablation`` walks them off
+    # one at a time, issue 35): Prometheus metrics of every request (``/metrics`` then answers no series), the
+    # ``?profile=`` hook (``profiling`` needs it; without it the query is ignored) and the drain of a body left
+    # unread (api_common/drain.py). The overload policy's own switch is ``admission = "off"``.
+    metrics: bool = True
+    profiling_hook: bool = True
+    drain: bool = True
 
     # The framework the app is written with (a module of api_common/frameworks): each chain's class sets its
     # twin's, "bare" is the same steps with no framework (the floor). "framework", as earlier runs said, is
@@ -69,6 +76,12 @@ class ServiceSettings(BaseSettings):
         name = cls.model_fields["app"].default if name == "framework" else name
         frameworks.get(name)  # raises with the known names
         return name
+
+    @model_validator(mode="after")
+    def _profiled_through_its_hook(self) -> ServiceSettings:
+        if self.profiling and not self.profiling_hook:
+            raise ValueError("profiling needs the ?profile= hook: profiling_hook must stay on")
+        return self
 
     @model_validator(mode="after")
     def _builds_an_app(self) -> ServiceSettings:

@@ -11,14 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from api_common.contract import HEALTH_PATH, METRICS_PATH
-from api_common.drain import AsgiDrain
-from api_common.fastapi_glue import (
-    AdmissionMiddleware,
-    MetricsMiddleware,
-    ProfilingMiddleware,
-    install_error_handlers,
-    response_class,
-)
+from api_common.fastapi_glue import install_error_handlers, install_layers, response_class
 from api_common.metrics import CONTENT_TYPE, Metrics
 
 
@@ -38,9 +31,5 @@ def create_app(name: str, settings, routes: list[Route], metrics: Metrics, lifes
     own = [Route("/", index), Route(HEALTH_PATH, health), Route(METRICS_PATH, expose)]
     app = Starlette(routes=routes + own, lifespan=lifespan)
     install_error_handlers(app)
-    app.add_middleware(ProfilingMiddleware, service=name, enabled=settings.profiling, folder=settings.profile_dir,
-                       router=app.router)  # fmt: skip
-    app.add_middleware(AdmissionMiddleware, settings=settings)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
-    app.add_middleware(AsgiDrain)  # outermost, as in the twins
+    install_layers(app, settings, metrics, name)  # as in the twins
     return app

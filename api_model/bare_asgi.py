@@ -21,4 +21,4 @@ def create_app(settings: ModelAsyncSettings | None = None):
         return bare.ok((await run_async(settings, plan(settings, features, query.get("model"))))[0])
 
     routes = {("GET", HEALTH_PATH): health, ("POST", predict_path("async")): predict}
-    return bare.asgi(routes, settings.max_body_bytes, settings.json_library)
+    return bare.asgi(routes, settings.max_body_bytes, settings.json_library, drain=settings.drain)

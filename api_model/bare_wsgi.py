@@ -21,4 +21,4 @@ def create_app(settings: ModelSyncSettings | None = None):
         ("GET", HEALTH_PATH): lambda query, raw, headers: bare.ok({"status": "OK"}),
         ("POST", predict_path("sync")): predict,
     }
-    return bare.wsgi(routes, settings.max_body_bytes, settings.json_library)
+    return bare.wsgi(routes, settings.max_body_bytes, settings.json_library, drain=settings.drain)

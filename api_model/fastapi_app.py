@@ -7,14 +7,11 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Query, Request
 
 from api_common.contract import HEALTH_PATH, batch_path, predict_path
-from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
     BODY_ERRORS,
-    AdmissionMiddleware,
-    MetricsMiddleware,
-    ProfilingMiddleware,
     error_responses,
     install_error_handlers,
+    install_layers,
     json_body_doc,
     metrics_route,
     read_json_body,
@@ -38,16 +35,9 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
         title="Model API (async)", version="1.0", default_response_class=response_class(settings.json_library)
     )
     install_error_handlers(app)
-    metrics = Metrics("model-async")
+    metrics = Metrics("model-async", settings.metrics)
     predictor = AsyncModel(settings, metrics.observe_batch)
     metrics_route(app, metrics)
-    app.add_middleware(
-        ProfilingMiddleware,
-        service="model-async",
-        enabled=settings.profiling,
-        folder=settings.profile_dir,
-        router=app.router,
-    )
 
     @app.get("/")
     async def index() -> dict:
@@ -77,8 +67,5 @@ def create_app(settings: ModelAsyncSettings | None = None) -> FastAPI:
         body = await read_json_body(request, items, settings.max_body_bytes, settings.json_library)
         return await predictor.predict_batch(body, model, request_deadline(request))
 
-    app.add_middleware(AdmissionMiddleware, settings=settings)
-
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # it times everything
-    app.add_middleware(AsgiDrain)  # outermost: an early answer still reaches a client sending a body
+    install_layers(app, settings, metrics, "model-async")
     return app

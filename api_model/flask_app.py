@@ -6,11 +6,9 @@ from flask import Flask, jsonify, request
 
 from api_common.contract import HEALTH_PATH, batch_path, predict_path
 from api_common.flask_glue import (
-    install_admission,
     install_error_handlers,
     install_json,
-    install_metrics,
-    install_profiling,
+    install_layers,
     read_json_body,
     request_deadline,
 )
@@ -27,12 +25,10 @@ def create_app(settings: ModelSyncSettings | None = None) -> Flask:
     app = Flask(__name__)
     install_error_handlers(app)
     install_json(app, settings.json_library)
-    install_profiling(app, "model-sync", settings.profiling, settings.profile_dir)
-    metrics = Metrics("model-sync")
-    install_metrics(app, metrics)
+    metrics = Metrics("model-sync", settings.metrics)
+    install_layers(app, settings, metrics, "model-sync")
     predictor = BlockingModel(settings, metrics.observe_batch)
     items = batch(settings.max_batch_size)
-    install_admission(app, settings)
 
     @app.get("/")
     def index():

@@ -15,7 +15,7 @@ from api_model.settings import ModelAsyncSettings
 
 def create_app(settings: ModelAsyncSettings | None = None) -> Quart:
     settings = settings or ModelAsyncSettings()
-    metrics = Metrics("model-async")
+    metrics = Metrics("model-async", settings.metrics)
     app = quart_app("model-async", settings, metrics)
     predictor, items = AsyncModel(settings, metrics.observe_batch), batch(settings.max_batch_size)
 

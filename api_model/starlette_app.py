@@ -18,7 +18,7 @@ from api_model.settings import ModelAsyncSettings
 
 def create_app(settings: ModelAsyncSettings | None = None) -> Starlette:
     settings = settings or ModelAsyncSettings()
-    metrics = Metrics("model-async")
+    metrics = Metrics("model-async", settings.metrics)
     predictor = AsyncModel(settings, metrics.observe_batch)
     render, items = response_class(settings.json_library), batch(settings.max_batch_size)
 

@@ -28,11 +28,11 @@ def create_app(settings: ScoringAsyncSettings | None = None):
         return bare.ok({"status": "OK"})
 
     async def predict(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
-        timings = service.Timings()
+        timings = service.Timings() if settings.server_timing else None
         body = parse_body(raw, schema, settings.max_body_bytes, settings.json_library)
         deadline = service.request_deadline(settings, headers.get(HEADER.lower()))
         answer = await service.score_async(settings, body, store, fanout, None, timings, deadline)
-        return bare.ok(answer, {"Server-Timing": timings.header()})
+        return bare.ok(answer, {"Server-Timing": timings.header()} if timings else {})
 
     routes = {("GET", HEALTH_PATH): health, ("POST", predict_path("async")): predict}
-    return bare.asgi(routes, settings.max_body_bytes, settings.json_library, startup, shutdown)
+    return bare.asgi(routes, settings.max_body_bytes, settings.json_library, startup, shutdown, settings.drain)

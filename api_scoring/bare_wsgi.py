@@ -18,14 +18,14 @@ def create_app(settings: ScoringSyncSettings | None = None):
     fanout = clients_sync.fanout(settings)
 
     def predict(query: dict[str, str], raw: bytes, headers: dict[str, str]) -> bare.Answer:
-        timings = service.Timings()
+        timings = service.Timings() if settings.server_timing else None
         body = parse_body(raw, schema, settings.max_body_bytes, settings.json_library)
         deadline = service.request_deadline(settings, headers.get(HEADER.lower()))
         answer = service.score(settings, body, store, fanout, None, timings, deadline)
-        return bare.ok(answer, {"Server-Timing": timings.header()})
+        return bare.ok(answer, {"Server-Timing": timings.header()} if timings else {})
 
     routes = {
         ("GET", HEALTH_PATH): lambda query, raw, headers: bare.ok({"status": "OK"}),
         ("POST", predict_path("sync")): predict,
     }
-    return bare.wsgi(routes, settings.max_body_bytes, settings.json_library)
+    return bare.wsgi(routes, settings.max_body_bytes, settings.json_library, drain=settings.drain)

@@ -15,14 +15,11 @@ from starlette.concurrency import run_in_threadpool
 
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.deadline import HEADER
-from api_common.drain import AsgiDrain
 from api_common.fastapi_glue import (
     BODY_ERRORS,
-    AdmissionMiddleware,
-    MetricsMiddleware,
-    ProfilingMiddleware,
     error_responses,
     install_error_handlers,
+    install_layers,
     json_body_doc,
     metrics_route,
     read_json_body,
@@ -61,21 +58,12 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Scoring handler (async)", version="1.0", lifespan=lifespan)
     install_error_handlers(app)
-    metrics = Metrics("scoring-async")
+    metrics = Metrics("scoring-async", settings.metrics)
     metrics_route(app, metrics)
-    app.add_middleware(
-        ProfilingMiddleware,
-        service="scoring-async",
-        enabled=settings.profiling,
-        folder=settings.profile_dir,
-        router=app.router,
-    )
-
     render = response_class(settings.json_library)
 
-    def respond(timings: service.Timings, answer: dict) -> JSONResponse:
-        metrics.observe_steps(timings.spans)
-        return render(answer, headers={"Server-Timing": timings.header()})
+    def respond(timings: service.Timings | None, answer: dict) -> JSONResponse:
+        return render(answer, headers=service.timed(settings, metrics, timings))
 
     @app.get("/")
     async def index() -> dict:
@@ -89,7 +77,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
 
     @app.post(PREDICT_PATH, responses=errors, openapi_extra=json_body_doc(schema))
     async def predict(request: Request) -> JSONResponse:
-        timings = service.Timings()
+        timings = service.timings(settings)
         body = await read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
         profile = request.query_params.get("profile")
         deadline = service.request_deadline(settings, request.headers.get(HEADER))
@@ -100,8 +88,5 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> FastAPI:
             answer = await service.score_async(settings, body, store, fanout, profile, timings, deadline)
         return respond(timings, answer)
 
-    app.add_middleware(AdmissionMiddleware, settings=settings)
-
-    app.add_middleware(MetricsMiddleware, metrics=metrics)  # it times everything
-    app.add_middleware(AsgiDrain)  # outermost: an early answer still reaches a client sending a body
+    install_layers(app, settings, metrics, "scoring-async")
     return app

@@ -7,11 +7,9 @@ from flask import Flask, g, jsonify, request
 from api_common.contract import HEALTH_PATH, predict_path
 from api_common.deadline import HEADER
 from api_common.flask_glue import (
-    install_admission,
     install_error_handlers,
     install_json,
-    install_metrics,
-    install_profiling,
+    install_layers,
     read_json_body,
 )
 from api_common.metrics import Metrics
@@ -28,10 +26,8 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     app = Flask(__name__)
     install_error_handlers(app)
     install_json(app, settings.json_library)
-    install_profiling(app, "scoring-sync", settings.profiling, settings.profile_dir)
-    metrics = Metrics("scoring-sync")
-    install_metrics(app, metrics)
-    install_admission(app, settings)
+    metrics = Metrics("scoring-sync", settings.metrics)
+    install_layers(app, settings, metrics, "scoring-sync")
 
     # Made once per worker process (gunicorn loads the app after forking), never per request,
     # unless a seed-faithful variant asks for the per-request code paths.
@@ -51,17 +47,16 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
     def healthcheck():
         return jsonify(status="OK")
 
-    def respond(timings: service.Timings, answer: dict):
-        metrics.observe_steps(timings.spans)
+    def respond(timings: service.Timings | None, answer: dict):
         resp = jsonify(answer)
-        resp.headers["Server-Timing"] = timings.header()
+        resp.headers.update(service.timed(settings, metrics, timings))
         return resp
 
     if settings.endpoint == "async":
 
         @app.post(PREDICT_PATH)
         async def predict_async():
-            timings = service.Timings()
+            timings = service.timings(settings)
             body = read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
             profile, deadline = g.get("profiler_name"), service.request_deadline(settings, request.headers.get(HEADER))
             answer = await service.score_async(settings, body, features_store, fanout, profile, timings, deadline)
@@ -71,7 +66,7 @@ def create_app(settings: ScoringSyncSettings | None = None) -> Flask:
 
     @app.post(PREDICT_PATH)
     def predict():
-        timings = service.Timings()
+        timings = service.timings(settings)
         body = read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
         profile, deadline = g.get("profiler_name"), service.request_deadline(settings, request.headers.get(HEADER))
         return respond(timings, service.score(settings, body, features_store, fanout, profile, timings, deadline))

@@ -19,7 +19,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> Quart:
     settings = settings or ScoringAsyncSettings()
     schema = scoring_request(settings.entity_features)
     store, fanout = clients_async.feature_reader(settings), clients_async.model_fanout(settings)
-    metrics = Metrics("scoring-async")
+    metrics = Metrics("scoring-async", settings.metrics)
     app = quart_app("scoring-async", settings, metrics)
 
     @app.before_serving
@@ -34,12 +34,11 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> Quart:
 
     @app.post(predict_path("async"))
     async def predict():
-        timings = service.Timings()
+        timings = service.timings(settings)
         body = await read_json_body(schema, settings.max_body_bytes, settings.json_library)
         deadline_ = service.request_deadline(settings, request.headers.get(deadline.HEADER))
         profile = request.args.get("profile") if "profile" in g else None
         answer = await service.score_async(settings, body, store, fanout, profile, timings, deadline_)
-        metrics.observe_steps(timings.spans)
-        return answer, 200, {"Server-Timing": timings.header()}
+        return answer, 200, service.timed(settings, metrics, timings)
 
     return app

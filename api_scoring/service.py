@@ -120,7 +120,10 @@ def model_timeout(timeout_s: float) -> ApiError:
 
 def request_deadline(settings: ScoringSettings, header: str | None) -> Deadline | None:
     """This request's deadline: the handler's budget (by default its model timeout: the whole request takes no
-    longer than one model call may), or the caller's (``deadline.HEADER``) if less."""
+    longer than one model call may), or the caller's (``deadline.HEADER``) if less; None with the ``deadlines``
+    layer off (each model call bounded by its own timeout alone, no budget sent on)."""
+    if not settings.deadlines:
+        return None
     budget_ms = settings.request_budget_ms
     return deadline.of(header, settings.model_timeout_s if budget_ms is None else budget_ms / 1000)
 
@@ -128,6 +131,19 @@ def request_deadline(settings: ScoringSettings, header: str | None) -> Deadline 
 def call_timeout(settings: ScoringSettings, d: Deadline | None) -> float:
     """A model call's timeout: the setting's, or what is left of the request's budget if that is less."""
     return settings.model_timeout_s if d is None else d.bound(settings.model_timeout_s)
+
+
+def timings(settings: ScoringSettings) -> Timings | None:
+    """A request's step clock, when a layer reads it: the Server-Timing header or the step metrics."""
+    return Timings() if settings.server_timing or settings.metrics else None
+
+
+def timed(settings: ScoringSettings, metrics, t: Timings | None) -> dict[str, str]:
+    """Record the steps' times in ``metrics`` (when on), and the answer's Server-Timing header (when on)."""
+    if t is None:
+        return {}
+    metrics.observe_steps(t.spans)
+    return {"Server-Timing": t.header()} if settings.server_timing else {}
 
 
 @dataclass
@@ -149,10 +165,12 @@ class Timings:
 
 
 def score(settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout, profile: str | None,
-          timings: Timings, deadline: Deadline | None = None) -> dict[str, Any]:  # fmt: skip
+          timings: Timings | None, deadline: Deadline | None = None) -> dict[str, Any]:  # fmt: skip
     """One prediction with blocking clients (the Flask app, the FastAPI ``def`` endpoint). Redis comes first
     and its timeout (0.5 s) is under the budget; the model calls are bounded by what it leaves."""
     p = plan(settings, body)
+    if timings is None:
+        return aggregate(p.entity_id, fanout.scores(join(p, store.get(p.redis_key)), profile, deadline))
     t = time.perf_counter()
     stored = store.get(p.redis_key)
     t = timings.mark("redis", t)
@@ -163,10 +181,12 @@ def score(settings: ScoringSettings, body: list[float] | EntityRequest, store, f
 
 async def score_async(
     settings: ScoringSettings, body: list[float] | EntityRequest, store, fanout, profile: str | None,
-    timings: Timings, deadline: Deadline | None = None,
+    timings: Timings | None, deadline: Deadline | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The same steps with non-blocking clients (the FastAPI app)."""
     p = plan(settings, body)
+    if timings is None:
+        return aggregate(p.entity_id, await fanout.scores(join(p, await store.get(p.redis_key)), profile, deadline))
     t = time.perf_counter()
     stored = await store.get(p.redis_key)
     t = timings.mark("redis", t)

@@ -42,6 +42,10 @@ class ScoringSettings(ServiceSettings):
     # is left of it and are told what is left; a caller can send less in the header. None: the model timeout.
     request_budget_ms: float | None = None
     model_connect_timeout_s: float = 0.5
+    # Two more of the lab's layers, switches as ServiceSettings' own: the Server-Timing header of each answer's step
+    # times, and deadlines sent on to the model tier (off: each model call is bounded by its own timeout alone).
+    server_timing: bool = True
+    deadlines: bool = True
     # Upper bound on concurrent calls (and connections) to the model API from one worker process (httpx's
     # own pool is held to fewer: clients_async.HTTPX_MAX_CONNECTIONS).
     model_max_connections: int = 512

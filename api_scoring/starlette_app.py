@@ -25,7 +25,7 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> Starlette:
     settings = settings or ScoringAsyncSettings()
     schema = scoring_request(settings.entity_features)
     store, fanout = clients_async.feature_reader(settings), clients_async.model_fanout(settings)
-    metrics = Metrics("scoring-async")
+    metrics = Metrics("scoring-async", settings.metrics)
     render = response_class(settings.json_library)
 
     @asynccontextmanager
@@ -37,13 +37,12 @@ def create_app(settings: ScoringAsyncSettings | None = None) -> Starlette:
         await store.close()
 
     async def predict(request: Request) -> Response:
-        timings = service.Timings()
+        timings = service.timings(settings)
         body = await read_json_body(request, schema, settings.max_body_bytes, settings.json_library)
         profile, budget = request.query_params.get("profile"), request.headers.get(HEADER)
         answer = await service.score_async(settings, body, store, fanout, profile, timings,
                                            service.request_deadline(settings, budget))  # fmt: skip
-        metrics.observe_steps(timings.spans)
-        return render(answer, headers={"Server-Timing": timings.header()})
+        return render(answer, headers=service.timed(settings, metrics, timings))
 
     route = Route(predict_path("async"), predict, methods=["POST"])
     return starlette_app("scoring-async", settings, [route], metrics, lifespan)
