@@ -226,6 +226,16 @@ def cmd_parity(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablation(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import ablation
+
+    qps = {c: q for c, q in (("async", args.async_qps), ("sync", args.sync_qps)) if q is not None}
+    path = ablation.run(args.chains.split(","), lab, _profile(args), _tracker(), qps, args.hold_s, args.rounds,
+                        args.capacity)  # fmt: skip
+    print(f"\nreport: {path / 'report.html'}")
+    return 0
+
+
 def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
     """The sweep's axes from the flags given; the scoring workers when none is."""
     given = {"workers": args.workers, "max_wait_ms": args.max_wait_ms, "max_batch_size": args.batch_caps}
@@ -367,6 +377,20 @@ def parser() -> argparse.ArgumentParser:
     parity_p.add_argument("--compose-files", default="", help="the override files compose ran with, recorded (make "
                           "parity passes COMPOSE_FILES)")  # fmt: skip
     _add_profile_options(parity_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
+    abl_p = sub.add_parser("ablation", help="where each chain's CPU goes: its walk from the default to the floor, one "
+                           "layer at a time, each step held at one fixed load in rounds (a waterfall)")  # fmt: skip
+    abl_p.add_argument("--chains", default="async,sync", help="the walks to run (default async,sync)")
+    abl_p.add_argument("--async-qps", dest="async_qps", type=float, help="the async walk's hold load (default 100)")
+    abl_p.add_argument("--sync-qps", dest="sync_qps", type=float, help="the sync walk's hold load (default 20)")
+    abl_p.add_argument("--hold-s", dest="hold_s", type=float, default=8.0, help="seconds per hold (8)")
+    abl_p.add_argument("--rounds", type=int, default=5, help="rounds of holds (5)")
+    abl_p.add_argument(
+        "--capacity",
+        action="store_true",
+        help="then the capacity of the default, the leanest "
+        "framework chain and the floor, interleaved (the targets; about 8 min a chain, quick profile)",
+    )
+    _add_profile_options(abl_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
@@ -438,6 +462,7 @@ COMMANDS = {
     "slowclients": cmd_slowclients,
     "bluegreen": cmd_bluegreen,
     "parity": cmd_parity,
+    "ablation": cmd_ablation,
 }
 
 

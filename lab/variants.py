@@ -286,6 +286,55 @@ VARIANTS = {
     ]
 }  # fmt: skip
 
+# The ablation walk (``lab ablation``, issue 35): from each chain's default down to its floor, one layer at a time,
+# each step the one before with one more change, both tiers where the layer is in both. The lab's own layers first,
+# then the client and the framework, whose last step is the floor; then the layers the floor keeps (its Server-Timing,
+# deadlines and drain), below it. Each step: (tag, what it turns off or swaps, model tier, scoring tier).
+LAB_LAYERS = {"metrics", "profiling", "admission", "timing", "deadlines", "drain"}  # the lab's own, not a framework's
+CLIENT_STEPS = {"aiohttp", "concurrent"}  # how the scoring handler calls its models
+WALKS = {
+    "async": [
+        ("metrics", "Prometheus metrics off (both tiers)", {"metrics": False}, {"metrics": False}),
+        ("profiling", "the ?profile= hook off (both tiers)", {"profiling_hook": False}, {"profiling_hook": False}),
+        ("admission", "the overload policy off (scoring; the model tier has none)", {"admission": "off"},
+         {"admission": "off"}),
+        ("aiohttp", "aiohttp's own client instead of httpx's API over its transport (scoring)", {},
+         {"client_library": "aiohttp"}),
+        ("starlette", "Starlette instead of FastAPI: no body validation by the framework, no dependency injection, "
+         "no response model (both tiers)", {"app": "starlette"}, {"app": "starlette"}),
+        ("floor", "no framework: the bare ASGI app, its own routing and request reading (both tiers): the floor",
+         {"app": "bare"}, {"app": "bare"}),
+        ("timing", "the Server-Timing header off (scoring)", {}, {"server_timing": False}),
+        ("deadlines", "deadlines off: no budget read nor sent on (scoring)", {}, {"deadlines": False}),
+        ("drain", "the drain of unread bodies off (both tiers)", {"drain": False}, {"drain": False}),
+    ],
+    "sync": [
+        ("metrics", "Prometheus metrics off (both tiers)", {"metrics": False}, {"metrics": False}),
+        ("profiling", "the ?profile= hook off (both tiers)", {"profiling_hook": False}, {"profiling_hook": False}),
+        ("admission", "the overload policy off (scoring; the model tier has none)", {"admission": "off"},
+         {"admission": "off"}),
+        ("concurrent", "the two model calls concurrent, from a thread pool (scoring)", {}, {"fanout": "concurrent"}),
+        ("floor", "no framework: the bare WSGI app, its own routing and request reading (both tiers): the floor",
+         {"app": "bare"}, {"app": "bare"}),
+        ("timing", "the Server-Timing header off (scoring)", {}, {"server_timing": False}),
+        ("deadlines", "deadlines off: no budget read nor sent on (scoring)", {}, {"deadlines": False}),
+        ("drain", "the drain of unread bodies off (both tiers)", {"drain": False}, {"drain": False}),
+    ],
+}  # fmt: skip
+
+
+def walk(chain: str) -> list[Variant]:
+    """The ablation walk of ``chain``: its default, then one step per layer (``WALKS``), each the step before with
+    one more change."""
+    steps = [VARIANTS[default_of(chain)]]
+    model, scoring = {}, {}
+    for tag, change, model_change, scoring_change in WALKS[chain]:
+        model, scoring = model | model_change, scoring | scoring_change
+        steps.append(Variant(f"{chain}-walk-{tag}", chain, f"the step before, {change}", model=dict(model),
+                             scoring=dict(scoring), baseline=steps[-1].name))  # fmt: skip
+    return steps
+
+
 PRESETS = {
     # From the original lab's pair, one factor at a time, then the CPU-bound model for both chains.
     "decomposition": [
@@ -316,6 +365,10 @@ PRESETS = {
 def default_of(chain: str) -> str:
     """The name of ``chain``'s default variant (the one whose role says so)."""
     return next(v.name for v in VARIANTS.values() if v.chain == chain and v.role == "default")
+
+
+VARIANTS |= {v.name: v for chain in WALKS for v in walk(chain)[1:]}
+PRESETS["ablation"] = [v.name for chain in ("async", "sync") for v in walk(chain)]
 
 
 def get(name: str) -> Variant:

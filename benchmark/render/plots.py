@@ -287,3 +287,42 @@ def pareto(rows: list[dict], front: list[str]) -> bytes:
     ax.set_title("Candidates: capacity against memory (joined: the Pareto frontier)")
     ax.grid(alpha=0.3)
     return _png(fig)
+
+
+def waterfall(chains: dict[str, dict], options: dict, lab_layers: set[str]) -> bytes:
+    """Per chain, its default's CPU per request, then each step's saving as a floating bar (the lab's own layers in
+    red, the client's and the framework's parts in blue; its 95% interval as an error bar), down to the last step;
+    the registered floor, held apart, as a dashed line."""
+    fig, axes = plt.subplots(len(chains), 1, figsize=(10.5, 3.9 * len(chains)), squeeze=False)
+    for ax, (chain, c) in zip(axes[:, 0], chains.items(), strict=True):
+        steps = {s["name"]: s for s in c["steps"]}
+        first = c["steps"][0]
+        level = first["cpu_ms"]["mean"]
+        labels, x = [f"{first['name']}\n(default)"], 0
+        ax.bar(0, level, color="0.55")
+        ax.text(0, level, f"{level:.2f}", ha="center", va="bottom", fontsize=8)
+        for x, cost in enumerate(c["costs"], 1):
+            saved, layer = cost["saved"], steps[cost["step"]]["layer"]
+            color = "tab:red" if layer in lab_layers else "tab:blue"
+            ax.bar(x, saved["mean"], bottom=level - saved["mean"], color=color, alpha=0.85)
+            if saved["low"] is not None:
+                ax.errorbar(x, level - saved["mean"], yerr=[[saved["high"] - saved["mean"]], [saved["mean"] -
+                            saved["low"]]], color="k", capsize=3, lw=1)  # fmt: skip
+            said = f"-{saved['mean']:.2f}" if saved["mean"] >= 0 else f"+{-saved['mean']:.2f}"  # a step that cost more
+            ax.text(x, max(level, level - saved["mean"]), said, ha="center", va="bottom", fontsize=8)
+            level -= saved["mean"]
+            labels.append(layer + ("\n(floor)" if layer == "floor" else ""))
+        ax.bar(x + 1, level, color="0.35")
+        ax.text(x + 1, level, f"{level:.2f}", ha="center", va="bottom", fontsize=8)
+        labels.append("what is left")
+        floor = next((s for s in c["steps"] if s["name"] == f"{chain}-floor"), None)
+        if floor:
+            ax.axhline(floor["cpu_ms"]["mean"], ls="--", color="k", lw=0.8)
+            ax.text(x + 1.45, floor["cpu_ms"]["mean"], f"{chain}-floor\nheld apart", fontsize=7, va="center")
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylabel("CPU ms per request (both tiers)")
+        ax.set_title(f"{chain}: CPU per request at {options['hold_qps'][chain]:g} QPS, one layer off at a time "
+                     "(red: the lab's own layers; blue: client and framework)", fontsize=10)  # fmt: skip
+        ax.set_ylim(0, first["cpu_ms"]["mean"] * 1.12)
+        ax.set_xlim(-0.6, x + 2.2)
+    return _png(fig)

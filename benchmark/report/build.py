@@ -27,6 +27,7 @@ PLOTS = [
     ("frontier.png", "Batching frontier"),
     ("goodput.png", "Goodput past capacity, per overload policy"),
     ("pareto.png", "Candidates: capacity against memory"),
+    ("waterfall.png", "Where the CPU goes, layer by layer"),
 ]
 CSS = (
     "body{font-family:sans-serif;max-width:1050px;margin:2em auto;color:#222}"
@@ -43,6 +44,7 @@ OWN_REPORTS = {
     "endpoint": "benchmark.endpoint",
     "advise": "benchmark.advise.report",
     "parity": "benchmark.parity",
+    "ablation": "benchmark.ablation",
 }
 
 
