@@ -7,7 +7,7 @@ SERVERS_STAMP := $(VENV)/.servers-stamp
 VENV_TRITON   := .venv-triton
 
 .PHONY: run bench compare test test-containers check lint up advise example-model down status load smoke venv servers nginx lock-servers clean \
-	slowclients bluegreen parity k8s scaleout ablation
+	slowclients bluegreen parity k8s scaleout ablation costmodel
 
 run: $(STAMP)  ## the main job: stack up, verify, every experiment (quick profile), report
 	$(BIN)/lab run
@@ -50,6 +50,9 @@ example-model: $(STAMP)  ## models to try make advise on, in models/: the lab's 
 
 ablation: $(STAMP)  ## where each chain's CPU goes, one layer off at a time, and the targets (CHAINS=async,sync; about 40 min)
 	$(BIN)/lab ablation --capacity $(if $(CHAINS),--chains $(CHAINS)) $(ABLATION_ARGS)
+
+costmodel: $(STAMP)  ## the cost model against measured capacity: 14 configurations, 1 and 2 cores (about 45 min)
+	$(BIN)/lab costmodel $(COSTMODEL_ARGS)
 
 slowclients: $(STAMP) nginx  ## slow clients against each server, facing them directly and behind nginx (SERVERS=..., about 40 min)
 	$(BIN)/lab slowclients $(if $(SERVERS),--servers $(SERVERS))

@@ -307,9 +307,10 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         saved = {x["step"]: x for x in c["costs"]}
         for s in c["steps"]:
             x = saved.get(s["name"])
-            rows.append([s["name"], s["layer"] or "-", _kind(s["layer"]), _ms(s["cpu_ms"]), _ms(x["saved"]) if x else "-",
-                         f"{x['share']:.1%}" if x and x["share"] is not None else "-", num(s["p50_ms"]),
-                         str(s["errors"]), s["change"]])  # fmt: skip
+            share = f"{x['share']:.1%}" if x and x["share"] is not None else "-"
+            saved_ms = _ms(x["saved"]) if x else "-"
+            rows.append([s["name"], s["layer"] or "-", _kind(s["layer"]), _ms(s["cpu_ms"]), saved_ms, share,
+                         num(s["p50_ms"]), str(s["errors"]), s["change"]])  # fmt: skip
         out.append(Section(
             f"{chain}: each step at {opts['hold_qps'][chain]:g} QPS, {opts['rounds']} rounds of {opts['hold_s']:g} s",
             "CPU per request: both tiers' processes, from /proc, over each hold; saved: the step before minus this "

@@ -8,8 +8,11 @@ latency (Little's law caps it at concurrency / latency); the cores, ``cores`` se
 request (capped at cores / CPU per request). Waiting is Erlang C's (M/M/c: Poisson arrivals, exponential service),
 scaled for the spread of the service time (Allen-Cunneen: M/D/c waits about half as long as M/M/c), and a request's
 p99 is taken as its latency plus the p99 of its wait; the capacity is the highest rate whose p99 stays
-within the bound for both queues. Not yet checked against measured capacity (issue 35): until it is, its
-figures are arithmetic, not findings.
+within the bound for every queue. Two more kinds of queue where a chain has them: each tier's worker processes
+(a process runs on one core at a time, so a tier of ``p`` processes spends at most ``p`` cores, however many the
+machine has: ``tiers``), and further slots a request visits (the model tier's sync workers, held for each model
+call: ``more_slots``). A load generator on the same cores adds its own CPU per request to the cores' queue
+(``client_cpu_ms``). Checked against measured capacity by ``lab costmodel`` (benchmark/costcheck.py; doc/FINDINGS.md).
 
 Written here rather than taken from a library: Erlang C is a closed form of a few lines, and the maintained queueing
 packages on PyPI (ciw, queueing-tool) simulate networks event by event, which is what the tests do to check it.
@@ -36,12 +39,19 @@ class Costs:
     # near 0.
     latency_scv: float = 1.0
     cpu_scv: float = 1.0  # the same of the CPU per request (not measured per request: M/M/c's, which leans low)
+    # Each tier's processes and its CPU per request of the chain (its share of ``cpu_ms``): a tier of p processes
+    # spends at most p cores. Empty: no cap but the machine's.
+    tiers: tuple[tuple[int, float], ...] = ()
+    # Further slots a request holds on its way, as (servers, service ms, visits per request): the model tier's sync
+    # workers, held for each model call.
+    more_slots: tuple[tuple[int, float, float], ...] = ()
+    client_cpu_ms: float = 0.0  # a load generator's CPU per request, when it shares the chain's cores
 
 
 @dataclass(frozen=True)
 class Prediction:
     qps: float
-    bound_by: str  # "slots" (its concurrency: Little's law) or "cores" (CPU)
+    bound_by: str  # "slots" (its concurrency: Little's law), "cores" (CPU), or "tier" (one tier's processes)
     slots_qps: float | None  # the capacity each queue alone would allow (None: no bound of its own)
     cores_qps: float
 
@@ -88,14 +98,26 @@ def capacity(costs: Costs, cores: int, bound_ms: float, q: float = QUANTILE) -> 
     """The predicted capacity of a chain with ``costs`` on ``cores`` cores at a ``q`` quantile within ``bound_ms``."""
     if costs.latency_ms > bound_ms:
         return Prediction(0.0, "slots", 0.0, 0.0)
-    room = bound_ms - costs.latency_ms  # what a request may wait, in either queue
+    room = bound_ms - costs.latency_ms  # what a request may wait, in any queue
     slots = None
     if costs.concurrency is not None:
         n, s = costs.concurrency, costs.latency_ms
         slots = _highest(lambda r: wait_quantile_ms(r, n, s, q, costs.latency_scv) <= room, n * 1000.0 / s)
-    s = costs.cpu_ms
+    for n, s, visits in costs.more_slots:  # each visit may wait: their waits add up
+        fits = lambda r, n=n, s=s, v=visits: v * wait_quantile_ms(r * v, n, s, q, costs.latency_scv) <= room  # noqa: E731
+        more = _highest(fits, n * 1000.0 / s / visits)
+        slots = more if slots is None else min(slots, more)
+    s = costs.cpu_ms + costs.client_cpu_ms
     fits = lambda r: wait_quantile_ms(r, cores, s, q, costs.cpu_scv) <= room  # noqa: E731
     cpu = _highest(fits, cores * 1000.0 / s) if s > 0 else math.inf
+    bound_by = "cores"
+    for processes, tier_ms in costs.tiers:
+        n = min(processes, cores)
+        if tier_ms > 0 and n < cores:  # only a tier with fewer processes than cores is capped below the machine
+            fits = lambda r, n=n, s=tier_ms: wait_quantile_ms(r, n, s, q, costs.cpu_scv) <= room  # noqa: E731
+            tier = _highest(fits, n * 1000.0 / tier_ms)
+            if tier < cpu:
+                cpu, bound_by = tier, "tier"
     if slots is not None and slots <= cpu:
         return Prediction(slots, "slots", slots, cpu)
-    return Prediction(cpu, "cores", slots, cpu)
+    return Prediction(cpu, bound_by, slots, cpu)

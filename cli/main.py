@@ -236,6 +236,15 @@ def cmd_ablation(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> in
     return 0
 
 
+def cmd_costmodel(stack: Stack, lab: LabSettings, args: argparse.Namespace) -> int:
+    from benchmark import costcheck
+
+    cores = tuple(int(c) for c in args.cores.split(","))
+    path = costcheck.run(costcheck.configs(tuple(args.chains.split(",")), cores), lab, _profile(args), _tracker())
+    print(f"\nreport: {path / 'report.html'}")
+    return 0
+
+
 def _sweep_grid(args: argparse.Namespace) -> dict[str, tuple[float, ...]]:
     """The sweep's axes from the flags given; the scoring workers when none is."""
     given = {"workers": args.workers, "max_wait_ms": args.max_wait_ms, "max_batch_size": args.batch_caps}
@@ -391,6 +400,11 @@ def parser() -> argparse.ArgumentParser:
         "framework chain and the floor, interleaved (the targets; about 8 min a chain, quick profile)",
     )
     _add_profile_options(abl_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
+    cm_p = sub.add_parser("costmodel", help="the cost model's predictions against measured capacity: each chain with "
+                          "1, 2, 5, 9 (sync) or 1, 2, 4 (async) workers on 1 and 2 cores")  # fmt: skip
+    cm_p.add_argument("--chains", default="sync,async", help="the chains (default sync,async)")
+    cm_p.add_argument("--cores", default="1,2", help="the core counts to pin the chains to (default 1,2)")
+    _add_profile_options(cm_p, ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s"))
     sub.add_parser("down", help="stop every process the lab started")
     sub.add_parser("status", help="show each service's process and health")
     load_p = sub.add_parser("load", help="write the entities' features into Redis")
@@ -463,6 +477,7 @@ COMMANDS = {
     "bluegreen": cmd_bluegreen,
     "parity": cmd_parity,
     "ablation": cmd_ablation,
+    "costmodel": cmd_costmodel,
 }
 
 

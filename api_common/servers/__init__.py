@@ -9,9 +9,10 @@ the lab's tree); the settings, the launcher, the variants and the report all ask
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -46,6 +47,21 @@ def cpu_count() -> int:
     if os.environ.get("LAB_CPUS", "").strip():
         return max(1, int(os.environ["LAB_CPUS"]))
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+@contextlib.contextmanager
+def on_cores(cores: int) -> Iterator[None]:
+    """Within it, every server's defaults are what they would be on a machine of ``cores`` cores (``LAB_CPUS``):
+    what a chain's settings make of a bigger machine, for the cost model's transfer. Not thread-safe: for reports."""
+    before = os.environ.get("LAB_CPUS")
+    os.environ["LAB_CPUS"] = str(cores)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LAB_CPUS", None)
+        else:
+            os.environ["LAB_CPUS"] = before
 
 
 @dataclass(frozen=True)

@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 
 from api_common.contract import CHAINS
-from benchmark import endpoint
-from benchmark.experiments import Context, Experiment
+from benchmark import costmodel, endpoint
+from benchmark.experiments import Context, Experiment, Option
 from benchmark.loadgen import capacity, history, search
 from benchmark.render.tables import Section, headline, num
 from benchmark.snapshot import chain_processes
 from lab import processes
 from lab.control import state_file
 
-OPTIONS = ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s", "capacity_pin")
+TRANSFER = Option(
+    "transfer_cores",
+    str,
+    "4,8,16",
+    "4,8,16",
+    "the machines' core counts the report predicts each "
+    "default chain's capacity on, from its measured costs (benchmark/costmodel.py)",
+)
+OPTIONS = ("capacity_bound_ms", "capacity_probe_s", "capacity_rounds", "capacity_budget_s", "capacity_pin", TRANSFER)
 
 
 def find(ctx: Context) -> dict[str, capacity.Capacity]:
@@ -72,8 +80,87 @@ def run(ctx: Context) -> dict:
     return {"capacity_qps": {chain: [cap.qps, cap.low, cap.high] for chain, cap in found.items()}}
 
 
+def _settings_at(tier: str, chain: str, tier_snapshot: dict, cores: int):
+    """A tier's settings as they would be on ``cores`` cores: its own counts, its server's defaults at that size."""
+    from api_common.servers import on_cores
+    from api_model.settings import ModelAsyncSettings, ModelSyncSettings
+    from api_scoring.settings import ScoringAsyncSettings, ScoringSyncSettings
+
+    classes = {("scoring", "sync"): ScoringSyncSettings, ("scoring", "async"): ScoringAsyncSettings,
+               ("model", "sync"): ModelSyncSettings, ("model", "async"): ModelAsyncSettings}  # fmt: skip
+    cls = classes[(tier, chain)]
+    fields = {k: v for k, v in tier_snapshot.items() if k in cls.model_fields}
+    with on_cores(cores):
+        made = cls.model_construct(**fields)  # no validation: the run validated them, a model server may be absent
+        return made.worker_count(), made.concurrency()
+
+
+def transfer(summary: dict, manifest: dict) -> dict | None:
+    """Each default chain's capacity predicted by the cost model on the machines of ``transfer_cores`` cores, from
+    its costs measured here (a single request's median latency, CPU per request over the capacity probes under the
+    bound: both tiers and Redis), and its settings as they would be there (the servers' defaults: gunicorn's sync
+    workers 2 x cores + 1, one uvicorn worker per core); and on this machine's cores, beside what was measured."""
+    text = str(manifest.get("options", {}).get("transfer_cores", "") or "")
+    settings = manifest.get("settings", {})
+    here = manifest.get("cpu_count") or 2
+    rows = {}
+    for chain in CHAINS:
+        c = summary.get("chains", {}).get(chain, {})
+        cpu, latency = c.get("capacity_cpu_ms_per_request"), c.get("single_p50_ms")
+        scoring, model = settings.get(f"scoring-{chain}", {}), settings.get(f"model-{chain}", {})
+        if not (cpu and latency and scoring and model):
+            continue
+        rows[chain] = []
+        for cores in [here, *(int(x) for x in text.split(",") if x.strip())]:
+            workers, concurrency = _settings_at("scoring", chain, scoring, cores)
+            model_workers, model_concurrency = _settings_at("model", chain, model, cores)
+            n = scoring.get("n_models", 2)
+            sequential = scoring.get("fanout") == "sequential"
+            costs = costmodel.Costs(
+                latency_ms=latency, cpu_ms=cpu, concurrency=concurrency, latency_scv=0.0,
+                tiers=((workers, cpu), (model_workers, cpu)),  # each tier's share unknown here: at most all of it
+                more_slots=((model_concurrency, latency / n if sequential else latency, float(n)),)
+                if model_concurrency else (),
+            )  # fmt: skip
+            p = costmodel.capacity(costs, cores, summary.get("capacity_bound_ms", 250.0))
+            rows[chain].append({"cores": cores, "qps": p.qps, "bound_by": p.bound_by, "workers": workers,
+                                "cpu_ms": cpu, "latency_ms": latency})  # fmt: skip
+    return {"here": here, "rows": rows} if rows else None
+
+
 def sections(summary: dict) -> list[Section]:
-    return [s for s in (_rounds(summary), _probes(summary)) if s is not None]
+    return [s for s in (_rounds(summary), _transfer(summary), _probes(summary)) if s is not None]
+
+
+def _transfer(summary: dict) -> Section | None:
+    t = summary.get("transfer")
+    if not t or set(t["rows"]) != set(CHAINS):
+        return None
+    here = t["here"]
+    rows = []
+    for s, a in zip(t["rows"]["sync"], t["rows"]["async"], strict=True):
+        c = s["cores"]
+        measured = ""
+        if c == here:
+            chains = summary["chains"]
+            measured = " (measured here: " + " / ".join(num(chains[ch].get("capacity_qps"), ".0f") for ch in
+                                                         ("sync", "async")) + ")"  # fmt: skip
+        rows.append([f"{c}" + (" (this machine)" if c == here else ""), f"{s['qps']:.0f} ({s['bound_by']}, "
+                     f"{s['workers']} workers)", f"{a['qps']:.0f} ({a['bound_by']}, {a['workers']} workers)",
+                     f"{a['qps'] / s['qps']:.1f}x" if s["qps"] else "-", measured or "-"])  # fmt: skip
+    first, afirst = t["rows"]["sync"][0], t["rows"]["async"][0]
+    return Section(
+        "On a machine with C cores (predicted, not measured)",
+        "The cost model (benchmark/costmodel.py, checked against measured capacity by lab costmodel: doc/FINDINGS.md) "
+        "carries this run's measured costs to machines of other sizes: sync "
+        f"{first['latency_ms']:.0f} ms a request and {first['cpu_ms']:.2f} ms CPU, async {afirst['latency_ms']:.0f} ms "
+        f"and {afirst['cpu_ms']:.2f} ms CPU (both tiers and Redis, over the capacity probes), each chain's servers "
+        "at their defaults there. The sync chain is bound by its workers (Little's law with queueing), which its "
+        "server's default sizes by the cores, the async chain by CPU. The headline stays the measured ratio; these figures "
+        "are predictions, and leave out what one machine cannot show (Redis as one process, memory, the network).",
+        ["cores", "sync QPS (bound, workers)", "async QPS (bound, workers)", "async / sync", "measured"],
+        rows,
+    )
 
 
 def _rounds(summary: dict) -> Section | None:

@@ -45,6 +45,7 @@ OWN_REPORTS = {
     "advise": "benchmark.advise.report",
     "parity": "benchmark.parity",
     "ablation": "benchmark.ablation",
+    "costmodel": "benchmark.costcheck",
 }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from api_common.contract import CHAINS
 from benchmark import analysis as an
 from benchmark.experiments import all_experiments
+from benchmark.experiments.capacity import transfer
 from benchmark.loadgen import capacity, history, stats
 from benchmark.locust.scenarios import HOLDS, STEP_DOWN, over_bound
 from benchmark.rundir import load_manifest
@@ -127,6 +128,7 @@ def summarise_run(run: Path) -> dict[str, Any]:
     out["latency_bound_ms"] = bound
     out["capacity_bound_ms"] = float(opts.get("capacity_bound_ms", 250))
     out["capacity_ratio"] = _ratio(caps)
+    out["transfer"] = transfer(out, m)  # the cost model's capacity on bigger machines, from the costs measured here
     out["capacity_warnings"] = capacity_warnings(out["chains"], out["capacity_ratio"])
     started = [p.started_at for p in probes if p.started_at]
     out["capacity_when"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(min(started))) if started else None

@@ -56,3 +56,23 @@ def test_more_cores_carry_more_and_a_slow_request_carries_nothing():
     assert figures == sorted(figures) and figures[-1] > 15 * figures[0]  # more than linear: pooling shortens waits
     assert cm.capacity(cm.Costs(300.0, 1.0, 4), cores=2, bound_ms=250).qps == 0.0
     assert math.isinf(cm.wait_quantile_ms(60.0, 5, 102.0))  # past saturation
+
+
+def test_a_tier_of_fewer_processes_than_cores_caps_the_chain():
+    # 4 ms of CPU a request, 3 of them in a scoring tier of one process: on 2 cores that process is the limit.
+    capped = cm.Costs(latency_ms=50.0, cpu_ms=4.0, concurrency=None, tiers=((1, 3.0), (2, 1.0)))
+    p = cm.capacity(capped, cores=2, bound_ms=1e6)
+    assert p.bound_by == "tier" and p.qps == pytest.approx(1000 / 3.0, rel=0.01)
+    free = cm.Costs(latency_ms=50.0, cpu_ms=4.0, concurrency=None, tiers=((2, 3.0), (2, 1.0)))
+    assert cm.capacity(free, cores=2, bound_ms=1e6).qps == pytest.approx(500.0, rel=0.01)  # as many as cores: no cap
+
+
+def test_a_client_on_the_same_cores_and_the_model_tiers_slots_take_their_share():
+    chain = cm.Costs(latency_ms=50.0, cpu_ms=4.0, concurrency=None)
+    shared = cm.Costs(latency_ms=50.0, cpu_ms=4.0, concurrency=None, client_cpu_ms=1.0)
+    assert cm.capacity(shared, cores=2, bound_ms=1e6).qps == pytest.approx(400.0, rel=0.01)  # 2 cores / 5 ms
+    assert cm.capacity(shared, cores=2, bound_ms=250).qps < cm.capacity(chain, cores=2, bound_ms=250).qps
+    # Five scoring workers of 100 ms, calling a model tier of 3 workers twice each for 45 ms: 3 / 0.09 = 33 a second.
+    sync = cm.Costs(latency_ms=100.0, cpu_ms=5.0, concurrency=5, latency_scv=0.0, more_slots=((3, 45.0, 2.0),))
+    assert cm.capacity(sync, cores=2, bound_ms=1e6).qps == pytest.approx(1000 * 3 / 90, rel=0.01)
+    assert cm.capacity(sync, cores=2, bound_ms=250).qps < 1000 * 3 / 90
