@@ -91,8 +91,10 @@ class ScoringAsyncSettings(AsyncService, ScoringSettings):
     model_path: str = predict_path("async")
     fanout: Fanout = "concurrent"
     endpoint: Endpoint = "async"
-    # httpx's API over aiohttp's transport: httpx's own pool collapsed this chain (ModelFanout's comment).
-    client_library: ClientLibrary = "httpx-aiohttp"
+    # aiohttp's own client. httpx's own pool collapsed this chain (ModelFanout's comment); httpx's API over aiohttp's
+    # transport (httpx-aiohttp, the default until issue 35) cost 1.08 ms (0.68-1.48) of the chain's 5.38 ms of CPU a
+    # request over aiohttp alone (lab ablation, 2026-12-05: doc/FINDINGS.md), the largest step of its waterfall.
+    client_library: ClientLibrary = "aiohttp"
     # An async worker admits every request and shares its CPU among them all: past capacity, every answer
     # slows together until clients time out. A fixed count bounds memory, not latency, and refused the
     # bursts of the original lab's Locust test; the delay policy refuses only a standing queue.

@@ -43,7 +43,7 @@ from lab.variants import Variant
 POLICIES = ("off", "fixed", "delay")
 MULTIPLES = (0.5, 1.0, 1.5, 2.0, 3.0)
 # Both default chains and the best of each (the rows): gevent workers, the aiohttp client.
-DEFAULT_VARIANTS = ("sync", "async", "sync-gevent", "async-aiohttp")
+DEFAULT_VARIANTS = ("sync", "async", "sync-gevent", "async-httpx")
 REFUSED = 503  # under load the scoring handler's only 503 is its policy's "overloaded"
 
 

@@ -360,7 +360,7 @@ def parser() -> argparse.ArgumentParser:
                            f"{','.join(map(str, variants.SWEEP_BATCH_CAPS))}")  # fmt: skip
     goodput_p = sub.add_parser("goodput", help="each overload policy past capacity: goodput, refused, failed, p99")
     goodput_p.add_argument("--variants", help="comma-separated variants (default: sync, async, sync-gevent, "
-                           "async-aiohttp)")  # fmt: skip
+                           "async-httpx)")  # fmt: skip
     goodput_p.add_argument("--policies", help="comma-separated policies (default: off,fixed,delay)")
     goodput_p.add_argument("--multiples", help="offered loads as multiples of capacity (default: 0.5,1,1.5,2,3)")
     goodput_p.add_argument("--probe-s", dest="probe_s", type=float, default=10.0, help="seconds per load (10)")

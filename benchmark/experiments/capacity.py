@@ -156,8 +156,9 @@ def _transfer(summary: dict) -> Section | None:
         f"{first['latency_ms']:.0f} ms a request and {first['cpu_ms']:.2f} ms CPU, async {afirst['latency_ms']:.0f} ms "
         f"and {afirst['cpu_ms']:.2f} ms CPU (both tiers and Redis, over the capacity probes), each chain's servers "
         "at their defaults there. The sync chain is bound by its workers (Little's law with queueing), which its "
-        "server's default sizes by the cores, the async chain by CPU. The headline stays the measured ratio; these figures "
-        "are predictions, and leave out what one machine cannot show (Redis as one process, memory, the network).",
+        "server's default sizes by the cores, the async chain by CPU. The headline stays the measured ratio; these "
+        "figures are predictions, and leave out what one machine cannot show (Redis as one process, memory, the "
+        "network).",
         ["cores", "sync QPS (bound, workers)", "async QPS (bound, workers)", "async / sync", "measured"],
         rows,
     )

@@ -76,3 +76,27 @@ def test_a_client_on_the_same_cores_and_the_model_tiers_slots_take_their_share()
     sync = cm.Costs(latency_ms=100.0, cpu_ms=5.0, concurrency=5, latency_scv=0.0, more_slots=((3, 45.0, 2.0),))
     assert cm.capacity(sync, cores=2, bound_ms=1e6).qps == pytest.approx(1000 * 3 / 90, rel=0.01)
     assert cm.capacity(sync, cores=2, bound_ms=250).qps < 1000 * 3 / 90
+
+
+def test_the_ablations_interval_covers_the_true_difference_about_95_times_in_100():
+    # Paired rounds with a shared drift per round (the machine) and noise per hold: Student's t over the differences.
+    from benchmark import ablation
+
+    rng = np.random.default_rng(3)
+    covered = 0
+    for _ in range(400):
+        drift = rng.normal(0, 0.6, 5)
+        a = {r: 5.0 + drift[r] + rng.normal(0, 0.1) for r in range(5)}
+        b = {r: 4.7 + drift[r] + rng.normal(0, 0.1) for r in range(5)}
+        covered += ablation.paired(a, b).holds(0.3)
+    assert 0.90 <= covered / 400 <= 0.99
+
+
+def test_the_layers_costs_telescope_and_share_the_first_steps_cpu():
+    from benchmark import ablation
+
+    per_round = {"a": {1: 5.0, 2: 6.0}, "b": {1: 4.0, 2: 5.0}, "c": {1: 3.5, 2: 4.4}}
+    costs = ablation.layer_costs(per_round, ["a", "b", "c"])
+    assert [c["step"] for c in costs] == ["b", "c"]
+    assert costs[0]["saved"]["mean"] == pytest.approx(1.0) and costs[0]["share"] == pytest.approx(1.0 / 5.5)
+    assert costs[1]["saved"]["mean"] == pytest.approx(0.55)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -143,20 +144,22 @@ def test_twice_the_breaking_point(chain, tmp_path):
 
 ORIGINAL_USERS = 150  # the original lab's max-performance example: 150 users spawned at once
 ORIGINAL_S = float(os.environ.get("LAB_ORIGINAL_S", "30"))
+ORIGINAL_SETTLE_S = 10.0  # the first seconds left out: 150 users spawning and the first bursts meeting cold workers
 
 
 @pytest.mark.parametrize("chain", ["async"])
 def test_the_original_labs_max_performance_command_is_served(chain, tmp_path):
     """The original lab's locustfile and command (150 HttpUsers spawned together, one request a second
     each: a burst of 150 every second) against the default chain: no request refused or failed (a burst
-    is not a standing queue), and a median within the capacity bound (250 ms) plus half of it for a busy
-    machine (measured here: 160-200 ms; before the fix, 330-740 ms with 2-6% refused)."""
+    is not a standing queue), and after the first 10 s a median within the capacity bound (250 ms), as issue 35
+    asks (2026-12-04, before the lab's layers were measured apart: 270 ms; its FINDINGS entry has today's)."""
     stack = make_stack()
     lab = lab_settings(tmp_path)
     start(stack, lab)
     try:
         scoring = stack.scoring(chain)
-        env = {**os.environ, "LAB_PREDICT_PATH": predict_path(chain)}
+        requests_log = tmp_path / "requests.csv"
+        env = {**os.environ, "LAB_PREDICT_PATH": predict_path(chain), "LAB_REQUEST_LOG": str(requests_log)}
         prefix = tmp_path / "original"
         locustfile = Path(__file__).parents[2] / "benchmark" / "locust" / "original.py"
         subprocess.run(
@@ -170,11 +173,17 @@ def test_the_original_labs_max_performance_command_is_served(chain, tmp_path):
         failures = Path(f"{prefix}_failures.csv").read_text()
         assert int(total["Request Count"]) >= ORIGINAL_USERS * ORIGINAL_S / 2
         assert int(total["Failure Count"]) == 0, failures
-        assert float(total["50%"]) <= 1.5 * BOUND_MS, total
+        rows = [line.split(",") for line in requests_log.read_text().splitlines()]
+        first = min(float(r[0]) for r in rows)
+        later = [float(r[1]) for r in rows if float(r[0]) >= first + ORIGINAL_SETTLE_S]
+        assert len(later) >= ORIGINAL_USERS * (ORIGINAL_S - ORIGINAL_SETTLE_S) / 2
+        settled_p50 = statistics.median(later)
+        assert settled_p50 < BOUND_MS, (settled_p50, total)
         record(f"original_max_performance.{chain}", {
             "users": ORIGINAL_USERS, "seconds": ORIGINAL_S, "requests": int(total["Request Count"]),
             "failures": int(total["Failure Count"]), "rps": float(total["Requests/s"]),
             "p50_ms": float(total["50%"]), "p99_ms": float(total["99%"]),
+            "p50_ms_after_first_10_s": settled_p50,
         })  # fmt: skip
     finally:
         control.down(lab, log=lambda *_: None)
