@@ -74,7 +74,6 @@ def configs(chains: tuple[str, ...] = ("sync", "async"), cores: tuple[int, ...] 
 def predict(inputs: dict[str, Any], cores: int, bound_ms: float) -> costmodel.Prediction:
     """The model's capacity from one configuration's measured inputs (``measure_inputs``)."""
     sync = inputs["chain"] == "sync"
-    n = inputs["n_models"]
     costs = costmodel.Costs(
         latency_ms=inputs["latency_ms"],
         cpu_ms=inputs["cpu_ms"],
@@ -82,8 +81,9 @@ def predict(inputs: dict[str, Any], cores: int, bound_ms: float) -> costmodel.Pr
         latency_scv=inputs["latency_scv"],
         tiers=((inputs["workers"], inputs["scoring_cpu_ms"]), (inputs["workers"], inputs["model_cpu_ms"]),
                (1, inputs["redis_cpu_ms"])),  # Redis: one process
-        # The sync model tier's workers are held for each model call, one call after the other (half the latency).
-        more_slots=((inputs["workers"], inputs["latency_ms"] / n, float(n)),) if sync else (),
+        # The sync model tier's workers are held for each model call, one call after the other (half the latency);
+        # they queue only when fewer than the scoring workers that call them (here, as many: they never do).
+        more_slots=(),
         client_cpu_ms=inputs["client_cpu_ms"] if inputs["client_shares_cores"] else 0.0,
     )  # fmt: skip
     return costmodel.capacity(costs, cores, bound_ms)
@@ -194,7 +194,8 @@ def summarise(run: Path) -> dict[str, Any]:
             continue
         inputs = json.loads(found.read_text())
         measured = capacity.load(run / "loadgen" / cfg.name)
-        predicted = inputs["predicted"]
+        # Predicted again from the measured inputs: the report is rebuilt from raw files, with the model as it is.
+        predicted = asdict(predict(inputs, cfg.cores, opts.get("capacity_bound_ms", 250.0)))
         rows.append({"name": cfg.name, **asdict(cfg), "inputs": inputs, "predicted": predicted,
                      "measured": {"qps": measured.qps, "low": measured.low, "high": measured.high,
                                   "text": measured.text()} if measured else None,

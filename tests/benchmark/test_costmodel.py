@@ -100,3 +100,29 @@ def test_the_layers_costs_telescope_and_share_the_first_steps_cpu():
     assert [c["step"] for c in costs] == ["b", "c"]
     assert costs[0]["saved"]["mean"] == pytest.approx(1.0) and costs[0]["share"] == pytest.approx(1.0 / 5.5)
     assert costs[1]["saved"]["mean"] == pytest.approx(0.55)
+
+
+def _inputs(chain: str, workers: int, shares: bool = False) -> dict:
+    return {"chain": chain, "workers": workers, "threads": 1, "n_models": 2, "latency_ms": 102.0 if chain == "sync"
+            else 52.0, "latency_scv": 0.01, "cpu_ms": 5.0, "scoring_cpu_ms": 2.5, "model_cpu_ms": 2.0,
+            "redis_cpu_ms": 0.5, "client_cpu_ms": 1.0, "client_shares_cores": shares}  # fmt: skip
+
+
+def test_costcheck_predicts_from_measured_inputs_and_judges_against_the_interval():
+    from benchmark import costcheck
+    from benchmark.loadgen.records import Capacity
+
+    sync1 = costcheck.predict(_inputs("sync", 1), cores=1, bound_ms=250)
+    sync9 = costcheck.predict(_inputs("sync", 9), cores=1, bound_ms=250)
+    assert sync1.bound_by == "slots" and sync1.qps < 1000 / 102
+    assert sync9.qps > 5 * sync1.qps  # more workers, more slots, until the core binds
+    one = costcheck.predict(_inputs("async", 1), cores=2, bound_ms=250)
+    four = costcheck.predict(_inputs("async", 4), cores=2, bound_ms=250)
+    assert one.bound_by == "tier" and four.bound_by == "cores" and one.qps < four.qps  # one process: one core
+    shared = costcheck.predict(_inputs("async", 4, shares=True), cores=2, bound_ms=250)
+    assert shared.qps < four.qps  # the load generator's CPU on the same cores
+    measured = Capacity(100.0, 250.0, [], False, low=90.0, high=120.0)
+    assert costcheck.holds(115.0, measured) and costcheck.holds(86.0, measured)  # in the interval; within 15%
+    assert not costcheck.holds(80.0, measured) and costcheck.holds(80.0, None) is None
+    assert [c.name for c in costcheck.configs()][:4] == ["sync-c1-w1", "sync-c1-w2", "sync-c1-w5", "sync-c1-w9"]
+    assert len(costcheck.configs()) == 14
