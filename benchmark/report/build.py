@@ -51,9 +51,9 @@ OWN_REPORTS = {
 
 def make_plots(summary: dict[str, Any], run: Path) -> dict[str, bytes]:
     images = {}
-    if summary.get("kind") in OWN_REPORTS:
-        return importlib.import_module(OWN_REPORTS[summary["kind"]]).plots(summary)
-    if summary.get("kind") == "compare":
+    if summary.get("kind") in OWN_REPORTS:  # written beside the report too, as summary.md links them
+        images = importlib.import_module(OWN_REPORTS[summary["kind"]]).plots(summary)
+    elif summary.get("kind") == "compare":
         measured = [r for r in summary["variants"] if "skipped" not in r]
         if any(r.get("capacity_qps") is not None for r in measured):
             images["capacity.png"] = plots.capacity(measured)
