@@ -48,10 +48,10 @@ advise: $(STAMP)  ## what to run for your model on this machine (MODEL=path, EXA
 example-model: $(STAMP)  ## models to try make advise on, in models/: the lab's MLP as ONNX, joblib, TorchScript, an example
 	$(BIN)/python -m benchmark.advise.examples models
 
-ablation: $(STAMP)  ## where each chain's CPU goes, one layer off at a time, and the targets (CHAINS=async,sync; about 40 min)
+ablation: $(STAMP)  ## where each chain's CPU goes, one layer off at a time, and the targets (CHAINS=async,sync; async alone: 19 min here)
 	$(BIN)/lab ablation --capacity $(if $(CHAINS),--chains $(CHAINS)) $(ABLATION_ARGS)
 
-costmodel: $(STAMP)  ## the cost model against measured capacity: 14 configurations, 1 and 2 cores (about 45 min)
+costmodel: $(STAMP)  ## the cost model against measured capacity: 14 configurations, 1 and 2 cores (32 min here)
 	$(BIN)/lab costmodel $(COSTMODEL_ARGS)
 
 slowclients: $(STAMP) nginx  ## slow clients against each server, facing them directly and behind nginx (SERVERS=..., about 40 min)
