@@ -35,8 +35,26 @@ def _simulated_p99_wait_ms(rate: float, servers: int, service_ms: float, constan
 def test_the_wait_quantile_matches_a_simulated_queue(rate, constant):
     # Five sync workers of 102 ms (the default sync chain's shape): M/D/5 and M/M/5 at 61% and 82% load.
     predicted = cm.wait_quantile_ms(rate, 5, 102.0, scv=0.0 if constant else 1.0)
-    simulated = _simulated_p99_wait_ms(rate, 5, 102.0, constant)
-    assert predicted == pytest.approx(simulated, rel=0.15)  # an approximation (Allen-Cunneen) and a finite run
+    simulated = _simulated_p99_wait_ms(rate, 5, 102.0, constant, n=100_000)
+    assert predicted == pytest.approx(simulated, rel=0.08 if constant else 0.15)  # a finite run; M/M/c's is closed
+
+
+@pytest.mark.parametrize(("rate", "servers"), [(2.0, 1), (5.0, 1), (10.0, 2), (14.0, 2), (70.0, 9)])
+def test_the_constant_services_wait_is_exact_on_few_servers_where_allen_cunneen_overshoots(rate, servers):
+    # One or two sync workers of 100 ms: Crommelin's M/D/c against the simulated queue, where Allen-Cunneen's
+    # half of M/M/c's wait (the model until 2026-12-05) was 10-30% long.
+    exact = cm.wait_quantile_ms(rate, servers, 100.0, scv=0.0)
+    simulated = _simulated_p99_wait_ms(rate, servers, 100.0, True, n=100_000)
+    assert exact == pytest.approx(simulated, rel=0.06)
+    if servers <= 2:
+        assert cm.mm_wait_quantile_ms(rate, servers, 100.0) / 2 > 1.06 * simulated
+    assert cm.md_wait_le(0.0, 5.0, 1, 100.0) == pytest.approx(0.5)  # M/D/1: no wait with the idle probability
+
+
+def test_the_wait_moves_from_the_constant_services_to_the_exponentials_with_the_spread():
+    md, mm = cm.wait_quantile_ms(30.0, 5, 102.0, scv=0.0), cm.wait_quantile_ms(30.0, 5, 102.0, scv=1.0)
+    assert md < cm.wait_quantile_ms(30.0, 5, 102.0, scv=0.5) < mm
+    assert math.isinf(cm.wait_quantile_ms(50.0, 5, 100.0, scv=0.0))  # saturated
 
 
 def test_capacity_is_bound_by_its_slots_or_its_cores_and_tends_to_their_limits():
