@@ -32,6 +32,7 @@ from api_common.contract import SAMPLE
 from api_common.ports import free_port
 from benchmark import costmodel
 from benchmark.loadgen import capacity, probing
+from benchmark.loadgen import search as loadgen_search
 from benchmark.profiles import Profile
 from benchmark.progress import Progress
 from benchmark.render.tables import Section, num
@@ -78,9 +79,16 @@ def configs(chains: tuple[str, ...] = ("sync", "async"), cores: tuple[int, ...] 
     return [Config(chain, c, w) for c in cores for chain in chains for w in counts[chain]]
 
 
-def predict(inputs: dict[str, Any], cores: int, bound_ms: float) -> costmodel.Prediction:
+def probe_window(probe_s: float, budget_s: float) -> Callable[[float], int]:
+    """How many queries a refinement probe of the capacity search runs at a rate (benchmark/loadgen/search.py)."""
+    return lambda qps: max(1, round(qps * loadgen_search.probe_seconds(qps, "refine", probe_s, budget_s)))
+
+
+def predict(inputs: dict[str, Any], cores: int, bound_ms: float, window: Callable[[float], int] | None = None
+            ) -> costmodel.Prediction:  # fmt: skip
     """The model's capacity from one configuration's measured inputs (``measure_inputs``): their CPU per request at
-    the last hold's load; ``inputs["low"]`` holds the low load's, for the prediction from it alone."""
+    the last hold's load; ``inputs["low"]`` holds the low load's, for the prediction from it alone. With ``window``:
+    as the capacity search's probes of that many queries measure it (``costmodel.capacity``)."""
     sync = inputs["chain"] == "sync"
     costs = costmodel.Costs(
         latency_ms=inputs["latency_ms"],
@@ -94,7 +102,7 @@ def predict(inputs: dict[str, Any], cores: int, bound_ms: float) -> costmodel.Pr
         more_slots=(),
         client_cpu_ms=inputs["client_cpu_ms"] if inputs["client_shares_cores"] else 0.0,
     )  # fmt: skip
-    return costmodel.capacity(costs, cores, bound_ms)
+    return costmodel.capacity(costs, cores, bound_ms, window=window)
 
 
 def holds(prediction: float, measured: capacity.Capacity | None) -> bool | None:
@@ -231,9 +239,11 @@ def summarise(run: Path) -> dict[str, Any]:
         measured = capacity.load(run / "loadgen" / cfg.name)
         # Predicted again from the measured inputs: the report is rebuilt from raw files, with the model as it is.
         bound = opts.get("capacity_bound_ms", 250.0)
-        predicted = asdict(predict(inputs, cfg.cores, bound))
+        window = probe_window(opts.get("capacity_probe_s", 4.0), opts.get("capacity_budget_s", 300.0))
+        predicted = asdict(predict(inputs, cfg.cores, bound, window))  # what the search's probes measure: judged
+        predicted["long_qps"] = predict(inputs, cfg.cores, bound).qps  # over a long run: the model's own figure
         low = inputs | inputs["low"] if "low" in inputs else inputs  # runs before the refinement: the same figure
-        predicted["low_qps"] = predict(low, cfg.cores, bound).qps
+        predicted["low_qps"] = predict(low, cfg.cores, bound, window).qps
         rows.append({"name": cfg.name, **asdict(cfg), "inputs": inputs, "predicted": predicted,
                      "measured": {"qps": measured.qps, "low": measured.low, "high": measured.high,
                                   "text": measured.text()} if measured else None,

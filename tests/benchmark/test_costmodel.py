@@ -144,3 +144,30 @@ def test_costcheck_predicts_from_measured_inputs_and_judges_against_the_interval
     assert not costcheck.holds(80.0, measured) and costcheck.holds(80.0, None) is None
     assert [c.name for c in costcheck.configs()][:4] == ["sync-c1-w1", "sync-c1-w2", "sync-c1-w5", "sync-c1-w9"]
     assert len(costcheck.configs()) == 14
+
+
+def test_a_probe_of_few_queries_from_an_idle_queue_sees_a_shorter_tail_than_a_long_run():
+    # Five slots of 100 ms at 85%: a run of 460 queries from empty has not filled the queue a long run holds.
+    short = cm.md_window_quantile_ms(42.7, 5, 100.0, 460)
+    assert short < 0.8 * cm.md_wait_quantile_ms(42.7, 5, 100.0)
+    # A long enough run reaches the long run's figure (simulated: within its noise).
+    assert cm.md_window_quantile_ms(42.7, 5, 100.0, 40_000, windows=8) == pytest.approx(
+        cm.md_wait_quantile_ms(42.7, 5, 100.0), rel=0.15)  # fmt: skip
+    figures = [cm.md_window_quantile_ms(r, 5, 100.0, 460) for r in (30.0, 36.0, 42.0, 48.0)]
+    assert figures == sorted(figures)  # the same draws at every rate: the figure rises with it
+    sync = cm.Costs(latency_ms=100.0, cpu_ms=5.0, concurrency=5, latency_scv=0.0)
+    windowed = cm.capacity(sync, cores=2, bound_ms=250, window=lambda r: 460)
+    assert windowed.bound_by == "slots" and windowed.qps > cm.capacity(sync, cores=2, bound_ms=250).qps
+
+
+def test_costcheck_judges_what_the_searchs_probes_measure():
+    from benchmark import costcheck
+
+    window = costcheck.probe_window(4.0, 150.0)
+    assert window(40.0) >= 459  # LoadGen's early stopping needs 459 queries to pass
+    inputs = _inputs("sync", 5)
+    long_run = costcheck.predict(inputs, cores=2, bound_ms=250)
+    probed = costcheck.predict(inputs, cores=2, bound_ms=250, window=window)
+    assert probed.qps > long_run.qps and probed.bound_by == long_run.bound_by == "slots"
+    async_ = _inputs("async", 4)
+    assert costcheck.predict(async_, 2, 250, window).qps == costcheck.predict(async_, 2, 250).qps  # no slots
