@@ -249,6 +249,8 @@ VARIANTS = {
         Variant("async-httpx-aiohttp", "async", "httpx's API over aiohttp's transport (httpx-aiohttp) as the client "
                 "to the models: the default until lab ablation found its API costing a fifth of the chain's CPU",
                 scoring={"client_library": "httpx-aiohttp"}),
+        Variant("async-admission-100", "async", "the delay policy's target at 100 ms, the sync chain's, instead of "
+                "20 ms (scoring)", scoring={"admission_target_ms": 100.0}, baseline="async"),
         Variant("async-def", "async", "a def endpoint run in FastAPI's thread pool, with blocking clients",
                 scoring={"endpoint": "def"}),
         Variant("async-cpu", "async", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),
