@@ -191,8 +191,8 @@ def _against_defaults(summary: dict[str, Any]) -> Section | None:
         return None
     return Section(
         "Against each chain's default",
-        "Each variant against its chain's default (async: uvicorn, FastAPI, httpx; sync: gunicorn sync workers, "
-        f"Flask), measured in the same run; {DECISION_RULE}.",
+        "Each variant against its chain's default (async: uvicorn, FastAPI, aiohttp's client; sync: gunicorn sync "
+        f"workers, Flask), measured in the same run; {DECISION_RULE}.",
         ["variant", "capacity QPS (95%)", "capacity vs default (95%)", "single p50 ms", "p50 vs default ms",
          "CPU ms / request", "CPU vs default"],
         [[r["name"], r.get("capacity_text") or "-", ratio_text(r["vs_default"].get("capacity")),
