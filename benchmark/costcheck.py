@@ -248,8 +248,8 @@ def summarise(run: Path) -> dict[str, Any]:
                      "measured": {"qps": measured.qps, "low": measured.low, "high": measured.high,
                                   "text": measured.text()} if measured else None,
                      "error": predicted["qps"] / measured.qps - 1 if measured and measured.qps else None,
-                     "holds": holds(predicted["qps"], measured)})  # fmt: skip
-        rows[-1]["low_holds"] = holds(predicted["low_qps"], measured)
+                     "holds": holds(predicted["qps"], measured),
+                     "low_holds": holds(predicted["low_qps"], measured)})  # fmt: skip
     judged = [r for r in rows if r["holds"] is not None]
     return {"kind": "costmodel", "options": opts, "rows": rows, "held": sum(r["holds"] for r in judged),
             "judged": len(judged), "low_held": sum(bool(r["low_holds"]) for r in judged)}  # fmt: skip
@@ -273,7 +273,8 @@ def sections(summary: dict[str, Any]) -> list[Section]:
                 f", {num(i['cpu_ms'], '.2f')} at {i['hold_qps']:.0f}/s" if i["hold_qps"] != low["hold_qps"] else ""),
             f"{num(i['scoring_cpu_ms'], '.2f')} / {num(i['model_cpu_ms'], '.2f')} / {num(i['redis_cpu_ms'], '.2f')}",
             num(i["client_cpu_ms"], ".2f") + ("" if i["client_shares_cores"] else " (own core)"),
-            f"{r['predicted']['low_qps']:.0f}", f"{r['predicted']['qps']:.0f} ({r['predicted']['bound_by']})",
+            f"{r['predicted']['low_qps']:.0f}", f"{r['predicted']['qps']:.0f} ({r['predicted']['bound_by']}"
+            + (f"; long run {r['predicted']['long_qps']:.0f}" if "long_qps" in r["predicted"] else "") + ")",
             (r["measured"] or {}).get("text", "-"), f"{r['error']:+.0%}" if r["error"] is not None else "-",
             {True: "yes", False: "NO", None: "-"}[r["holds"]],
         ])  # fmt: skip
@@ -284,7 +285,8 @@ def sections(summary: dict[str, Any]) -> list[Section]:
                 f"{SEQUENTIAL} single requests. CPU per request, both tiers and Redis, over a hold at a low load, and "
                 f"where the cores bind over holds at {REFINE_SHARE:.0%} of the capacity then predicted (the last "
                 "hold's split: scoring / model / Redis); the load generator's own CPU per request, counted when it "
-                "shares the chain's cores. Predicted: from the low load's CPU alone, and from the last hold's, with "
+                "shares the chain's cores. Predicted: from the low load's CPU alone, and from the last hold's, as a "
+                "probe of the search's length from an idle chain sees it (and over a long run), with "
                 "what binds (slots: Little's law with queueing; cores; tier: one tier's processes). Measured: "
                 "LoadGen, open loop, interleaved, 95% interval.",
                 ["configuration", "latency ms", "CPU ms / request at a load", "scoring / model / Redis",
