@@ -143,6 +143,17 @@ def test_costcheck_predicts_from_measured_inputs_and_judges_against_the_interval
     assert costcheck.holds(115.0, measured) and costcheck.holds(86.0, measured)  # in the interval; within 15%
     assert not costcheck.holds(80.0, measured) and costcheck.holds(80.0, None) is None
     assert [c.name for c in costcheck.configs()][:4] == ["sync-c1-w1", "sync-c1-w2", "sync-c1-w5", "sync-c1-w9"]
+
+
+def test_costcheck_runs_each_chain_with_its_workers_and_its_overload_policy_off():
+    from benchmark import costcheck
+    from lab import variants
+
+    for cfg in (costcheck.Config("sync", 1, 5), costcheck.Config("async", 2, 4)):
+        stack = variants.stack_for(cfg.variant())
+        scoring, model = stack.scoring(cfg.chain).settings, stack.model(cfg.chain).settings
+        assert scoring.admission == "off" and scoring.worker_count() == model.worker_count() == cfg.workers
+    assert variants.stack_for(variants.get("async")).scoring("async").settings.admission == "delay"  # the default
     assert len(costcheck.configs()) == 14
 
 
