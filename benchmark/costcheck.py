@@ -93,15 +93,20 @@ def probe_window(probe_s: float, budget_s: float) -> Callable[[float], int]:
     return lambda qps: max(1, round(qps * loadgen_search.probe_seconds(qps, "refine", probe_s, budget_s)))
 
 
-def predict(inputs: dict[str, Any], cores: int, bound_ms: float, window: Callable[[float], int] | None = None
-            ) -> costmodel.Prediction:  # fmt: skip
+def predict(inputs: dict[str, Any], cores: int, bound_ms: float, window: Callable[[float], int] | None = None,
+            busy: bool = True) -> costmodel.Prediction:  # fmt: skip
     """The model's capacity from one configuration's measured inputs (``measure_inputs``): their CPU per request at
     the last hold's load; ``inputs["low"]`` holds the low load's, for the prediction from it alone. With ``window``:
-    as the capacity search's probes of that many queries measure it (``costmodel.capacity``)."""
+    as the capacity search's probes of that many queries measure it (``costmodel.capacity``). The cores' queue is
+    served at the cores' busy time per request where it was measured (``busy``), else at the processes' CPU time
+    (and LoadGen's where it shares the cores): the first counts what the second leaves out, the kernel's network
+    work in softirq above all (on 2 cores on 2026-12-05, 20261205T213006Z-costmodel, the processes' figure put
+    async-c2-w1 at 936 QPS, measured 639 (639-799))."""
     sync = inputs["chain"] == "sync"
+    cores_ms = inputs.get("cores_cpu_ms") if busy else None
     costs = costmodel.Costs(
         latency_ms=inputs["latency_ms"],
-        cpu_ms=inputs["cpu_ms"],
+        cpu_ms=cores_ms or inputs["cpu_ms"],
         concurrency=inputs["workers"] * inputs["threads"] if sync else None,
         latency_scv=inputs["latency_scv"],
         tiers=((inputs["workers"], inputs["scoring_cpu_ms"]), (inputs["workers"], inputs["model_cpu_ms"]),
@@ -109,7 +114,7 @@ def predict(inputs: dict[str, Any], cores: int, bound_ms: float, window: Callabl
         # The sync model tier's workers are held for each model call, one call after the other (half the latency);
         # they queue only when fewer than the scoring workers that call them (here, as many: they never do).
         more_slots=(),
-        client_cpu_ms=inputs["client_cpu_ms"] if inputs["client_shares_cores"] else 0.0,
+        client_cpu_ms=inputs["client_cpu_ms"] if inputs["client_shares_cores"] and not cores_ms else 0.0,
     )  # fmt: skip
     return costmodel.capacity(costs, cores, bound_ms, window=window)
 
@@ -135,21 +140,25 @@ def _latency(url: str) -> tuple[float, float]:
 
 
 def _cpu_hold(url: str, qps: float, tiers: dict[str, list], stack: Stack, folder: Path, bound_ms: float,
-              client_cpus: set[int] | None) -> dict[str, Any]:  # fmt: skip
-    """CPU per request over one LoadGen hold at ``qps``: each tier's processes and Redis, and LoadGen's own."""
+              client_cpus: set[int] | None, chain_cpus: set[int]) -> dict[str, Any]:  # fmt: skip
+    """CPU per request over one LoadGen hold at ``qps``: each tier's processes and Redis, LoadGen's own, and the
+    chain's cores' busy time, whoever spent it (``cores_cpu_ms``)."""
     probing.settle(url, bound_ms)
     before = {t: processes.cpu_seconds(recs) for t, recs in tiers.items()}
+    busy = processes.cores_busy_seconds(chain_cpus)
     p = probing.probe(url, qps, HOLD_S, bound_ms, stack.redis.entities, folder, cpus=client_cpus)
+    busy = processes.cores_busy_seconds(chain_cpus) - busy
     spent = {t: processes.cpu_seconds(recs) - before[t] for t, recs in tiers.items()}
     per = {t: 1000 * s / p.queries if p.queries else None for t, s in spent.items()}
     client = (p.client_cpu_pct or 0) / 100 * p.duration_s * 1000 / p.queries if p.queries else 0.0
     return {"hold_qps": qps, "hold_queries": p.queries, "hold_errors": p.errors, "hold_p99_ms": p.p99_ms,
             "cpu_ms": sum(v for v in per.values() if v), "scoring_cpu_ms": per["scoring"],
-            "model_cpu_ms": per["model"], "redis_cpu_ms": per["redis"], "client_cpu_ms": client}  # fmt: skip
+            "model_cpu_ms": per["model"], "redis_cpu_ms": per["redis"], "client_cpu_ms": client,
+            "cores_cpu_ms": 1000 * busy / p.queries if p.queries else None}  # fmt: skip
 
 
 def measure_inputs(cfg: Config, stack: Stack, records: list, redis: list, path: Path, bound_ms: float,
-                   client_cpus: set[int] | None) -> dict[str, Any]:  # fmt: skip
+                   client_cpus: set[int] | None, chain_cpus: set[int]) -> dict[str, Any]:  # fmt: skip
     """What the model needs of one running configuration: its latency, and CPU per request at a low load, then,
     where the cores bind, at ``REFINE_SHARE`` of the capacity predicted until the prediction settles."""
     url = stack.scoring(cfg.chain).predict_url
@@ -164,7 +173,7 @@ def measure_inputs(cfg: Config, stack: Stack, records: list, redis: list, path: 
             "n_models": scoring_settings.n_models, "latency_ms": latency_ms, "latency_scv": scv,
             "client_shares_cores": client_cpus is None}  # fmt: skip
     folder = path / "inputs" / cfg.name
-    inputs = base | _cpu_hold(url, qps, tiers, stack, folder / "hold-0", bound_ms, client_cpus)
+    inputs = base | _cpu_hold(url, qps, tiers, stack, folder / "hold-0", bound_ms, client_cpus, chain_cpus)
     inputs["low"] = {k: v for k, v in inputs.items() if k not in base}
     inputs["refined"] = []
     prediction = predict(inputs, cfg.cores, bound_ms)
@@ -172,7 +181,7 @@ def measure_inputs(cfg: Config, stack: Stack, records: list, redis: list, path: 
         if prediction.bound_by == "slots":
             break  # the CPU figure does not decide: no need to measure it where the cores would bind
         held = _cpu_hold(url, REFINE_SHARE * prediction.qps, tiers, stack, folder / f"hold-{i}", bound_ms,
-                         client_cpus)  # fmt: skip
+                         client_cpus, chain_cpus)  # fmt: skip
         clean = held["hold_queries"] and held["hold_errors"] <= 0.01 * held["hold_queries"] and (
             held["hold_p99_ms"] is not None and held["hold_p99_ms"] <= bound_ms)  # fmt: skip
         inputs["refined"].append(held | {"used": bool(clean)})
@@ -216,7 +225,7 @@ def run(chosen: list[Config], lab: LabSettings, profile: Profile, progress: Call
                 client_of[cfg.name] = {machine[-1]} if len(machine) > cfg.cores else None
                 verify(stack, chains=(cfg.chain,))
                 warm_up(stack, chains=(cfg.chain,))
-                inputs = measure_inputs(cfg, stack, records, redis, path, bound, client_of[cfg.name])
+                inputs = measure_inputs(cfg, stack, records, redis, path, bound, client_of[cfg.name], chain_cpus)
                 p = predict(inputs, cfg.cores, bound)
                 write_json(path / "configs" / cfg.name / "inputs.json", inputs | {"predicted": asdict(p)})
                 progress(f"    {inputs['latency_ms']:.0f} ms a request, {inputs['cpu_ms']:.2f} ms CPU: predicted "
@@ -251,6 +260,8 @@ def summarise(run: Path) -> dict[str, Any]:
         window = probe_window(opts.get("capacity_probe_s", 4.0), opts.get("capacity_budget_s", 300.0))
         predicted = asdict(predict(inputs, cfg.cores, bound, window))  # what the search's probes measure: judged
         predicted["long_qps"] = predict(inputs, cfg.cores, bound).qps  # over a long run: the model's own figure
+        # From the processes' CPU time alone (the only figure before 2026-12-05's fourth run)
+        predicted["procs_qps"] = predict(inputs, cfg.cores, bound, window, busy=False).qps
         low = inputs | inputs["low"] if "low" in inputs else inputs  # runs before the refinement: the same figure
         predicted["low_qps"] = predict(low, cfg.cores, bound, window).qps
         rows.append({"name": cfg.name, **asdict(cfg), "inputs": inputs, "predicted": predicted,
@@ -282,8 +293,10 @@ def sections(summary: dict[str, Any]) -> list[Section]:
                 f", {num(i['cpu_ms'], '.2f')} at {i['hold_qps']:.0f}/s" if i["hold_qps"] != low["hold_qps"] else ""),
             f"{num(i['scoring_cpu_ms'], '.2f')} / {num(i['model_cpu_ms'], '.2f')} / {num(i['redis_cpu_ms'], '.2f')}",
             num(i["client_cpu_ms"], ".2f") + ("" if i["client_shares_cores"] else " (own core)"),
+            num(i.get("cores_cpu_ms"), ".2f"),
             f"{r['predicted']['low_qps']:.0f}", f"{r['predicted']['qps']:.0f} ({r['predicted']['bound_by']}"
-            + (f"; long run {r['predicted']['long_qps']:.0f}" if "long_qps" in r["predicted"] else "") + ")",
+            + (f"; long run {r['predicted']['long_qps']:.0f}" if "long_qps" in r["predicted"] else "")
+            + (f"; processes' CPU alone {r['predicted']['procs_qps']:.0f}" if i.get("cores_cpu_ms") else "") + ")",
             (r["measured"] or {}).get("text", "-"), f"{r['error']:+.0%}" if r["error"] is not None else "-",
             {True: "yes", False: "NO", None: "-"}[r["holds"]],
         ])  # fmt: skip
@@ -294,12 +307,15 @@ def sections(summary: dict[str, Any]) -> list[Section]:
                 f"{SEQUENTIAL} single requests. CPU per request, both tiers and Redis, over a hold at a low load, and "
                 f"where the cores bind over holds at {REFINE_SHARE:.0%} of the capacity then predicted (the last "
                 "hold's split: scoring / model / Redis); the load generator's own CPU per request, counted when it "
-                "shares the chain's cores. Predicted: from the low load's CPU alone, and from the last hold's, as a "
+                "shares the chain's cores; the chain's cores' busy time per request, whoever spent it (the kernel's "
+                "network work too: where measured, the cores' queue is served at it). Predicted: from the low load's "
+                "CPU alone, and from the last hold's, as a "
                 "probe of the search's length from an idle chain sees it (and over a long run), with "
                 "what binds (slots: Little's law with queueing; cores; tier: one tier's processes). Measured: "
                 "LoadGen, open loop, interleaved, 95% interval.",
                 ["configuration", "latency ms", "CPU ms / request at a load", "scoring / model / Redis",
-                 "client CPU ms", "predicted from low load", "predicted QPS", "measured QPS", "error", "holds"],
+                 "client CPU ms", "cores busy ms", "predicted from low load", "predicted QPS", "measured QPS", "error",
+                 "holds"],
                 table),
     ]  # fmt: skip
 

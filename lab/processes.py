@@ -296,3 +296,18 @@ def cpu_seconds(records: list) -> float:
             if fields:
                 ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of the line)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cores_busy_seconds(cpus: set[int]) -> float:
+    """The time the cores ``cpus`` have spent busy so far (/proc/stat: user, nice, system, irq, softirq and steal),
+    whoever spent it: read before and after a stretch of load on a chain pinned to them, it counts what its
+    processes' own CPU time leaves out (the kernel's loopback network work done in softirq, its threads, a
+    hypervisor's steal)."""
+    ticks = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+                user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+                ticks += user + nice + system + irq + softirq + steal
+    return ticks / os.sysconf("SC_CLK_TCK")

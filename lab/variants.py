@@ -251,6 +251,9 @@ VARIANTS = {
                 scoring={"client_library": "httpx-aiohttp"}),
         Variant("async-admission-100", "async", "the delay policy's target at 100 ms, the sync chain's, instead of "
                 "20 ms (scoring)", scoring={"admission_target_ms": 100.0}, baseline="async"),
+        Variant("async-admission-50", "async", "the delay policy's target at 50 ms instead of 20 (scoring): between "
+                "the default's protection past capacity and the 100 ms target's capacity at the knee",
+                scoring={"admission_target_ms": 50.0}, baseline="async"),
         Variant("async-def", "async", "a def endpoint run in FastAPI's thread pool, with blocking clients",
                 scoring={"endpoint": "def"}),
         Variant("async-cpu", "async", "CPU-bound model (burns CPU for 40-50 ms)", model={"kind": "cpu"}),

@@ -139,10 +139,29 @@ def test_costcheck_predicts_from_measured_inputs_and_judges_against_the_interval
     assert one.bound_by == "tier" and four.bound_by == "cores" and one.qps < four.qps  # one process: one core
     shared = costcheck.predict(_inputs("async", 4, shares=True), cores=2, bound_ms=250)
     assert shared.qps < four.qps  # the load generator's CPU on the same cores
+    busy = costcheck.predict(_inputs("async", 4, shares=True) | {"cores_cpu_ms": 8.0}, cores=2, bound_ms=250)
+    assert busy.qps < shared.qps and busy.qps < 2 * 1000 / 8.0  # the cores' busy time serves their queue
+    assert costcheck.predict(_inputs("async", 4, shares=True) | {"cores_cpu_ms": 8.0}, cores=2, bound_ms=250,
+                             busy=False).qps == shared.qps  # fmt: skip
     measured = Capacity(100.0, 250.0, [], False, low=90.0, high=120.0)
     assert costcheck.holds(115.0, measured) and costcheck.holds(86.0, measured)  # in the interval; within 15%
     assert not costcheck.holds(80.0, measured) and costcheck.holds(80.0, None) is None
     assert [c.name for c in costcheck.configs()][:4] == ["sync-c1-w1", "sync-c1-w2", "sync-c1-w5", "sync-c1-w9"]
+
+
+def test_cores_busy_seconds_counts_the_machines_busy_time():
+    import os
+    import time
+
+    from lab import processes
+
+    cpus = os.sched_getaffinity(0)
+    before = processes.cores_busy_seconds(cpus)
+    end = time.process_time() + 0.3
+    while time.process_time() < end:  # 0.3 s of this process's CPU, on these cores
+        pass
+    assert processes.cores_busy_seconds(cpus) - before >= 0.2  # at 100 ticks a second, 0.1 s of margin
+    assert processes.cores_busy_seconds(set()) == 0.0
 
 
 def test_costcheck_runs_each_chain_with_its_workers_and_its_overload_policy_off():
