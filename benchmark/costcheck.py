@@ -100,8 +100,9 @@ def predict(inputs: dict[str, Any], cores: int, bound_ms: float, window: Callabl
     as the capacity search's probes of that many queries measure it (``costmodel.capacity``). The cores' queue is
     served at the cores' busy time per request where it was measured (``busy``), else at the processes' CPU time
     (and LoadGen's where it shares the cores): the first counts what the second leaves out, the kernel's network
-    work in softirq above all (on 2 cores on 2026-12-05, 20261205T213006Z-costmodel, the processes' figure put
-    async-c2-w1 at 936 QPS, measured 639 (639-799))."""
+    work in softirq and its threads. Near capacity they differ little (async-c2-w1 at 637 QPS on 2026-12-05: 2.20
+    ms against 2.11, 4%; it was over-predicted by 41-47% either way: doc/FINDINGS.md); at a low load the busy time
+    also carries the cores' idle work (the other configurations' processes: 7.88 ms against 3.89 at 30 QPS)."""
     sync = inputs["chain"] == "sync"
     cores_ms = inputs.get("cores_cpu_ms") if busy else None
     costs = costmodel.Costs(
