@@ -102,7 +102,8 @@ def predict(inputs: dict[str, Any], cores: int, bound_ms: float, window: Callabl
     (and LoadGen's where it shares the cores): the first counts what the second leaves out, the kernel's network
     work in softirq and its threads. Near capacity they differ little (async-c2-w1 at 637 QPS on 2026-12-05: 2.20
     ms against 2.11, 4%; it was over-predicted by 41-47% either way: doc/FINDINGS.md); at a low load the busy time
-    also carries the cores' idle work (the other configurations' processes: 7.88 ms against 3.89 at 30 QPS)."""
+    also carries the cores' idle work (the other configurations' processes: 7.88 ms against 5.15, LoadGen's
+    counted, at 30 QPS)."""
     sync = inputs["chain"] == "sync"
     cores_ms = inputs.get("cores_cpu_ms") if busy else None
     costs = costmodel.Costs(
