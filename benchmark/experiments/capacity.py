@@ -153,8 +153,8 @@ def _transfer(summary: dict) -> Section | None:
     first, afirst = t["rows"]["sync"][0], t["rows"]["async"][0]
     return Section(
         "On a machine with C cores (predicted, not measured)",
-        "The cost model (benchmark/costmodel.py; its check against measured capacity, lab costmodel, held for 4-9 of "
-        "14 configurations in five runs on 2026-12-05, short of the 12 asked: doc/FINDINGS.md) "
+        "The cost model (benchmark/costmodel.py; its check against measured capacity, lab costmodel, held for 4 of 12, "
+        "then 6-9 of 14 configurations in five runs on 2026-12-05, short of 12 of 14: doc/FINDINGS.md) "
         "carries this run's measured costs to machines of other sizes: sync "
         f"{first['latency_ms']:.0f} ms a request and {first['cpu_ms']:.2f} ms CPU, async {afirst['latency_ms']:.0f} ms "
         f"and {afirst['cpu_ms']:.2f} ms CPU (both tiers and Redis, over the capacity probes), each chain's servers "
